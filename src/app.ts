@@ -1,0 +1,103 @@
+import { trace } from '@opentelemetry/api';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { getJson } from './downstream';
+import { HttpError } from './http-errors';
+import { logger } from './logger';
+import { middleWork } from './somework';
+import { recordError } from './spans';
+import { USER_ID_PATTERN, getUser } from './users';
+
+export interface AppOptions {
+  /** Base URL of the service that /chain/:id calls. */
+  downstreamUrl: string;
+  /** False once shutdown has begun: /readyz then answers 503. */
+  isReady: () => boolean;
+}
+
+export const MAX_WORK_MS = 5_000;
+
+export function createApp({ downstreamUrl, isReady }: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (isReady()) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'shutting down' });
+  });
+
+  app.get('/users/:id', async (req, res) => {
+    res.json(await getUser(userId(req), cancelledWhenClientLeaves(res)));
+  });
+
+  app.get('/work', async (req, res) => {
+    res.json(await middleWork(workDelay(req.query.ms), cancelledWhenClientLeaves(res)));
+  });
+
+  app.get('/error', () => {
+    throw new Error('this endpoint fails on purpose');
+  });
+
+  app.get('/chain/:id', async (req, res) => {
+    const url = new URL(`/users/${encodeURIComponent(userId(req))}`, downstreamUrl);
+    try {
+      res.json(await getJson(url, cancelledWhenClientLeaves(res)));
+    } catch (error) {
+      logger.warn({ err: error, downstream: url.origin }, 'downstream call failed');
+      throw new HttpError(502, `downstream call failed: ${(error as Error).message}`);
+    }
+  });
+
+  app.use(notFound);
+  app.use(handleError);
+  return app;
+}
+
+function userId(req: Request): string {
+  const id = req.params.id as string;
+  if (!USER_ID_PATTERN.test(id)) throw new HttpError(400, 'id must be 1 to 64 letters, digits, "_" or "-"');
+  return id;
+}
+
+function workDelay(raw: unknown): number {
+  const text = typeof raw === 'string' ? raw : '0';
+  const ms = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  if (!(ms <= MAX_WORK_MS)) throw new HttpError(400, `ms must be a whole number from 0 to ${MAX_WORK_MS}`);
+  return ms;
+}
+
+/** Stops the work (and its sleep) when the client goes away before the answer. */
+function cancelledWhenClientLeaves(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+const notFound: RequestHandler = (req) => {
+  throw new HttpError(404, `no route for ${req.method} ${req.path}`);
+};
+
+const handleError: ErrorRequestHandler = (error, _req, res, _next) => {
+  // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
+  const status = clientErrorStatus(error);
+  if (status) {
+    res.status(status).json({ error: (error as Error).message });
+    return;
+  }
+  // Anything else is ours: keep it on the server span, answer without details.
+  const span = trace.getActiveSpan();
+  if (span) recordError(span, error);
+  logger.error({ err: error }, 'request failed');
+  res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
+};
+
+function clientErrorStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}

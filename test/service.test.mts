@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
+import { OtlpReceiver } from './support/otlp-receiver.mts';
+import { ROOT, Service, freePort, runService } from './support/service.mts';
+import { waitFor } from './support/wait.mts';
+
+const VERSION = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version;
+const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
+
+let sequence = 0;
+/** A W3C traceparent with a fresh trace id, so each request's spans can be found. */
+function newTraceparent(): { traceparent: string; traceId: string; parentId: string } {
+  sequence += 1;
+  const traceId = `${Date.now().toString(16).padStart(16, '0')}${sequence.toString(16).padStart(16, '0')}`;
+  const parentId = `${sequence.toString(16).padStart(16, '0')}`;
+  return { traceparent: `00-${traceId}-${parentId}-01`, traceId, parentId };
+}
+
+const named = (spans: ReceivedSpan[], name: string): ReceivedSpan => {
+  const span = spans.find((s) => s.name === name);
+  assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
+  return span;
+};
+
+describe('the traced service, against a real OTLP/gRPC receiver', () => {
+  let receiver: OtlpReceiver;
+  let service: Service;
+
+  before(async () => {
+    receiver = await OtlpReceiver.start();
+    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+  });
+  after(async () => {
+    await service.stop();
+    await receiver.close();
+  });
+
+  async function tracedGet(path: string): Promise<{ response: Response; body: unknown; spans: ReceivedSpan[]; traceId: string }> {
+    const { traceparent, traceId } = newTraceparent();
+    const response = await service.get(path, { traceparent });
+    const body = await response.json();
+    const spans = await receiver.waitForSpans(
+      () => receiver.trace(traceId).some((span) => span.kind === SPAN_KIND.SERVER),
+      `the server span of ${path}`,
+    );
+    return { response, body, traceId, spans: spans.filter((span) => span.traceId === traceId) };
+  }
+
+  it('makes a server span with stable semantic-convention attributes and the route as its name', async () => {
+    const { response, body, spans } = await tracedGet('/users/42');
+    assert.equal(response.status, 200);
+    assert.deepEqual(body, { id: '42', name: 'User 42' });
+
+    const server = named(spans, 'GET /users/:id');
+    assert.equal(server.kind, SPAN_KIND.SERVER);
+    assert.equal(server.attributes['http.request.method'], 'GET');
+    assert.equal(server.attributes['http.route'], '/users/:id');
+    assert.equal(server.attributes['http.response.status_code'], 200);
+    assert.equal(server.attributes['url.path'], '/users/42');
+    assert.equal(server.resource['service.name'], 'users-api');
+    assert.equal(server.resource['service.version'], VERSION);
+
+    const getUser = named(spans, 'getUser');
+    assert.equal(getUser.parentSpanId, server.spanId);
+    assert.equal(getUser.attributes['user.id'], '42');
+    assert.equal(spans.length, 2, `Express layer spans carry nothing and are not made: ${spans.map((s) => s.name)}`);
+  });
+
+  it('traces /users/123 through somework: the tree, the events and the recorded exception', async () => {
+    const { response, spans } = await tracedGet('/users/123');
+    assert.equal(response.status, 200);
+    await receiver.waitForSpans(() => receiver.trace(spans[0]!.traceId).length >= 4, 'four spans of /users/123');
+    const tree = receiver.trace(spans[0]!.traceId);
+
+    const server = named(tree, 'GET /users/:id');
+    const getUser = named(tree, 'getUser');
+    const middle = named(tree, 'middleWork');
+    const error = named(tree, 'errorWork');
+    assert.equal(getUser.parentSpanId, server.spanId);
+    assert.equal(middle.parentSpanId, getUser.spanId);
+    assert.equal(error.parentSpanId, middle.spanId);
+
+    assert.deepEqual(middle.events.map((e) => e.name), ['started sleep', 'completed sleep', 'recovered from error']);
+    assert.equal(error.status.code, STATUS_CODE.ERROR);
+    assert.equal(error.attributes['error.type'], 'SomeworkError');
+    const exception = named(error.events as unknown as ReceivedSpan[], 'exception') as unknown as ReceivedSpan['events'][number];
+    assert.equal(exception.attributes['exception.type'], 'SomeworkError');
+    assert.equal(exception.attributes['exception.message'], 'errorWork failed on purpose');
+    assert.match(String(exception.attributes['exception.stacktrace']), /at errorWork/);
+    assert.equal(server.status.code, STATUS_CODE.UNSET, 'the request itself succeeded');
+  });
+
+  it('continues an incoming traceparent', async () => {
+    const { traceparent, traceId, parentId } = newTraceparent();
+    await (await service.get('/users/7', { traceparent })).json();
+    const [server] = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the continued trace');
+    const continued = named(receiver.trace(traceId), 'GET /users/:id');
+    assert.equal(continued.parentSpanId, parentId);
+    assert.ok(server);
+  });
+
+  it('starts a new trace for a malformed traceparent, and still answers', async () => {
+    const response = await service.get('/users/malformed-parent', { traceparent: '00-xyz-not-a-trace-01' });
+    assert.equal(response.status, 200);
+    const spans = await receiver.waitForSpans(
+      (all) => all.some((s) => s.attributes['url.path'] === '/users/malformed-parent'),
+      'the span of the malformed-traceparent request',
+    );
+    const server = spans.find((s) => s.attributes['url.path'] === '/users/malformed-parent')!;
+    assert.equal(server.parentSpanId, '');
+    assert.match(server.traceId, /^[0-9a-f]{32}$/);
+  });
+
+  it('answers probes without making spans', async () => {
+    assert.equal((await service.get('/healthz')).status, 200);
+    assert.equal((await service.get('/readyz')).status, 200);
+    await tracedGet('/users/after-probes');
+    assert.deepEqual(
+      receiver.spans.filter((s) => ['/healthz', '/readyz'].includes(String(s.attributes['url.path']))),
+      [],
+    );
+  });
+
+  it('answers a bad id with 400 and a JSON error, and the span says 400', async () => {
+    const { response, body, spans } = await tracedGet('/users/bad%20id!');
+    assert.equal(response.status, 400);
+    assert.match((body as { error: string }).error, /id must be/);
+    const server = named(spans, 'GET /users/:id');
+    assert.equal(server.attributes['http.response.status_code'], 400);
+    assert.equal(spans.some((s) => s.name === 'getUser'), false);
+  });
+
+  it('answers /work with bounds: 0..5000 ms, else 400', async () => {
+    assert.equal((await service.get('/work?ms=5001')).status, 400);
+    assert.equal((await service.get('/work?ms=-1')).status, 400);
+    assert.equal((await service.get('/work?ms=abc')).status, 400);
+    const { response, body, spans } = await tracedGet('/work?ms=5');
+    assert.equal(response.status, 200);
+    assert.deepEqual(body, { sleptMs: 5, recovered: 'errorWork failed on purpose' });
+    await receiver.waitForSpans(() => receiver.trace(spans[0]!.traceId).length >= 3, 'the /work spans');
+    assert.equal(named(receiver.trace(spans[0]!.traceId), 'middleWork').parentSpanId, named(spans, 'GET /work').spanId);
+  });
+
+  it('fails /error with 500 JSON and records the exception with its stack on the server span', async () => {
+    const { response, body, spans } = await tracedGet('/error');
+    assert.equal(response.status, 500);
+    assert.deepEqual(body, { error: 'internal error' });
+    const server = named(spans, 'GET /error');
+    assert.equal(server.status.code, STATUS_CODE.ERROR);
+    assert.equal(server.attributes['http.response.status_code'], 500);
+    assert.equal(server.attributes['error.type'], '500', 'on a server span the conventions want the status code here');
+    const exception = server.events.find((e) => e.name === 'exception');
+    assert.ok(exception, 'an exception event on the server span');
+    assert.equal(exception.attributes['exception.message'], 'this endpoint fails on purpose');
+    assert.match(String(exception.attributes['exception.stacktrace']), /Error: this endpoint fails on purpose\n\s+at /);
+  });
+
+  it('answers unknown routes with 404 JSON', async () => {
+    const response = await service.get('/no/such/route');
+    assert.equal(response.status, 404);
+    assert.deepEqual(await response.json(), { error: 'no route for GET /no/such/route' });
+  });
+
+  it('puts the trace id and span id on every log line written inside a request', async () => {
+    const { traceId } = await tracedGet('/users/123');
+    const lines = await waitFor(
+      () => {
+        const found = service.logs.filter((line) => line.trace_id === traceId);
+        return found.length >= 3 ? found : undefined;
+      },
+      'the log lines of /users/123',
+    );
+    assert.deepEqual(
+      lines.map((line) => line.msg),
+      ['middle work started', 'middle work recovered from an error', 'middle work finished'],
+    );
+    const spans = receiver.trace(traceId);
+    for (const line of lines) assert.ok(spans.some((s) => s.spanId === line.span_id), 'the span_id is a span of that trace');
+  });
+});
+
+describe('one trace across two processes: /chain/:id', () => {
+  let receiver: OtlpReceiver;
+  let users: Service;
+  let gateway: Service;
+
+  before(async () => {
+    receiver = await OtlpReceiver.start();
+    const common = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT };
+    users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
+    gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url });
+  });
+  after(async () => {
+    await Promise.all([gateway.stop(), users.stop()]);
+    await receiver.close();
+  });
+
+  it('links gateway server → gateway client → users server → getUser in one trace', async () => {
+    const { traceparent, traceId } = newTraceparent();
+    const response = await gateway.get('/chain/123', { traceparent });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { id: '123', name: 'User 123' });
+
+    const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 6, 'six spans of /chain/123');
+    const trace = spans.filter((s) => s.traceId === traceId);
+    const gatewayServer = trace.find((s) => s.kind === SPAN_KIND.SERVER && s.resource['service.name'] === 'gateway')!;
+    const client = trace.find((s) => s.kind === SPAN_KIND.CLIENT)!;
+    const usersServer = trace.find((s) => s.kind === SPAN_KIND.SERVER && s.resource['service.name'] === 'users')!;
+    assert.equal(gatewayServer.name, 'GET /chain/:id');
+    assert.equal(client.resource['service.name'], 'gateway');
+    assert.equal(client.parentSpanId, gatewayServer.spanId);
+    assert.equal(client.attributes['http.request.method'], 'GET');
+    assert.equal(client.attributes['server.port'], users.port);
+    assert.equal(usersServer.parentSpanId, client.spanId, 'the client propagated its context');
+    const getUser = named(trace, 'getUser');
+    assert.equal(getUser.parentSpanId, usersServer.spanId);
+    assert.equal(getUser.resource['service.name'], 'users');
+  });
+});
+
+describe('/chain/:id with the downstream away', () => {
+  it('answers 502 and records the failure on the client span', async () => {
+    const receiver = await OtlpReceiver.start();
+    const gateway = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      ...FAST_EXPORT,
+      DOWNSTREAM_URL: `http://127.0.0.1:${await freePort()}`,
+    });
+    try {
+      const { traceparent, traceId } = newTraceparent();
+      const response = await gateway.get('/chain/42', { traceparent });
+      assert.equal(response.status, 502);
+      assert.match(((await response.json()) as { error: string }).error, /downstream call failed/);
+      const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the /chain spans');
+      const client = spans.find((s) => s.traceId === traceId && s.kind === SPAN_KIND.CLIENT)!;
+      assert.equal(client.status.code, STATUS_CODE.ERROR);
+      assert.ok(client.events.some((e) => e.name === 'exception' && /ECONNREFUSED/.test(String(e.attributes['exception.message']))));
+      const server = spans.find((s) => s.traceId === traceId && s.kind === SPAN_KIND.SERVER)!;
+      assert.equal(server.attributes['http.response.status_code'], 502);
+    } finally {
+      await gateway.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('on SIGTERM finishes the request in flight, delivers every span, and exits 0', async () => {
+    const receiver = await OtlpReceiver.start();
+    // A schedule delay far beyond the test: only the shutdown flush can deliver these spans.
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '600000' });
+    try {
+      for (let i = 0; i < 20; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
+      const inFlight = service.get('/work?ms=300');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(receiver.spans.length, 0, 'nothing exported before shutdown');
+
+      const exit = service.stop('SIGTERM');
+      const response = await inFlight;
+      assert.equal(response.status, 200, 'the request in flight got its answer');
+      assert.equal(await exit, 0);
+
+      const servers = receiver.spans.filter((s) => s.kind === SPAN_KIND.SERVER);
+      assert.equal(servers.length, 21, 'a server span for each of the 21 requests');
+      assert.equal(receiver.spans.filter((s) => s.name === 'getUser').length, 20);
+      assert.equal(receiver.spans.filter((s) => s.name === 'middleWork').length, 1);
+      assert.ok(service.logs.some((line) => line.msg === 'stopped'));
+    } finally {
+      await service.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
+
+  it('a second signal exits at once', async () => {
+    const service = await Service.start({ OTEL_TRACES_EXPORTER: 'none', SHUTDOWN_GRACE_MS: '60000' });
+    const slow = service.get('/work?ms=5000').catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    service.process.kill('SIGTERM');
+    await waitFor(() => service.logs.some((l) => l.msg === 'shutting down') || undefined, 'the shutdown to begin');
+    const started = Date.now();
+    assert.equal(await service.stop('SIGINT'), 1);
+    assert.ok(Date.now() - started < 2_000, 'it did not wait for the request in flight');
+    await slow;
+  });
+});
+
+describe('the collector away', () => {
+  it('keeps serving and says once that export is failing', async () => {
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, ...FAST_EXPORT });
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        for (let i = 0; i < 10; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
+        await new Promise((resolve) => setTimeout(resolve, 120));
+      }
+      const failing = await waitFor(() => {
+        const lines = service.logs.filter((line) => /trace export is failing/.test(line.msg));
+        return lines.length > 0 ? lines : undefined;
+      }, 'the export failure to be reported');
+      assert.equal(failing.length, 1, 'reported once, not once per batch');
+      assert.match(String(failing[0]!.error), /UNAVAILABLE|ECONNREFUSED/);
+      assert.equal(failing[0]!.trace_id, undefined, 'the report belongs to no request');
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
+});
+
+describe('bad configuration', () => {
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['a non-numeric PORT', { PORT: 'eighty' }, /^configuration error: PORT must be a whole number, got "eighty"$/],
+    ['a sampler argument out of range', { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^configuration error: OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "1.5"$/],
+    ['an unknown sampler', { OTEL_TRACES_SAMPLER: 'sometimes' }, /^configuration error: OTEL_TRACES_SAMPLER must be one of /],
+    ['an unparsable endpoint URL', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://exa mple:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/],
+    ['an endpoint without a scheme', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must start with http:\/\/ .*/],
+    ['the http/protobuf protocol', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, /^configuration error: OTEL_EXPORTER_OTLP_PROTOCOL is "http\/protobuf", but this service exports traces over OTLP gRPC only/],
+    ['a bad DOWNSTREAM_URL', { DOWNSTREAM_URL: 'users:8080' }, /^configuration error: DOWNSTREAM_URL must start with http:\/\//],
+  ];
+  for (const [what, env, message] of cases) {
+    it(`exits 1 with one line naming the variable: ${what}`, async () => {
+      const { code, stderr, stdout } = await runService(env);
+      assert.equal(code, 1);
+      assert.equal(stdout, '', 'nothing started, nothing logged');
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line, got: ${stderr}`);
+      assert.match(lines[0]!, message);
+    });
+  }
+});
+
+describe('OTEL_SDK_DISABLED=true', () => {
+  it('serves without tracing: no spans, no export attempts, no trace ids in logs', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+    try {
+      assert.equal((await service.get('/users/123')).status, 200);
+      assert.equal((await service.get('/chain/42')).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(receiver.spans.length, 0);
+      assert.ok(service.logs.some((line) => line.msg === 'middle work started'));
+      assert.equal(service.logs.some((line) => line.trace_id !== undefined), false);
+      assert.equal(service.logs.find((line) => line.msg === 'listening')?.tracing, false);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+});

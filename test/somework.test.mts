@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, beforeEach, describe, it } from 'node:test';
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+
+const exporter = new InMemorySpanExporter();
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const contextManager = new AsyncLocalStorageContextManager();
+
+process.env.LOG_LEVEL ??= 'silent';
+// The modules under test take their tracer when loaded, so register the provider first.
+trace.setGlobalTracerProvider(provider);
+context.setGlobalContextManager(contextManager.enable());
+const { errorWork, middleWork } = await import('../dist/somework.js');
+const { getUser } = await import('../dist/users.js');
+
+after(async () => {
+  await provider.shutdown();
+  contextManager.disable();
+});
+beforeEach(() => exporter.reset());
+
+const byName = (name: string): ReadableSpan => {
+  const span = exporter.getFinishedSpans().find((s) => s.name === name);
+  assert.ok(span, `no span named ${name} among ${exporter.getFinishedSpans().map((s) => s.name).join(', ')}`);
+  return span;
+};
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+describe('somework', () => {
+  it('nests errorWork under middleWork, after the sleep, in one trace', async () => {
+    const result = await middleWork(20);
+    assert.deepEqual(result, { sleptMs: 20, recovered: 'errorWork failed on purpose' });
+
+    const middle = byName('middleWork');
+    const error = byName('errorWork');
+    assert.equal(parentOf(error), middle.spanContext().spanId);
+    assert.equal(error.spanContext().traceId, middle.spanContext().traceId);
+    assert.equal(parentOf(middle), undefined, 'outside a request middleWork starts its own root trace');
+  });
+
+  it('marks the sleep with events, in order, with attributes', async () => {
+    await middleWork(15);
+    const middle = byName('middleWork');
+    assert.deepEqual(
+      middle.events.map((event) => event.name),
+      ['started sleep', 'completed sleep', 'recovered from error'],
+    );
+    assert.equal(middle.events[0]!.attributes?.['work.delay_ms'], 15);
+    assert.equal(middle.attributes['work.delay_ms'], 15);
+    assert.equal(middle.events[2]!.attributes?.['error.type'], 'SomeworkError');
+    const sleptNs = (middle.events[1]!.time[0] - middle.events[0]!.time[0]) * 1e9 + (middle.events[1]!.time[1] - middle.events[0]!.time[1]);
+    assert.ok(sleptNs >= 14e6, `the events should be at least 15 ms apart, were ${sleptNs / 1e6} ms`);
+    assert.equal(middle.status.code, SpanStatusCode.UNSET, 'the caller recovered, so middleWork itself did not fail');
+  });
+
+  it('records the exception on errorWork: event with type, message and stack, status ERROR, error.type', async () => {
+    const returned = await errorWork();
+    const span = byName('errorWork');
+    assert.equal(span.status.code, SpanStatusCode.ERROR);
+    assert.equal(span.status.message, 'errorWork failed on purpose');
+    assert.equal(span.attributes['error.type'], 'SomeworkError');
+    const [exception] = span.events;
+    assert.equal(exception?.name, 'exception');
+    assert.equal(exception.attributes?.['exception.type'], 'SomeworkError');
+    assert.equal(exception.attributes?.['exception.message'], 'errorWork failed on purpose');
+    assert.match(String(exception.attributes?.['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
+    assert.equal(returned.message, 'errorWork failed on purpose');
+  });
+
+  it('stays in the caller\'s trace across timers and promises', async () => {
+    await trace.getTracer('test').startActiveSpan('caller', async (caller) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await Promise.all([middleWork(5), middleWork(10)]);
+      caller.end();
+    });
+    const caller = byName('caller');
+    const middles = exporter.getFinishedSpans().filter((s) => s.name === 'middleWork');
+    const errors = exporter.getFinishedSpans().filter((s) => s.name === 'errorWork');
+    assert.equal(middles.length, 2);
+    for (const middle of middles) assert.equal(parentOf(middle), caller.spanContext().spanId);
+    const middleIds = new Set(middles.map((s) => s.spanContext().spanId));
+    for (const error of errors) assert.ok(middleIds.has(parentOf(error)!), 'each errorWork has its own middleWork as parent');
+    for (const span of exporter.getFinishedSpans()) assert.equal(span.spanContext().traceId, caller.spanContext().traceId);
+  });
+
+  it('records a cancelled sleep as an error on middleWork and ends the span', async () => {
+    const controller = new AbortController();
+    const work = middleWork(5_000, controller.signal);
+    setTimeout(() => controller.abort(), 10);
+    await assert.rejects(work, { name: 'AbortError' });
+    const middle = byName('middleWork');
+    assert.equal(middle.status.code, SpanStatusCode.ERROR);
+    assert.equal(middle.attributes['error.type'], 'AbortError');
+    assert.equal(exporter.getFinishedSpans().some((s) => s.name === 'errorWork'), false);
+  });
+});
+
+describe('getUser', () => {
+  it('makes a getUser span with the id; for 123 it runs somework beneath it', async () => {
+    assert.deepEqual(await getUser('42'), { id: '42', name: 'User 42' });
+    assert.equal(byName('getUser').attributes['user.id'], '42');
+    assert.equal(exporter.getFinishedSpans().length, 1);
+
+    exporter.reset();
+    await getUser('123');
+    assert.equal(parentOf(byName('middleWork')), byName('getUser').spanContext().spanId);
+    assert.equal(parentOf(byName('errorWork')), byName('middleWork').spanContext().spanId);
+  });
+});

@@ -1,0 +1,182 @@
+import protobuf from 'protobufjs';
+
+/*
+ * The OTLP messages the tests read, written from the specification
+ * (github.com/open-telemetry/opentelemetry-proto, v1). Protobuf skips
+ * fields a reader does not know, so this subset decodes real payloads.
+ */
+const PROTO = `
+syntax = "proto3";
+package otlp;
+
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message InstrumentationScope { string name = 1; string version = 2; }
+message Resource { repeated KeyValue attributes = 1; }
+
+message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
+message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
+message Span {
+  bytes trace_id = 1;
+  bytes span_id = 2;
+  string trace_state = 3;
+  bytes parent_span_id = 4;
+  string name = 5;
+  int32 kind = 6;
+  fixed64 start_time_unix_nano = 7;
+  fixed64 end_time_unix_nano = 8;
+  repeated KeyValue attributes = 9;
+  message Event {
+    fixed64 time_unix_nano = 1;
+    string name = 2;
+    repeated KeyValue attributes = 3;
+  }
+  repeated Event events = 11;
+  Status status = 15;
+}
+message Status { string message = 2; int32 code = 3; }
+
+message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
+message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; }
+message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; }
+message LogRecord {
+  fixed64 time_unix_nano = 1;
+  int32 severity_number = 2;
+  string severity_text = 3;
+  AnyValue body = 5;
+  repeated KeyValue attributes = 6;
+  bytes trace_id = 9;
+  bytes span_id = 10;
+  string event_name = 12;
+}
+`;
+
+const root = protobuf.parse(PROTO, { keepCase: true }).root;
+const TraceRequest = root.lookupType('otlp.ExportTraceServiceRequest');
+const LogsRequest = root.lookupType('otlp.ExportLogsServiceRequest');
+
+export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
+export const STATUS_CODE = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+
+export type AttributeValue = string | number | boolean | AttributeValue[] | { [key: string]: AttributeValue } | null;
+export type Attributes = Record<string, AttributeValue>;
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startNs: bigint;
+  endNs: bigint;
+  attributes: Attributes;
+  events: Array<{ name: string; timeNs: bigint; attributes: Attributes }>;
+  status: { code: number; message: string };
+  resource: Attributes;
+  scope: string;
+}
+
+export interface ReceivedLog {
+  traceId: string;
+  spanId: string;
+  timeNs: bigint;
+  severityNumber: number;
+  severityText: string;
+  body: AttributeValue;
+  eventName: string;
+  attributes: Attributes;
+  resource: Attributes;
+  scope: string;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped */
+export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
+  const request = TraceRequest.toObject(TraceRequest.decode(payload), { longs: String, bytes: Array }) as any;
+  const spans: ReceivedSpan[] = [];
+  for (const resourceSpans of request.resource_spans ?? []) {
+    const resource = attributes(resourceSpans.resource?.attributes);
+    for (const scopeSpans of resourceSpans.scope_spans ?? []) {
+      for (const span of scopeSpans.spans ?? []) {
+        spans.push({
+          traceId: hex(span.trace_id),
+          spanId: hex(span.span_id),
+          parentSpanId: hex(span.parent_span_id),
+          name: span.name,
+          kind: span.kind ?? 0,
+          startNs: BigInt(span.start_time_unix_nano ?? 0),
+          endNs: BigInt(span.end_time_unix_nano ?? 0),
+          attributes: attributes(span.attributes),
+          events: (span.events ?? []).map((event: any) => ({
+            name: event.name,
+            timeNs: BigInt(event.time_unix_nano ?? 0),
+            attributes: attributes(event.attributes),
+          })),
+          status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
+          resource,
+          scope: scopeSpans.scope?.name ?? '',
+        });
+      }
+    }
+  }
+  return spans;
+}
+
+export function decodeLogs(payload: Uint8Array): ReceivedLog[] {
+  const request = LogsRequest.toObject(LogsRequest.decode(payload), { longs: String, bytes: Array }) as any;
+  const logs: ReceivedLog[] = [];
+  for (const resourceLogs of request.resource_logs ?? []) {
+    const resource = attributes(resourceLogs.resource?.attributes);
+    for (const scopeLogs of resourceLogs.scope_logs ?? []) {
+      for (const record of scopeLogs.log_records ?? []) {
+        logs.push({
+          traceId: hex(record.trace_id),
+          spanId: hex(record.span_id),
+          timeNs: BigInt(record.time_unix_nano ?? 0),
+          severityNumber: record.severity_number ?? 0,
+          severityText: record.severity_text ?? '',
+          body: anyValue(record.body),
+          eventName: record.event_name ?? '',
+          attributes: attributes(record.attributes),
+          resource,
+          scope: scopeLogs.scope?.name ?? '',
+        });
+      }
+    }
+  }
+  return logs;
+}
+
+function hex(bytes: number[] | undefined): string {
+  return Buffer.from(bytes ?? []).toString('hex');
+}
+
+function attributes(list: any[] | undefined): Attributes {
+  const result: Attributes = {};
+  for (const { key, value } of list ?? []) result[key] = anyValue(value);
+  return result;
+}
+
+function anyValue(value: any): AttributeValue {
+  if (!value) return null;
+  if ('string_value' in value) return value.string_value;
+  if ('bool_value' in value) return value.bool_value;
+  if ('int_value' in value) return Number(value.int_value);
+  if ('double_value' in value) return value.double_value;
+  if ('array_value' in value) return (value.array_value.values ?? []).map(anyValue);
+  if ('kvlist_value' in value) return attributes(value.kvlist_value.values);
+  if ('bytes_value' in value) return hex(value.bytes_value);
+  return null;
+}

@@ -1,0 +1,76 @@
+import * as grpc from '@grpc/grpc-js';
+import { decodeLogs, decodeSpans, type ReceivedLog, type ReceivedSpan } from './otlp-proto.mts';
+import { waitFor } from './wait.mts';
+
+/**
+ * A real OTLP/gRPC receiver for tests: it serves the trace and logs Export
+ * RPCs on loopback, decodes the protobuf requests and keeps what arrived.
+ */
+export class OtlpReceiver {
+  readonly spans: ReceivedSpan[] = [];
+  readonly logs: ReceivedLog[] = [];
+  readonly port: number;
+  private readonly server: grpc.Server;
+
+  private constructor(server: grpc.Server, port: number) {
+    this.server = server;
+    this.port = port;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(port = 0): Promise<OtlpReceiver> {
+    const server = new grpc.Server();
+    let receiver: OtlpReceiver | undefined;
+    server.addService(exportService('opentelemetry.proto.collector.trace.v1.TraceService'), {
+      Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload))),
+    });
+    server.addService(exportService('opentelemetry.proto.collector.logs.v1.LogsService'), {
+      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload))),
+    });
+    const boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    receiver = new OtlpReceiver(server, boundPort);
+    return receiver;
+  }
+
+  /** Waits until the spans received match `done`, then returns them. */
+  waitForSpans(done: (spans: ReceivedSpan[]) => boolean, what: string, timeoutMs = 10_000): Promise<ReceivedSpan[]> {
+    return waitFor(() => (done(this.spans) ? this.spans : undefined), `spans: ${what}`, timeoutMs);
+  }
+
+  trace(traceId: string): ReceivedSpan[] {
+    return this.spans.filter((span) => span.traceId === traceId);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}
+
+/** The service definition, by hand: requests stay raw bytes for our own decoder; an empty response is valid OTLP. */
+function exportService(name: string): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: `/${name}/Export`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value: Buffer) => value,
+      requestDeserialize: (bytes: Buffer) => bytes,
+      responseSerialize: () => Buffer.alloc(0),
+      responseDeserialize: () => ({}),
+    },
+  };
+}
+
+function unary(receive: (payload: Buffer) => void): grpc.handleUnaryCall<Buffer, object> {
+  return (call, callback) => {
+    receive(call.request);
+    callback(null, {});
+  };
+}
