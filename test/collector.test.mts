@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Collector, COLLECTOR_CONFIG, validateConfig } from './support/collector.mts';
+import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
+import { SentryIngest } from './support/sentry-ingest.mts';
+import { ROOT, Service } from './support/service.mts';
+import { waitFor } from './support/wait.mts';
+
+const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
+const SENTRY_EXPORTER_OVERLAY = `${ROOT}/collector/sentry-exporter.yaml`;
+
+let sequence = 0;
+function traceparent(): { traceparent: string; traceId: string } {
+  sequence += 1;
+  const traceId = `c011ec70${Date.now().toString(16).padStart(12, '0')}${sequence.toString(16).padStart(12, '0')}`;
+  return { traceparent: `00-${traceId}-${'0'.repeat(15)}1-01`, traceId };
+}
+
+const named = (spans: ReceivedSpan[], name: string): ReceivedSpan => {
+  const span = spans.find((s) => s.name === name);
+  assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
+  return span;
+};
+
+describe('the shipped collector configurations validate with the real binary', () => {
+  it('config.yaml, with Sentry off (the default)', () => {
+    const { status, output } = validateConfig([COLLECTOR_CONFIG]);
+    assert.equal(status, 0, output);
+  });
+
+  it('config.yaml, with the Sentry OTLP exporter on', () => {
+    const { status, output } = validateConfig([COLLECTOR_CONFIG], {
+      COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
+      SENTRY_OTLP_TRACES_URL: 'https://o1.ingest.sentry.io/api/2/integration/otlp/v1/traces',
+      SENTRY_OTLP_LOGS_URL: 'https://o1.ingest.sentry.io/api/2/integration/otlp/v1/logs',
+      SENTRY_PUBLIC_KEY: 'examplepublickey',
+    });
+    assert.equal(status, 0, output);
+  });
+
+  it('the contrib sentry exporter variant (several projects, routed by service.name)', () => {
+    const { status, output } = validateConfig([COLLECTOR_CONFIG, SENTRY_EXPORTER_OVERLAY], {
+      SENTRY_ORG_SLUG: 'example-org',
+      SENTRY_AUTH_TOKEN: 'sntrys_example',
+    });
+    assert.equal(status, 0, output);
+  });
+
+  it('refuses a pipeline that names an exporter that does not exist', () => {
+    const { status, output } = validateConfig([COLLECTOR_CONFIG], { COLLECTOR_EXPORTERS: '[debug, no_such_exporter]' });
+    assert.notEqual(status, 0);
+    assert.match(output, /no_such_exporter/);
+  });
+});
+
+describe('service → real collector → Sentry OTLP ingest stand-in', () => {
+  let sentry: SentryIngest;
+  let collector: Collector;
+  let service: Service;
+
+  before(async () => {
+    sentry = await SentryIngest.start();
+    collector = await Collector.start({ ...sentry.collectorEnv(), DEBUG_VERBOSITY: 'detailed' });
+    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+  });
+  after(async () => {
+    await service?.stop();
+    await collector?.stop();
+    await sentry?.close();
+  });
+
+  it('delivers the whole /users/123 tree, the error span carrying its exception as attributes', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+
+    const spans = await sentry.waitFor(() => (sentry.trace(traceId).length >= 4 ? sentry.trace(traceId) : undefined), 'the four spans of /users/123');
+    const server = named(spans, 'GET /users/:id');
+    const getUser = named(spans, 'getUser');
+    const middle = named(spans, 'middleWork');
+    const error = named(spans, 'errorWork');
+    assert.equal(server.kind, SPAN_KIND.SERVER);
+    assert.equal(getUser.parentSpanId, server.spanId);
+    assert.equal(middle.parentSpanId, getUser.spanId);
+    assert.equal(error.parentSpanId, middle.spanId);
+
+    assert.equal(error.status.code, STATUS_CODE.ERROR);
+    assert.ok(error.events.some((e) => e.name === 'exception'), 'the exception event is still sent (Sentry drops it itself)');
+    assert.equal(error.attributes['exception.type'], 'SomeworkError');
+    assert.equal(error.attributes['exception.message'], 'errorWork failed on purpose');
+    assert.match(String(error.attributes['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
+    assert.equal(middle.attributes['exception.type'], undefined, 'only the span that recorded the exception gets it');
+  });
+
+  it('sends the exception to Sentry Logs: stack trace, trace id and span id of the failing span', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+
+    const errorSpan = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.name === 'errorWork'), 'the errorWork span');
+    const log = await sentry.waitFor(
+      () => sentry.logs.find((l) => l.traceId === traceId && l.spanId === errorSpan.spanId),
+      'the exception log record',
+    );
+    assert.equal(log.attributes['exception.type'], 'SomeworkError');
+    assert.equal(log.attributes['exception.message'], 'errorWork failed on purpose');
+    assert.match(String(log.attributes['exception.stacktrace']), /at errorWork/);
+    assert.ok(log.severityNumber >= 17, `an ERROR severity, got ${log.severityNumber} ${log.severityText}`);
+    assert.equal(log.resource['service.name'], 'users-api');
+  });
+
+  it('also delivers /error: the server span with its exception attributes', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/error', { traceparent: header })).status, 500);
+    const server = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.kind === SPAN_KIND.SERVER), 'the /error span');
+    assert.equal(server.status.code, STATUS_CODE.ERROR);
+    assert.equal(server.attributes['exception.message'], 'this endpoint fails on purpose');
+  });
+
+  it('prints the spans through the debug exporter in the collector output', async () => {
+    await waitFor(() => (/Name\s*:\s*errorWork/.test(collector.output) ? true : undefined), 'errorWork in the debug output');
+    assert.match(collector.output, /Name\s*:\s*GET \/users\/:id/);
+  });
+});
+
+describe('tail sampling', () => {
+  it('with the share of ordinary traces at 0, keeps the error traces and drops the rest', async () => {
+    const sentry = await SentryIngest.start();
+    const collector = await Collector.start({ ...sentry.collectorEnv(), TAIL_SAMPLING_PERCENTAGE: '0' });
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    try {
+      const ordinary = traceparent();
+      const failing = traceparent();
+      assert.equal((await service.get('/users/42', { traceparent: ordinary.traceparent })).status, 200);
+      assert.equal((await service.get('/users/123', { traceparent: failing.traceparent })).status, 200);
+
+      await sentry.waitFor(() => (sentry.trace(failing.traceId).length >= 4 ? true : undefined), 'the error trace');
+      // The ordinary trace was decided first (it started first): had it been kept, it would be here by now.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.deepEqual(sentry.trace(ordinary.traceId), [], 'the ordinary trace was sampled out');
+    } finally {
+      await service.stop();
+      await collector.stop();
+      await sentry.close();
+    }
+  });
+});
+
+describe('a wrong Sentry key', () => {
+  it('gets 401 from the stand-in, the collector reports it, the service keeps serving', async () => {
+    const sentry = await SentryIngest.start();
+    const collector = await Collector.start(sentry.collectorEnv('not-the-right-key'));
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    try {
+      for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
+      await sentry.waitFor(() => sentry.rejected.find((r) => r.status === 401), 'a rejected export');
+      await waitFor(() => (/401/.test(collector.output) ? true : undefined), 'the collector to report the 401');
+      assert.match(collector.output, /otlp_http\/sentry/);
+      assert.equal(sentry.spans.length, 0);
+      assert.equal((await service.get('/users/42')).status, 200);
+      assert.equal(service.logs.some((line) => /trace export is failing/.test(line.msg)), false, 'service → collector export is fine');
+    } finally {
+      await service.stop();
+      await collector.stop();
+      await sentry.close();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { ROOT, freePort } from './service.mts';
+import { waitFor } from './wait.mts';
+
+export const COLLECTOR_BINARY = join(ROOT, '.cache/collector/dist/otelcol-users-demo');
+export const COLLECTOR_CONFIG = join(ROOT, 'collector/config.yaml');
+
+/** Builds the collector once (cached by collector/build.sh); a failed build fails the tests that need it. */
+export function ensureCollectorBuilt(): string {
+  if (!existsSync(COLLECTOR_BINARY)) {
+    const build = spawnSync('bash', [join(ROOT, 'collector/build.sh')], { stdio: 'inherit', timeout: 30 * 60_000 });
+    if (build.status !== 0 || !existsSync(COLLECTOR_BINARY)) throw new Error('the collector could not be built: see the output of collector/build.sh');
+  }
+  return COLLECTOR_BINARY;
+}
+
+/** `otelcol validate` on a list of config files, as a user would run it. */
+export function validateConfig(configs: string[], env: Record<string, string> = {}): { status: number | null; output: string } {
+  const result = spawnSync(ensureCollectorBuilt(), ['validate', ...configs.map((c) => `--config=${c}`)], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** The real collector binary with collector/config.yaml, on free loopback ports. */
+export class Collector {
+  output = '';
+  readonly grpcPort: number;
+  readonly healthPort: number;
+  readonly process: ChildProcess;
+  private readonly exited: Promise<unknown>;
+
+  private constructor(process: ChildProcess, grpcPort: number, healthPort: number) {
+    this.process = process;
+    this.grpcPort = grpcPort;
+    this.healthPort = healthPort;
+    this.exited = once(process, 'exit');
+    process.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+  }
+
+  /** The endpoint a service exports to. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.grpcPort}`;
+  }
+
+  static async start(env: Record<string, string> = {}, ports: { grpc?: number } = {}): Promise<Collector> {
+    const binary = ensureCollectorBuilt();
+    const [grpc, http, health, metrics] = [ports.grpc ?? (await freePort()), await freePort(), await freePort(), await freePort()];
+    const child = spawn(binary, [`--config=${COLLECTOR_CONFIG}`], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        GOMEMLIMIT: '400MiB',
+        OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpc}`,
+        OTLP_HTTP_ENDPOINT: `127.0.0.1:${http}`,
+        HEALTH_CHECK_ENDPOINT: `127.0.0.1:${health}`,
+        COLLECTOR_METRICS_HOST: '127.0.0.1',
+        COLLECTOR_METRICS_PORT: String(metrics),
+        TAIL_SAMPLING_DECISION_WAIT: '1s',
+        TAIL_SAMPLING_PERCENTAGE: '100',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collector = new Collector(child, grpc, health);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
+        return (await fetch(`http://127.0.0.1:${health}/`).catch(() => undefined))?.ok || undefined;
+      },
+      'the collector health check',
+      20_000,
+    );
+    return collector;
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
