@@ -49,9 +49,10 @@ export class Collector {
     return `http://127.0.0.1:${this.grpcPort}`;
   }
 
-  static async start(env: Record<string, string> = {}, ports: { grpc?: number } = {}): Promise<Collector> {
+  /** `detached` puts it in its own process group, so a Ctrl-C meant for the caller does not reach it. */
+  static async start(env: Record<string, string> = {}, options: { grpc?: number; detached?: boolean } = {}): Promise<Collector> {
     const binary = ensureCollectorBuilt();
-    const [grpc, http, health, metrics] = [ports.grpc ?? (await freePort()), await freePort(), await freePort(), await freePort()];
+    const [grpc, http, health, metrics] = [options.grpc ?? (await freePort()), await freePort(), await freePort(), await freePort()];
     const child = spawn(binary, [`--config=${COLLECTOR_CONFIG}`], {
       cwd: ROOT,
       env: {
@@ -67,6 +68,7 @@ export class Collector {
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
     });
     const collector = new Collector(child, grpc, health);
     await waitFor(

@@ -44,9 +44,10 @@ export class Service {
   }
 
   /** Starts the service and waits until it answers /healthz. */
-  static async start(env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<Service> {
+  /** `detached` puts it in its own process group, so a Ctrl-C meant for the caller does not reach it. */
+  static async start(env: Record<string, string> = {}, options: { cwd?: string; detached?: boolean } = {}): Promise<Service> {
     const port = Number(env.PORT ?? (await freePort()));
-    const child = spawnService({ ...env, PORT: String(port) }, options.cwd);
+    const child = spawnService({ ...env, PORT: String(port) }, options.cwd, options.detached);
     const service = new Service(child, port);
     await waitFor(
       async () => {
@@ -92,9 +93,10 @@ export async function runService(env: Record<string, string>, timeoutMs = 15_000
   return { code: code as number | null, stdout, stderr };
 }
 
-function spawnService(env: Record<string, string>, cwd = ROOT): ChildProcess {
+function spawnService(env: Record<string, string>, cwd = ROOT, detached = false): ChildProcess {
   return spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/server.js'], {
     cwd,
+    detached,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,72 @@
+import type { LogRecord, Span } from './otlp-json.mts';
+
+export interface Style {
+  color: boolean;
+  /** Width of the bar column, in characters. */
+  barWidth: number;
+}
+
+const ANSI = { dim: '\x1b[2m', red: '\x1b[31m', cyan: '\x1b[36m', yellow: '\x1b[33m', bold: '\x1b[1m', reset: '\x1b[0m' };
+const KIND = ['', '', 'server', 'client', 'producer', 'consumer'];
+
+/**
+ * Draws one trace as a waterfall: one line per span, children indented
+ * under their parent, a bar placed on the trace's time line, then the
+ * span's events and the exception logs the collector made from it.
+ */
+export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?: string): string {
+  const paint = (code: keyof typeof ANSI, text: string) => (style.color ? `${ANSI[code]}${text}${ANSI.reset}` : text);
+  const ids = new Set(spans.map((s) => s.spanId));
+  const children = new Map<string, Span[]>();
+  for (const span of spans) {
+    const parent = ids.has(span.parentSpanId) ? span.parentSpanId : '';
+    children.set(parent, [...(children.get(parent) ?? []), span]);
+  }
+  for (const list of children.values()) list.sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
+
+  const start = spans.reduce((min, s) => (s.startNs < min ? s.startNs : min), spans[0]!.startNs);
+  const end = spans.reduce((max, s) => (s.endNs > max ? s.endNs : max), spans[0]!.endNs);
+  const total = Number(end - start) || 1;
+  const ms = (ns: bigint | number) => `${(Number(ns) / 1e6).toFixed(1)} ms`;
+  const labelWidth = Math.max(...spans.map((s) => depthOf(s, spans) * 2 + s.name.length + 2)) + 1;
+  const serviceWidth = Math.max(...spans.map((s) => s.service.length));
+
+  const root = (children.get('') ?? [])[0]!;
+  const lines = [`${paint('bold', title ?? root.name)}  ${paint('dim', `trace ${root.traceId}`)}  ${ms(total)}`];
+  const visit = (span: Span, depth: number) => {
+    const offset = Math.floor((Number(span.startNs - start) / total) * style.barWidth);
+    const length = Math.max(1, Math.round((Number(span.endNs - span.startNs) / total) * style.barWidth));
+    const bar = ' '.repeat(offset) + '█'.repeat(Math.min(length, style.barWidth - offset));
+    const mark = span.error ? '✖ ' : '  ';
+    const label = `${'  '.repeat(depth)}${mark}${span.name}`.padEnd(labelWidth);
+    const kind = KIND[span.kind] ? paint('dim', ` ${KIND[span.kind]}`) : '';
+    const line = `  ${paint('cyan', span.service.padEnd(serviceWidth))}  ${label} ${paint(span.error ? 'red' : 'yellow', bar.padEnd(style.barWidth))} ${ms(span.endNs - span.startNs)}${kind}`;
+    lines.push(span.error ? line.replace(mark + span.name, paint('red', mark + span.name)) : line);
+
+    const indent = ' '.repeat(2 + serviceWidth + 2 + depth * 2 + 4);
+    for (const event of span.events) {
+      const detail = event.name === 'exception' ? `${event.attributes['exception.type']}: ${event.attributes['exception.message']}` : '';
+      lines.push(paint('dim', `${indent}· ${event.name} +${ms(event.timeNs - span.startNs)} ${detail}`.trimEnd()));
+    }
+    if (span.error && span.attributes['exception.type']) {
+      lines.push(paint('red', `${indent}⚑ on the span for Sentry: exception.type=${span.attributes['exception.type']}, exception.stacktrace (${String(span.attributes['exception.stacktrace'] ?? '').split('\n').length} lines)`));
+    }
+    for (const log of logs.filter((l) => l.spanId === span.spanId && l.attributes['exception.type'])) {
+      lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severity || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
+    }
+    for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
+  };
+  for (const top of children.get('') ?? []) visit(top, 0);
+  return lines.join('\n');
+}
+
+function depthOf(span: Span, spans: Span[]): number {
+  let depth = 0;
+  let parent = spans.find((s) => s.spanId === span.parentSpanId);
+  while (parent && depth < 50) {
+    depth += 1;
+    const grandParent = parent.parentSpanId;
+    parent = spans.find((s) => s.spanId === grandParent);
+  }
+  return depth;
+}
