@@ -15,6 +15,9 @@ export interface Config {
   shutdownGraceMs: number;
   logLevel: LogLevel;
   tracing: TracingConfig;
+  logExport: LogExportConfig;
+  /** When set, errors also go to Sentry as issues through the Sentry SDK; unset, that SDK is never loaded. */
+  sentryDsn: string | undefined;
 }
 
 export interface TracingConfig {
@@ -38,6 +41,21 @@ export interface TracingConfig {
   attributeValueLengthLimit: number;
   /** Health and readiness probes: answered, never traced. */
   untracedPaths: string[];
+  /** How much the SDK says about itself (OTEL_LOG_LEVEL). */
+  diagLogLevel: DiagLevel;
+}
+
+/** The log lines also go out as OTLP log records, in the trace of the request that wrote them. */
+export interface LogExportConfig {
+  enabled: boolean;
+  exporter: 'otlp' | 'console' | 'none';
+  endpoint: string;
+  batch: {
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    scheduledDelayMillis: number;
+    exportTimeoutMillis: number;
+  };
 }
 
 export const SAMPLERS = [
@@ -52,6 +70,9 @@ export type SamplerName = (typeof SAMPLERS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DIAG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
+export type DiagLevel = (typeof DIAG_LEVELS)[number];
 
 export const DEFAULT_OTLP_ENDPOINT = 'http://otel-collector.observability.svc.cluster.local:4317';
 export const DEFAULT_SERVICE_NAME = 'users-api';
@@ -77,25 +98,59 @@ export function parseConfig(env: Env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     tracing: parseTracingConfig(env),
+    logExport: parseLogExportConfig(env),
+    sentryDsn: sentryDsn(env),
   };
 }
 
-function parseTracingConfig(env: Env): TracingConfig {
-  const protocol = value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
+function sdkEnabled(env: Env): boolean {
+  return boolean(env, 'OTEL_SDK_DISABLED', false) === false;
+}
+
+function parseLogExportConfig(env: Env): LogExportConfig {
+  const maxQueueSize = integer(env, 'OTEL_BLRP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
+  return {
+    enabled: sdkEnabled(env),
+    exporter: oneOf(env, 'OTEL_LOGS_EXPORTER', ['otlp', 'console', 'none'] as const, 'otlp'),
+    endpoint: otlpEndpoint(env, 'LOGS'),
+    batch: {
+      maxQueueSize,
+      maxExportBatchSize: integer(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 512, 1, maxQueueSize),
+      scheduledDelayMillis: integer(env, 'OTEL_BLRP_SCHEDULE_DELAY', 1000, 0, 3_600_000),
+      exportTimeoutMillis: integer(env, 'OTEL_BLRP_EXPORT_TIMEOUT', 10_000, 1, 3_600_000),
+    },
+  };
+}
+
+/** The signal's own variable wins over the shared one; gRPC takes either as is, with its scheme. */
+function otlpEndpoint(env: Env, signal: 'TRACES' | 'LOGS'): string {
+  const protocolVariable = value(env, `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) ? `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL` : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = value(env, protocolVariable);
   if (protocol !== undefined && protocol !== 'grpc') {
-    const variable = value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-    throw new ConfigError(variable, `is "${protocol}", but this service exports traces over OTLP gRPC only: unset it or set it to "grpc"`);
+    throw new ConfigError(protocolVariable, `is "${protocol}", but this service exports over OTLP gRPC only: unset it or set it to "grpc"`);
   }
-  const endpointVariable = value(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
-    ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
-    : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const endpointVariable = value(env, `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) ? `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT` : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  return httpUrl(env, endpointVariable, DEFAULT_OTLP_ENDPOINT);
+}
+
+function sentryDsn(env: Env): string | undefined {
+  const raw = value(env, 'SENTRY_DSN');
+  if (raw === undefined) return undefined;
+  const dsn = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!dsn || !/^https?:$/.test(dsn.protocol) || !dsn.username || !/^\/\d+$/.test(dsn.pathname)) {
+    throw new ConfigError('SENTRY_DSN', 'must look like https://<public key>@o<org>.ingest.sentry.io/<project id> (Project Settings > Client Keys)');
+  }
+  return raw;
+}
+
+function parseTracingConfig(env: Env): TracingConfig {
   const maxQueueSize = integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 8192, 1, 1_000_000);
   return {
-    enabled: boolean(env, 'OTEL_SDK_DISABLED', false) === false,
+    enabled: sdkEnabled(env),
     serviceName: value(env, 'OTEL_SERVICE_NAME') ?? DEFAULT_SERVICE_NAME,
     serviceVersion: packageVersion(),
     exporter: oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'console', 'none'] as const, 'otlp'),
-    endpoint: httpUrl(env, endpointVariable, DEFAULT_OTLP_ENDPOINT),
+    endpoint: otlpEndpoint(env, 'TRACES'),
     sampler: oneOf(env, 'OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on'),
     samplerRatio: ratio(env, 'OTEL_TRACES_SAMPLER_ARG', 1),
     propagators: propagators(env),
@@ -113,6 +168,7 @@ function parseTracingConfig(env: Env): TracingConfig {
       1_000_000,
     ),
     untracedPaths: PROBE_PATHS,
+    diagLogLevel: oneOf(env, 'OTEL_LOG_LEVEL', DIAG_LEVELS, 'warn'),
   };
 }
 

@@ -4,7 +4,17 @@
  * them, so tracing must start before anything imports http or express.
  */
 import { loadConfig } from './config';
+import { initLogExport } from './log-export';
 import { logger } from './logger';
+import { buildResource } from './resource';
 import { initTracer } from './tracing';
 
-export const shutdownTracing = initTracer(loadConfig().tracing, logger);
+const config = loadConfig();
+const resource = buildResource(config.tracing);
+const shutdownTracing = initTracer(config.tracing, resource, logger);
+const shutdownLogExport = initLogExport(config.logExport, resource, logger);
+
+/** Flushes every span and log record still buffered, then stops exporting. */
+export async function shutdownTelemetry(): Promise<void> {
+  await Promise.all([shutdownTracing(), shutdownLogExport()]);
+}

@@ -1,12 +1,14 @@
 // Tracing is already running when started with --require ./dist/instrumentation.js;
-// this import hands over its shutdown (and, without --require, still starts tracing first).
-import { shutdownTracing } from './instrumentation';
+// this import hands over its shutdown (and, without --require, still starts it first).
+import { shutdownTelemetry } from './instrumentation';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig } from './config';
+import { closeErrorReporting, initErrorReporting } from './error-reporting';
 import { logger } from './logger';
 
 const config = loadConfig();
+initErrorReporting(config.sentryDsn, config.tracing.serviceVersion);
 let ready = true;
 
 const app = createApp({ downstreamUrl: config.downstreamUrl, isReady: () => ready });
@@ -16,12 +18,16 @@ const server = app.listen(config.port, (error?: Error) => {
     process.exit(1);
   }
   const { port } = server.address() as AddressInfo;
-  logger.info({ port, service: config.tracing.serviceName, tracing: config.tracing.enabled }, 'listening');
+  logger.info(
+    { port, service: config.tracing.serviceName, tracing: config.tracing.enabled, sentry_sdk: config.sentryDsn !== undefined },
+    'listening',
+  );
 });
 
 /**
  * Stop taking requests, let those in flight finish (within the grace
- * period), flush every span, exit 0. A second signal exits at once.
+ * period), flush every span, log record and error, exit 0. A second signal
+ * exits at once.
  */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (!ready) {
@@ -42,7 +48,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   clearTimeout(grace);
   clearInterval(closeIdle);
 
-  await shutdownTracing();
+  await Promise.all([closeErrorReporting(), shutdownTelemetry()]);
   logger.info('stopped');
   process.exit(0);
 }

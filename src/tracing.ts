@@ -5,7 +5,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -18,7 +18,6 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from './config';
 import { ExportMonitor } from './export-monitor';
 import type { Logger } from './logger';
@@ -30,12 +29,12 @@ export type Shutdown = () => Promise<void>;
  * Everything else uses @opentelemetry/api only. Returns the function that
  * flushes every finished span and stops tracing; the caller owns the lifetime.
  */
-export function initTracer(config: TracingConfig, log: Logger): Shutdown {
+export function initTracer(config: TracingConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
 
-  routeDiagnostics(log);
+  routeDiagnostics(config, log);
   const provider = new TracerProvider({
-    resource: buildResource(config),
+    resource,
     sampler: buildSampler(config),
     spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
     spanProcessors: buildProcessors(config, log),
@@ -63,14 +62,6 @@ export function initTracer(config: TracingConfig, log: Logger): Shutdown {
       log.warn({ error: String(error) }, 'some spans could not be delivered at shutdown');
     }
   };
-}
-
-function buildResource(config: TracingConfig): Resource {
-  // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (read by envDetector) win over the defaults.
-  return resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: config.serviceName,
-    [ATTR_SERVICE_VERSION]: config.serviceVersion,
-  }).merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
 }
 
 function buildSampler(config: TracingConfig): Sampler {
@@ -104,7 +95,7 @@ function buildExporter(config: TracingConfig, log: Logger): SpanExporter | undef
     case 'console':
       return new ConsoleSpanExporter();
     case 'otlp':
-      return new ExportMonitor(new OTLPTraceExporter({ url: config.endpoint }), log, config.endpoint);
+      return new ExportMonitor(new OTLPTraceExporter({ url: config.endpoint }), log, 'span', config.endpoint);
   }
 }
 
@@ -114,11 +105,12 @@ function buildPropagator(config: TracingConfig): TextMapPropagator {
 }
 
 /**
- * The SDK's own warnings go to the service log. Failed exports are left to
- * ExportMonitor, which reports them once instead of once per batch.
+ * The SDK's own warnings go to the service log (OTEL_LOG_LEVEL, default warn).
+ * Failed exports are left to ExportMonitor, which reports them once instead
+ * of once per batch.
  */
-function routeDiagnostics(log: Logger): void {
-  const level = diagLogLevelFromString(process.env.OTEL_LOG_LEVEL?.trim() || 'warn');
+function routeDiagnostics(config: TracingConfig, log: Logger): void {
+  const level = diagLogLevelFromString(config.diagLogLevel);
   const sdkLog = log.child({ component: 'opentelemetry-sdk' });
   const diagLogger: DiagLogger = {
     error: (message, ...args) => sdkLog.error({ args }, message),

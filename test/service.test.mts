@@ -287,20 +287,22 @@ describe('shutdown', () => {
 });
 
 describe('the collector away', () => {
-  it('keeps serving and says once that export is failing', async () => {
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, ...FAST_EXPORT });
+  it('keeps serving and says once, per signal, that export is failing', async () => {
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, ...FAST_EXPORT, OTEL_BLRP_SCHEDULE_DELAY: '50' });
     try {
       for (let round = 0; round < 5; round += 1) {
-        for (let i = 0; i < 10; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
+        for (let i = 0; i < 10; i += 1) assert.equal((await service.get(`/users/${i === 0 ? 123 : i}`)).status, 200);
         await new Promise((resolve) => setTimeout(resolve, 120));
       }
-      const failing = await waitFor(() => {
-        const lines = service.logs.filter((line) => /trace export is failing/.test(line.msg));
-        return lines.length > 0 ? lines : undefined;
-      }, 'the export failure to be reported');
-      assert.equal(failing.length, 1, 'reported once, not once per batch');
-      assert.match(String(failing[0]!.error), /UNAVAILABLE|ECONNREFUSED/);
-      assert.equal(failing[0]!.trace_id, undefined, 'the report belongs to no request');
+      const reports = await waitFor(() => {
+        const lines = service.logs.filter((line) => / export is failing/.test(line.msg));
+        return lines.length >= 2 ? lines : undefined;
+      }, 'the span and log export failures to be reported');
+      assert.deepEqual(reports.map((line) => line.msg.split(';')[0]).sort(), ['log record export is failing', 'span export is failing'], 'once each, not once per batch');
+      for (const report of reports) {
+        assert.match(String(report.error), /UNAVAILABLE|ECONNREFUSED/);
+        assert.equal(report.trace_id, undefined, 'the report belongs to no request');
+      }
     } finally {
       assert.equal(await service.stop(), 0);
     }
@@ -314,7 +316,7 @@ describe('bad configuration', () => {
     ['an unknown sampler', { OTEL_TRACES_SAMPLER: 'sometimes' }, /^configuration error: OTEL_TRACES_SAMPLER must be one of /],
     ['an unparsable endpoint URL', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://exa mple:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/],
     ['an endpoint without a scheme', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must start with http:\/\/ .*/],
-    ['the http/protobuf protocol', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, /^configuration error: OTEL_EXPORTER_OTLP_PROTOCOL is "http\/protobuf", but this service exports traces over OTLP gRPC only/],
+    ['the http/protobuf protocol', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, /^configuration error: OTEL_EXPORTER_OTLP_PROTOCOL is "http\/protobuf", but this service exports over OTLP gRPC only/],
     ['a bad DOWNSTREAM_URL', { DOWNSTREAM_URL: 'users:8080' }, /^configuration error: DOWNSTREAM_URL must start with http:\/\//],
   ];
   for (const [what, env, message] of cases) {

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Collector } from './support/collector.mts';
+import { SentryEnvelopes } from './support/sentry-envelopes.mts';
+import { SentryIngest } from './support/sentry-ingest.mts';
+import { OtlpReceiver } from './support/otlp-receiver.mts';
+import { ROOT, Service, freePort } from './support/service.mts';
+import { waitFor } from './support/wait.mts';
+
+const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_BLRP_SCHEDULE_DELAY: '50' };
+const SEVERITY = { INFO: 9, WARN: 13 };
+
+let sequence = 0;
+function traceparent(): { traceparent: string; traceId: string } {
+  sequence += 1;
+  const traceId = `10a5${Date.now().toString(16).padStart(14, '0')}${sequence.toString(16).padStart(14, '0')}`;
+  return { traceparent: `00-${traceId}-${'0'.repeat(15)}1-01`, traceId };
+}
+
+describe('logs next to traces: service → real collector → Sentry Logs stand-in', () => {
+  let sentry: SentryIngest;
+  let collector: Collector;
+  let service: Service;
+
+  before(async () => {
+    sentry = await SentryIngest.start();
+    collector = await Collector.start(sentry.collectorEnv());
+    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+  });
+  after(async () => {
+    await service?.stop();
+    await collector?.stop();
+    await sentry?.close();
+  });
+
+  it('delivers the log records of /users/123 in its trace, with body, severity and attributes as written', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+
+    const records = await sentry.waitFor(() => {
+      // The service's own records; the collector's exception logs (which carry span.name) are tested elsewhere.
+      const found = sentry.logs.filter((log) => log.traceId === traceId && log.attributes['span.name'] === undefined);
+      return found.length >= 3 ? found : undefined;
+    }, 'the three log records of /users/123');
+    const byBody = Object.fromEntries(records.map((record) => [String(record.body), record]));
+    assert.deepEqual(Object.keys(byBody).sort(), ['middle work finished', 'middle work recovered from an error', 'middle work started']);
+
+    const started = byBody['middle work started']!;
+    assert.equal(started.severityNumber, SEVERITY.INFO);
+    assert.equal(started.severityText, 'INFO');
+    assert.equal(started.attributes.delay_ms, 50);
+    assert.equal(started.resource['service.name'], 'users-api');
+
+    const recovered = byBody['middle work recovered from an error']!;
+    assert.equal(recovered.severityNumber, SEVERITY.WARN);
+    assert.equal(recovered.attributes.error_type, 'SomeworkError');
+    assert.equal(recovered.attributes.error, 'errorWork failed on purpose');
+
+    // Each record sits on the span that was active when it was written: middleWork.
+    const middleWork = await sentry.waitFor(() => sentry.trace(traceId).find((span) => span.name === 'middleWork'), 'the middleWork span');
+    for (const record of records) assert.equal(record.spanId, middleWork.spanId);
+    // The same lines on stdout, with the same ids.
+    const stdout = service.logs.filter((line) => line.trace_id === traceId);
+    assert.deepEqual(stdout.map((line) => line.msg).sort(), Object.keys(byBody).sort());
+    assert.ok(stdout.every((line) => line.span_id === middleWork.spanId));
+  });
+});
+
+describe('log export with the collector away', () => {
+  it('keeps requests fast and memory bounded, drops with a count, and resumes when the collector is back', async () => {
+    const grpcPort = await freePort();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${grpcPort}`, ...FAST_EXPORT, OTEL_BLRP_MAX_QUEUE_SIZE: '512' });
+    let receiver: OtlpReceiver | undefined;
+    try {
+      const slowest = { ms: 0 };
+      for (let i = 0; i < 300; i += 1) {
+        const started = performance.now();
+        assert.equal((await service.get('/work?ms=0')).status, 200);
+        slowest.ms = Math.max(slowest.ms, performance.now() - started);
+      }
+      assert.ok(slowest.ms < 1_000, `no request waited on the exporter (slowest ${slowest.ms.toFixed(0)} ms)`);
+      await waitFor(() => service.logs.find((line) => /log record export is failing/.test(line.msg)), 'the log export failure');
+
+      receiver = await OtlpReceiver.start(grpcPort);
+      const { traceparent: header, traceId } = traceparent();
+      await waitFor(
+        async () => {
+          await service.get('/users/123', { traceparent: header });
+          return receiver!.logs.some((log) => log.traceId === traceId) || undefined;
+        },
+        'log records to arrive after the collector came back',
+        20_000,
+      );
+      await waitFor(() => service.logs.find((line) => /log record export recovered/.test(line.msg)), 'the recovery to be reported');
+      const recovered = service.logs.find((line) => /log record export recovered/.test(line.msg))!;
+      assert.ok(Number(recovered.lost) > 0, 'the recovery line counts what was lost');
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver?.close();
+    }
+  });
+});
+
+describe('OTEL_LOGS_EXPORTER=none', () => {
+  it('turns log export off while stdout keeps every line', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_LOGS_EXPORTER: 'none', ...FAST_EXPORT });
+    try {
+      const { traceparent: header, traceId } = traceparent();
+      assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the spans, which still go out');
+      assert.equal(service.logs.filter((line) => line.trace_id === traceId).length, 3);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(receiver.logs, []);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing)', () => {
+  let envelopes: SentryEnvelopes;
+  let receiver: OtlpReceiver;
+  let service: Service;
+
+  before(async () => {
+    envelopes = await SentryEnvelopes.start();
+    receiver = await OtlpReceiver.start();
+    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, SENTRY_DSN: envelopes.dsn, ...FAST_EXPORT });
+  });
+  after(async () => {
+    await service?.stop();
+    await receiver?.close();
+    await envelopes?.close();
+  });
+
+  it('/error becomes exactly one error event, with its stack, in the trace of the OTLP spans', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/error', { traceparent: header })).status, 500);
+    const event = await waitFor(
+      () => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId),
+      'the error event of /error',
+    );
+    const server = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 1, 'the OTLP span of /error');
+    assert.equal(server.find((s) => s.traceId === traceId)!.name, 'GET /error');
+    assert.equal(event.payload.contexts.trace.span_id, receiver.trace(traceId)[0]!.spanId, 'linked to the server span');
+
+    const [exception] = event.payload.exception.values;
+    assert.equal(exception.type, 'Error');
+    assert.equal(exception.value, 'this endpoint fails on purpose');
+    assert.ok(exception.stacktrace.frames.length > 2, 'with a stack trace');
+    assert.ok(exception.stacktrace.frames.some((frame: { filename?: string }) => /dist\/app\.js$/.test(frame.filename ?? '')));
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(envelopes.ofType('event').filter((item) => item.payload.contexts?.trace?.trace_id === traceId).length, 1, 'exactly one');
+  });
+
+  it('the recovered somework error becomes an event too, linked to the errorWork span', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+    const event = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the somework event');
+    assert.equal(event.payload.exception.values[0].type, 'SomeworkError');
+    const errorWork = await receiver.waitForSpans(() => receiver.trace(traceId).some((s) => s.name === 'errorWork'), 'errorWork');
+    assert.equal(event.payload.contexts.trace.span_id, errorWork.find((s) => s.traceId === traceId && s.name === 'errorWork')!.spanId);
+  });
+
+  it('a client error (400, 404) makes no event, and the SDK sends no transaction or span', async () => {
+    const { traceparent: header, traceId } = traceparent();
+    assert.equal((await service.get('/users/bad%20id!', { traceparent: header })).status, 400);
+    assert.equal((await service.get('/nowhere', { traceparent: header })).status, 404);
+    await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the spans of the two requests');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(envelopes.ofType('event').filter((item) => item.payload.contexts?.trace?.trace_id === traceId), []);
+    assert.deepEqual(envelopes.items.filter((item) => ['transaction', 'span'].includes(item.type)), []);
+  });
+});
+
+describe('without SENTRY_DSN', () => {
+  it('never loads the Sentry SDK', async () => {
+    const modulesFile = join(tmpdir(), `loaded-modules-${process.pid}.json`);
+    const probe = { NODE_OPTIONS: `--require ${join(ROOT, 'test/support/loaded-modules.cjs')}`, LOADED_MODULES_FILE: modulesFile };
+    const envelopes = await SentryEnvelopes.start();
+    for (const env of [{}, { SENTRY_DSN: envelopes.dsn }] as Array<Record<string, string>>) {
+      const service = await Service.start({ OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', ...probe, ...env });
+      assert.equal((await service.get('/error')).status, 500);
+      assert.equal(await service.stop(), 0);
+      const sentryModules = (JSON.parse(readFileSync(modulesFile, 'utf8')) as string[]).filter((path) => path.includes('/@sentry/'));
+      if ('SENTRY_DSN' in env) assert.ok(sentryModules.length > 0, 'the probe sees the SDK when it is on');
+      else assert.deepEqual(sentryModules, []);
+    }
+    await envelopes.close();
+  });
+});
