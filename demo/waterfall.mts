@@ -51,8 +51,13 @@ export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?
     if (span.error && span.attributes['exception.type']) {
       lines.push(paint('red', `${indent}⚑ on the span for Sentry: exception.type=${span.attributes['exception.type']}, exception.stacktrace (${String(span.attributes['exception.stacktrace'] ?? '').split('\n').length} lines)`));
     }
-    for (const log of logs.filter((l) => l.spanId === span.spanId && l.attributes['exception.type'])) {
-      lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severity || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
+    for (const log of logs.filter((l) => l.spanId === span.spanId)) {
+      // The collector's exception logs carry span.name; the rest are the service's own log lines.
+      if (log.attributes['span.name'] !== undefined) {
+        lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severity || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
+      } else {
+        lines.push(paint('dim', `${indent}✎ log ${log.severity} ${String(log.body)}`));
+      }
     }
     for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
   };
