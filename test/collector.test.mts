@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Collector, COLLECTOR_CONFIG, validateConfig } from './support/collector.mts';
-import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
-import { SentryIngest } from './support/sentry-ingest.mts';
-import { ROOT, Service } from './support/service.mts';
+import { COLLECTOR_CONFIG, validateConfig, type Collector } from './support/collector.mts';
+import { startPipeline, type Pipeline } from './support/pipeline.mts';
+import { SPAN_KIND, STATUS_CODE } from './support/otlp-proto.mts';
+import type { SentryIngest } from './support/sentry-ingest.mts';
+import { ROOT, type Service } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
+import { named, newTraceparent } from './support/traces.mts';
 
-const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
 const SENTRY_EXPORTER_OVERLAY = `${ROOT}/collector/sentry-exporter.yaml`;
-
-let sequence = 0;
-function traceparent(): { traceparent: string; traceId: string } {
-  sequence += 1;
-  const traceId = `c011ec70${Date.now().toString(16).padStart(12, '0')}${sequence.toString(16).padStart(12, '0')}`;
-  return { traceparent: `00-${traceId}-${'0'.repeat(15)}1-01`, traceId };
-}
-
-const named = (spans: ReceivedSpan[], name: string): ReceivedSpan => {
-  const span = spans.find((s) => s.name === name);
-  assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
-  return span;
-};
 
 describe('the shipped collector configurations validate with the real binary', () => {
   it('config.yaml, with Sentry off (the default)', () => {
@@ -54,23 +42,19 @@ describe('the shipped collector configurations validate with the real binary', (
 });
 
 describe('service → real collector → Sentry OTLP ingest stand-in', () => {
+  let pipeline: Pipeline;
   let sentry: SentryIngest;
   let collector: Collector;
   let service: Service;
 
   before(async () => {
-    sentry = await SentryIngest.start();
-    collector = await Collector.start({ ...sentry.collectorEnv(), DEBUG_VERBOSITY: 'detailed' });
-    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    pipeline = await startPipeline({ collectorEnv: { DEBUG_VERBOSITY: 'detailed' } });
+    ({ sentry, collector, service } = pipeline);
   });
-  after(async () => {
-    await service?.stop();
-    await collector?.stop();
-    await sentry?.close();
-  });
+  after(() => pipeline?.stop());
 
   it('delivers the whole /users/123 tree, the error span carrying its exception as attributes', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
     const spans = await sentry.waitFor(() => (sentry.trace(traceId).length >= 4 ? sentry.trace(traceId) : undefined), 'the four spans of /users/123');
@@ -92,7 +76,7 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
   });
 
   it('sends the exception to Sentry Logs: stack trace, trace id and span id of the failing span', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
     const errorSpan = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.name === 'errorWork'), 'the errorWork span');
@@ -108,7 +92,7 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
   });
 
   it('also delivers /error: the server span with its exception attributes', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/error', { traceparent: header })).status, 500);
     const server = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.kind === SPAN_KIND.SERVER), 'the /error span');
     assert.equal(server.status.code, STATUS_CODE.ERROR);
@@ -123,12 +107,11 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
 
 describe('tail sampling', () => {
   it('with the share of ordinary traces at 0, keeps the error traces and drops the rest', async () => {
-    const sentry = await SentryIngest.start();
-    const collector = await Collector.start({ ...sentry.collectorEnv(), TAIL_SAMPLING_PERCENTAGE: '0' });
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    const pipeline = await startPipeline({ collectorEnv: { TAIL_SAMPLING_PERCENTAGE: '0' } });
+    const { sentry, service } = pipeline;
     try {
-      const ordinary = traceparent();
-      const failing = traceparent();
+      const ordinary = newTraceparent();
+      const failing = newTraceparent();
       assert.equal((await service.get('/users/42', { traceparent: ordinary.traceparent })).status, 200);
       assert.equal((await service.get('/users/123', { traceparent: failing.traceparent })).status, 200);
 
@@ -137,18 +120,15 @@ describe('tail sampling', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       assert.deepEqual(sentry.trace(ordinary.traceId), [], 'the ordinary trace was sampled out');
     } finally {
-      await service.stop();
-      await collector.stop();
-      await sentry.close();
+      await pipeline.stop();
     }
   });
 });
 
 describe('a wrong Sentry key', () => {
   it('gets 401 from the stand-in, the collector reports it, the service keeps serving', async () => {
-    const sentry = await SentryIngest.start();
-    const collector = await Collector.start(sentry.collectorEnv('not-the-right-key'));
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    const pipeline = await startPipeline({ sentryKey: 'not-the-right-key' });
+    const { sentry, collector, service } = pipeline;
     try {
       for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
       await sentry.waitFor(() => sentry.rejected.find((r) => r.status === 401), 'a rejected export');
@@ -156,11 +136,9 @@ describe('a wrong Sentry key', () => {
       assert.match(collector.output, /otlp_http\/sentry/);
       assert.equal(sentry.spans.length, 0);
       assert.equal((await service.get('/users/42')).status, 200);
-      assert.equal(service.logs.some((line) => /trace export is failing/.test(line.msg)), false, 'service → collector export is fine');
+      assert.equal(service.logs.some((line) => / export is failing/.test(line.msg)), false, 'service → collector export is fine');
     } finally {
-      await service.stop();
-      await collector.stop();
-      await sentry.close();
+      await pipeline.stop();
     }
   });
 });

@@ -3,41 +3,29 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Collector } from './support/collector.mts';
+import { FAST_EXPORT, startPipeline, type Pipeline } from './support/pipeline.mts';
 import { SentryEnvelopes } from './support/sentry-envelopes.mts';
-import { SentryIngest } from './support/sentry-ingest.mts';
+import type { SentryIngest } from './support/sentry-ingest.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
 import { ROOT, Service, freePort } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
+import { newTraceparent } from './support/traces.mts';
 
-const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_BLRP_SCHEDULE_DELAY: '50' };
 const SEVERITY = { INFO: 9, WARN: 13 };
 
-let sequence = 0;
-function traceparent(): { traceparent: string; traceId: string } {
-  sequence += 1;
-  const traceId = `10a5${Date.now().toString(16).padStart(14, '0')}${sequence.toString(16).padStart(14, '0')}`;
-  return { traceparent: `00-${traceId}-${'0'.repeat(15)}1-01`, traceId };
-}
-
 describe('logs next to traces: service → real collector → Sentry Logs stand-in', () => {
+  let pipeline: Pipeline;
   let sentry: SentryIngest;
-  let collector: Collector;
   let service: Service;
 
   before(async () => {
-    sentry = await SentryIngest.start();
-    collector = await Collector.start(sentry.collectorEnv());
-    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    pipeline = await startPipeline();
+    ({ sentry, service } = pipeline);
   });
-  after(async () => {
-    await service?.stop();
-    await collector?.stop();
-    await sentry?.close();
-  });
+  after(() => pipeline?.stop());
 
   it('delivers the log records of /users/123 in its trace, with body, severity and attributes as written', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
     const records = await sentry.waitFor(() => {
@@ -85,7 +73,7 @@ describe('log export with the collector away', () => {
       await waitFor(() => service.logs.find((line) => /log record export is failing/.test(line.msg)), 'the log export failure');
 
       receiver = await OtlpReceiver.start(grpcPort);
-      const { traceparent: header, traceId } = traceparent();
+      const { traceparent: header, traceId } = newTraceparent();
       await waitFor(
         async () => {
           await service.get('/users/123', { traceparent: header });
@@ -109,7 +97,7 @@ describe('OTEL_LOGS_EXPORTER=none', () => {
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_LOGS_EXPORTER: 'none', ...FAST_EXPORT });
     try {
-      const { traceparent: header, traceId } = traceparent();
+      const { traceparent: header, traceId } = newTraceparent();
       assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the spans, which still go out');
       assert.equal(service.logs.filter((line) => line.trace_id === traceId).length, 3);
@@ -139,7 +127,7 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
   });
 
   it('/error becomes exactly one error event, with its stack, in the trace of the OTLP spans', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/error', { traceparent: header })).status, 500);
     const event = await waitFor(
       () => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId),
@@ -160,7 +148,7 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
   });
 
   it('the recovered somework error becomes an event too, linked to the errorWork span', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
     const event = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the somework event');
     assert.equal(event.payload.exception.values[0].type, 'SomeworkError');
@@ -169,7 +157,7 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
   });
 
   it('a client error (400, 404) makes no event, and the SDK sends no transaction or span', async () => {
-    const { traceparent: header, traceId } = traceparent();
+    const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/bad%20id!', { traceparent: header })).status, 400);
     assert.equal((await service.get('/nowhere', { traceparent: header })).status, 404);
     await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the spans of the two requests');

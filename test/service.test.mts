@@ -5,24 +5,11 @@ import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.
 import { OtlpReceiver } from './support/otlp-receiver.mts';
 import { ROOT, Service, freePort, runService } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
+import { named, newTraceparent } from './support/traces.mts';
+import { FAST_EXPORT } from './support/pipeline.mts';
 
 const VERSION = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version;
-const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
 
-let sequence = 0;
-/** A W3C traceparent with a fresh trace id, so each request's spans can be found. */
-function newTraceparent(): { traceparent: string; traceId: string; parentId: string } {
-  sequence += 1;
-  const traceId = `${Date.now().toString(16).padStart(16, '0')}${sequence.toString(16).padStart(16, '0')}`;
-  const parentId = `${sequence.toString(16).padStart(16, '0')}`;
-  return { traceparent: `00-${traceId}-${parentId}-01`, traceId, parentId };
-}
-
-const named = (spans: ReceivedSpan[], name: string): ReceivedSpan => {
-  const span = spans.find((s) => s.name === name);
-  assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
-  return span;
-};
 
 describe('the traced service, against a real OTLP/gRPC receiver', () => {
   let receiver: OtlpReceiver;
@@ -85,7 +72,8 @@ describe('the traced service, against a real OTLP/gRPC receiver', () => {
     assert.deepEqual(middle.events.map((e) => e.name), ['started sleep', 'completed sleep', 'recovered from error']);
     assert.equal(error.status.code, STATUS_CODE.ERROR);
     assert.equal(error.attributes['error.type'], 'SomeworkError');
-    const exception = named(error.events as unknown as ReceivedSpan[], 'exception') as unknown as ReceivedSpan['events'][number];
+    const exception = error.events.find((event) => event.name === 'exception');
+    assert.ok(exception, 'an exception event on errorWork');
     assert.equal(exception.attributes['exception.type'], 'SomeworkError');
     assert.equal(exception.attributes['exception.message'], 'errorWork failed on purpose');
     assert.match(String(exception.attributes['exception.stacktrace']), /at errorWork/);

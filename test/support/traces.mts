@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { ReceivedSpan } from './otlp-proto.mts';
+
+/**
+ * A W3C traceparent with a fresh trace id, sent the way a traced client
+ * would: the test then knows which spans belong to its request.
+ */
+export function newTraceparent(): { traceparent: string; traceId: string; parentId: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const parentId = randomBytes(8).toString('hex');
+  return { traceparent: `00-${traceId}-${parentId}-01`, traceId, parentId };
+}
+
+/** The span of that name, or a failure that lists the names there are. */
+export function named(spans: ReceivedSpan[], name: string): ReceivedSpan {
+  const span = spans.find((s) => s.name === name);
+  assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
+  return span;
+}
