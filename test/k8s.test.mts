@@ -1,0 +1,342 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { COLLECTOR_CONFIG, validateConfig } from './support/collector.mts';
+import {
+  OVERLAYS,
+  SENTRY_ENV_EXAMPLE,
+  buildOverlay,
+  bytesOf,
+  find,
+  findGenerated,
+  millicoresOf,
+  parseEnvFile,
+  renderOverlay,
+  validate,
+  type K8sObject,
+} from './support/k8s.mts';
+import { ROOT } from './support/service.mts';
+
+/*
+ * The manifests in k8s/, checked without a cluster: every overlay builds, every
+ * object decodes strictly into the pinned Kubernetes API types, and the rules a
+ * reviewer would check by eye are checked here on the rendered objects.
+ */
+
+const { DEFAULT_OTLP_ENDPOINT } = (await import('../dist/config.js')) as { DEFAULT_OTLP_ENDPOINT: string };
+const COLLECTOR_RELEASE = /otlpreceiver v(\d+\.\d+\.\d+)/.exec(readFileSync(`${ROOT}/collector/builder-config.yaml`, 'utf8'))![1]!;
+const DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/Dockerfile`, 'utf8'))?.[1]);
+const APP_NAMESPACE = 'users-demo';
+const APPS = ['gateway', 'users'];
+
+const deployments = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Deployment');
+const containersOf = (deployment: K8sObject): K8sObject[] => deployment.spec.template.spec.containers;
+const envOf = (container: K8sObject): Record<string, string | undefined> =>
+  Object.fromEntries((container.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+const where = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+describe('k8s/: every overlay builds and validates strictly', () => {
+  it('finds the two overlays', () => assert.deepEqual(OVERLAYS, ['eks', 'minikube']));
+
+  for (const overlay of OVERLAYS) {
+    it(`${overlay}: kustomize build, then every object decodes strictly into k8s.io/api`, () => {
+      const result = validate(buildOverlay(overlay));
+      assert.ok(result.ok, result.stderr);
+      assert.match(result.stdout, /^\d+ objects valid/);
+    });
+  }
+
+  it('the validator refuses an unknown field, a wrong type, a bad quantity and an unknown kind', () => {
+    const objects = renderOverlay('minikube');
+    const gateway = find(objects, 'Deployment', 'gateway');
+    const cases: Array<[string, (o: K8sObject) => void, RegExp]> = [
+      ['a misspelt field', (d) => (containersOf(d)[0]!.readinesProbe = containersOf(d)[0]!.readinessProbe), /unknown field "spec.template.spec.containers\[0\].readinesProbe"/],
+      ['a field at the wrong level', (d) => (d.spec.template.spec.runAsNonRoot = true), /unknown field "spec.template.spec.runAsNonRoot"/],
+      ['a wrong type', (d) => (d.spec.replicas = 'two'), /cannot unmarshal string .* of type int32/],
+      ['a bad quantity', (d) => (containersOf(d)[0]!.resources.limits.memory = '256MB'), /quantities must match/],
+      ['an unknown kind', (d) => (d.kind = 'Deploymnet'), /no kind "Deploymnet" is registered/],
+    ];
+    for (const [what, breakIt, error] of cases) {
+      const broken = structuredClone(gateway);
+      breakIt(broken);
+      const result = validate([...objects.filter((o) => o !== gateway), broken].map((o) => JSON.stringify(o)).join('\n---\n'));
+      assert.equal(result.ok, false, `${what} passed validation`);
+      assert.match(result.stderr, error, what);
+      assert.match(result.stderr, /gateway/, 'the error names the object');
+    }
+  });
+});
+
+for (const overlay of OVERLAYS) {
+  describe(`k8s/overlays/${overlay}: policy`, () => {
+    const objects = renderOverlay(overlay);
+
+    it('puts every object in a namespace it declares, and both namespaces enforce the restricted Pod Security profile', () => {
+      const namespaces = objects.filter((o) => o.kind === 'Namespace');
+      assert.deepEqual(namespaces.map((n) => n.metadata.name).sort(), ['observability', APP_NAMESPACE]);
+      for (const ns of namespaces) assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted', where(ns));
+      for (const o of objects.filter((o) => o.kind !== 'Namespace')) {
+        assert.ok(namespaces.some((n) => n.metadata.name === o.metadata.namespace), `${where(o)} is not in observability or ${APP_NAMESPACE}`);
+      }
+    });
+
+    it('pins every image to a version: no :latest, no missing tag', () => {
+      for (const d of deployments(objects)) {
+        for (const c of containersOf(d)) {
+          const match = /^(?<name>(?:[^/]+\/)*[^/:@]+)(?::(?<tag>[\w][\w.-]*))?(?:@sha256:[0-9a-f]{64})?$/.exec(c.image);
+          assert.ok(match, `${where(d)}: image "${c.image}" is not an image reference`);
+          assert.ok(match.groups!.tag || c.image.includes('@sha256:'), `${where(d)}: image "${c.image}" has no tag or digest`);
+          assert.notEqual(match.groups!.tag, 'latest', `${where(d)}: image "${c.image}" uses :latest`);
+        }
+      }
+      const collector = containersOf(find(objects, 'Deployment', 'otel-collector', 'observability'))[0]!;
+      assert.equal(collector.image, `otel/opentelemetry-collector-contrib:${COLLECTOR_RELEASE}`, 'the same release as collector/builder-config.yaml');
+    });
+
+    it('exposes nothing through NodePort, host ports or the host network', () => {
+      for (const s of objects.filter((o) => o.kind === 'Service')) {
+        assert.notEqual(s.spec.type, 'NodePort', where(s));
+        for (const port of s.spec.ports) assert.equal(port.nodePort, undefined, where(s));
+        if (s.spec.type === 'LoadBalancer') assert.equal(s.spec.selector['app.kubernetes.io/name'], 'gateway', `only the gateway may be public: ${where(s)}`);
+      }
+      for (const d of deployments(objects)) {
+        assert.notEqual(d.spec.template.spec.hostNetwork, true, where(d));
+        for (const c of containersOf(d)) for (const p of c.ports ?? []) assert.equal(p.hostPort, undefined, where(d));
+      }
+    });
+
+    it('hardens every workload: non-root, read-only root, no capabilities, no escalation, RuntimeDefault seccomp, no token', () => {
+      for (const d of deployments(objects)) {
+        const pod = d.spec.template.spec;
+        assert.equal(pod.automountServiceAccountToken, false, where(d));
+        assert.equal(pod.securityContext?.runAsNonRoot, true, where(d));
+        assert.ok(pod.securityContext?.runAsUser > 0, `${where(d)}: runAsUser must be a non-zero UID`);
+        assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault', where(d));
+        for (const c of [...containersOf(d), ...(pod.initContainers ?? [])]) {
+          assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where(d)} ${c.name}`);
+          assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where(d)} ${c.name}`);
+          assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${where(d)} ${c.name}`);
+          assert.equal(c.securityContext?.privileged, undefined, `${where(d)} ${c.name}`);
+        }
+      }
+    });
+
+    it('gives every container liveness and readiness probes on a port it declares, and requests ≤ limits for cpu and memory', () => {
+      for (const d of deployments(objects)) {
+        for (const c of containersOf(d)) {
+          const ports = (c.ports ?? []).flatMap((p: { name: string; containerPort: number }) => [p.name, p.containerPort]);
+          for (const probe of ['livenessProbe', 'readinessProbe']) {
+            assert.ok(c[probe]?.httpGet, `${where(d)}: no HTTP ${probe}`);
+            assert.ok(ports.includes(c[probe].httpGet.port), `${where(d)}: ${probe} on an undeclared port ${c[probe].httpGet.port}`);
+          }
+          for (const resource of ['cpu', 'memory']) {
+            const request = c.resources?.requests?.[resource];
+            const limit = c.resources?.limits?.[resource];
+            assert.ok(request && limit, `${where(d)}: ${resource} request and limit are both required`);
+            const measure = resource === 'cpu' ? millicoresOf : bytesOf;
+            assert.ok(measure(request) <= measure(limit), `${where(d)}: ${resource} request ${request} > limit ${limit}`);
+          }
+        }
+      }
+    });
+
+    it('points every Service at pods that exist, on ports they declare', () => {
+      for (const s of objects.filter((o) => o.kind === 'Service')) {
+        const target = deployments(objects).find(
+          (d) => d.metadata.namespace === s.metadata.namespace && Object.entries(s.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+        );
+        assert.ok(target, `${where(s)} selects no pods`);
+        const declared = containersOf(target).flatMap((c) => (c.ports ?? []).map((p: { name: string }) => p.name));
+        for (const port of s.spec.ports) assert.ok(declared.includes(port.targetPort), `${where(s)}: targetPort ${port.targetPort} is not a named container port`);
+      }
+    });
+
+    it("serves the collector at the service's default OTLP endpoint (DEFAULT_OTLP_ENDPOINT in src/config.ts)", () => {
+      const url = new URL(DEFAULT_OTLP_ENDPOINT);
+      const [name, namespace, ...rest] = url.hostname.split('.');
+      assert.equal(rest.join('.'), 'svc.cluster.local', url.hostname);
+      const service = find(objects, 'Service', name!, namespace);
+      assert.equal(service.spec.type, 'ClusterIP');
+      assert.deepEqual(
+        service.spec.ports.map((p: { port: number }) => p.port),
+        [Number(url.port), 4318],
+        'OTLP gRPC at the port of the default endpoint, OTLP HTTP at 4318',
+      );
+    });
+
+    it('generates the collector ConfigMap from collector/config.yaml, byte for byte, and mounts it where --config points', () => {
+      const configMap = findGenerated(objects, 'ConfigMap', 'otel-collector-config', 'observability');
+      assert.equal(configMap.metadata.namespace, 'observability');
+      assert.equal(configMap.data['config.yaml'], readFileSync(COLLECTOR_CONFIG, 'utf8'));
+      const pod = find(objects, 'Deployment', 'otel-collector', 'observability').spec.template.spec;
+      const container = pod.containers[0];
+      const volume = pod.volumes.find((v: K8sObject) => v.configMap?.name === configMap.metadata.name);
+      assert.ok(volume, 'the ConfigMap is mounted');
+      const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
+      assert.deepEqual(container.args, [`--config=${mount.mountPath}/config.yaml`]);
+    });
+
+    it('runs the collector with Sentry on, its settings from the Secret, GOMEMLIMIT below the memory limit, probes on health_check', () => {
+      const deployment = find(objects, 'Deployment', 'otel-collector', 'observability');
+      const container = containersOf(deployment)[0]!;
+      const env = envOf(container);
+      assert.equal(env.COLLECTOR_EXPORTERS, '[debug, otlp_http/sentry]');
+
+      const secret = findGenerated(objects, 'Secret', 'sentry', 'observability');
+      assert.deepEqual(container.envFrom, [{ secretRef: { name: secret.metadata.name } }]);
+      for (const [, variable] of readFileSync(COLLECTOR_CONFIG, 'utf8').matchAll(/\$\{env:(SENTRY_\w+)/g)) {
+        assert.ok(variable! in secret.data, `the Secret lacks ${variable}, which config.yaml reads`);
+      }
+
+      const limit = bytesOf(container.resources.limits.memory);
+      const goMemLimit = bytesOf(env.GOMEMLIMIT!.replace(/iB$/, 'i'));
+      assert.ok(goMemLimit < limit * 0.9 && goMemLimit > limit * 0.6, `GOMEMLIMIT ${env.GOMEMLIMIT} should be ~80% of ${container.resources.limits.memory}`);
+
+      const health = container.ports.find((p: { name: string }) => p.name === 'health');
+      assert.equal(health.containerPort, Number(/HEALTH_CHECK_ENDPOINT:-[\d.]+:(\d+)/.exec(readFileSync(COLLECTOR_CONFIG, 'utf8'))![1]));
+      assert.equal(container.livenessProbe.httpGet.port, 'health');
+      assert.equal(container.readinessProbe.httpGet.port, 'health');
+    });
+
+    it('the collector binary accepts config.yaml with the environment the Deployment gives it', () => {
+      const container = containersOf(find(objects, 'Deployment', 'otel-collector', 'observability'))[0]!;
+      const env = { ...parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8')), ...(envOf(container) as Record<string, string>) };
+      const { status, output } = validateConfig([COLLECTOR_CONFIG], env);
+      assert.equal(status, 0, output);
+    });
+
+    it('runs gateway and users from one image, named per Deployment, with pod, namespace and node in the resource', () => {
+      const images = new Set<string>();
+      for (const name of APPS) {
+        const deployment = find(objects, 'Deployment', name, APP_NAMESPACE);
+        const [container] = containersOf(deployment);
+        images.add(container!.image);
+        const env: Array<{ name: string; value?: string; valueFrom?: K8sObject }> = container!.env;
+        const value = (n: string) => env.find((e) => e.name === n)?.value;
+        assert.equal(value('OTEL_SERVICE_NAME'), name);
+        assert.equal(value('OTEL_EXPORTER_OTLP_ENDPOINT'), undefined, 'the default endpoint in code is used');
+        const secret = findGenerated(objects, 'Secret', 'sentry', APP_NAMESPACE);
+        assert.deepEqual(env.find((e) => e.name === 'SENTRY_DSN')?.valueFrom, { secretKeyRef: { name: secret.metadata.name, key: 'SENTRY_DSN', optional: true } });
+        const attributes = value('OTEL_RESOURCE_ATTRIBUTES')!;
+        for (const [attribute, field] of [['k8s.pod.name', 'metadata.name'], ['k8s.namespace.name', 'metadata.namespace'], ['k8s.node.name', 'spec.nodeName']]) {
+          const variable = new RegExp(`(?:^|,)${attribute.replaceAll('.', '\\.')}=\\$\\((\\w+)\\)`).exec(attributes)?.[1];
+          assert.ok(variable, `${name}: ${attribute} is missing from OTEL_RESOURCE_ATTRIBUTES`);
+          const index = env.findIndex((e) => e.name === variable);
+          assert.equal(env[index]?.valueFrom?.fieldRef?.fieldPath, field, `${name}: ${variable} must come from the downward API (${field})`);
+          assert.ok(index < env.findIndex((e) => e.name === 'OTEL_RESOURCE_ATTRIBUTES'), `${name}: Kubernetes expands $(${variable}) only when it is defined earlier`);
+        }
+        assert.equal(container!.livenessProbe.httpGet.path, '/healthz');
+        assert.equal(container!.readinessProbe.httpGet.path, '/readyz');
+        assert.equal(deployment.spec.template.spec.securityContext.runAsUser, DOCKERFILE_UID, 'the UID of USER in the Dockerfile');
+      }
+      assert.equal(images.size, 1, `one image for both: ${[...images]}`);
+    });
+
+    it("sends gateway's /chain calls to the users Service", () => {
+      const gateway = containersOf(find(objects, 'Deployment', 'gateway', APP_NAMESPACE))[0]!;
+      const url = new URL(envOf(gateway).DOWNSTREAM_URL!);
+      const users = find(objects, 'Service', 'users', APP_NAMESPACE);
+      assert.equal(url.hostname, `users.${APP_NAMESPACE}.svc.cluster.local`);
+      assert.equal(Number(url.port || 80), users.spec.ports[0].port);
+    });
+
+    it('gives the app time to drain: preStop + SHUTDOWN_GRACE_MS + span flush < terminationGracePeriodSeconds', () => {
+      for (const name of APPS) {
+        const pod = find(objects, 'Deployment', name, APP_NAMESPACE).spec.template.spec;
+        const container = pod.containers[0];
+        const env = envOf(container);
+        const preStopMs = (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
+        const needed = preStopMs + Number(env.SHUTDOWN_GRACE_MS ?? 10_000) + Number(env.OTEL_BSP_EXPORT_TIMEOUT ?? 10_000);
+        assert.ok(preStopMs > 0, `${name}: a preStop pause lets the endpoints drop the pod before it stops accepting`);
+        assert.ok(pod.terminationGracePeriodSeconds * 1000 > needed, `${name}: ${pod.terminationGracePeriodSeconds}s is not more than ${needed} ms`);
+      }
+    });
+
+    it('lets OTLP reach the collector only from the app namespace, and only the gateway be reached from outside its namespace', () => {
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+      for (const namespace of ['observability', APP_NAMESPACE]) {
+        assert.ok(
+          policies.some((p) => p.metadata.namespace === namespace && Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress),
+          `${namespace}: no default-deny ingress policy`,
+        );
+      }
+      const ports = (rule: K8sObject) => (rule.ports ?? []).map((p: { port: number }) => p.port).sort();
+      // observability: OTLP from the app namespace only; from anywhere, only the health check.
+      for (const policy of policies.filter((p) => p.metadata.namespace === 'observability')) {
+        for (const rule of policy.spec.ingress ?? []) {
+          if (!rule.from) assert.deepEqual(ports(rule), [13133], `${where(policy)}: only the health port is open to all`);
+          else assert.deepEqual(rule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE } } }], where(policy));
+        }
+      }
+      const collector = policies.find((p) => p.metadata.namespace === 'observability' && p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === 'otel-collector');
+      assert.deepEqual(ports(collector!.spec.ingress.find((r: K8sObject) => r.from)), [4317, 4318]);
+      // app namespace: a rule open beyond the namespace applies to the gateway only; users only from the gateway.
+      for (const policy of policies.filter((p) => p.metadata.namespace === APP_NAMESPACE)) {
+        for (const rule of policy.spec.ingress ?? []) {
+          const external = !rule.from || rule.from.some((peer: K8sObject) => peer.namespaceSelector || peer.ipBlock);
+          if (external) assert.deepEqual(policy.spec.podSelector, { matchLabels: { 'app.kubernetes.io/name': 'gateway' } }, `${where(policy)} opens a pod other than the gateway`);
+        }
+      }
+      const users = policies.find((p) => p.metadata.namespace === APP_NAMESPACE && p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === 'users');
+      assert.deepEqual(users!.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+    });
+  });
+}
+
+describe('overlay specifics', () => {
+  it('minikube: the image built into minikube, never pulled', () => {
+    for (const name of APPS) {
+      const [container] = containersOf(find(renderOverlay('minikube'), 'Deployment', name, APP_NAMESPACE));
+      assert.equal(container!.image, 'users-api:dev');
+      assert.equal(container!.imagePullPolicy, 'Never');
+    }
+  });
+
+  it('eks: the image from a registry, a LoadBalancer for the gateway, more than one replica, bigger resources', () => {
+    const eks = renderOverlay('eks');
+    const minikube = renderOverlay('minikube');
+    for (const name of APPS) {
+      const deployment = find(eks, 'Deployment', name, APP_NAMESPACE);
+      assert.match(containersOf(deployment)[0]!.image, /^[\w.-]+\.[\w.-]+(:\d+)?\/[\w./-]+:[\w][\w.-]*$/, 'registry host/repository:tag');
+      assert.ok(deployment.spec.replicas >= 2);
+    }
+    const lb = eks.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer');
+    assert.deepEqual(lb.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), [`${APP_NAMESPACE}/gateway-public`]);
+    const memory = (objects: K8sObject[]) => bytesOf(containersOf(find(objects, 'Deployment', 'otel-collector'))[0]!.resources.limits.memory);
+    assert.ok(memory(eks) > memory(minikube));
+  });
+});
+
+describe('secrets stay out of git', () => {
+  it('k8s/sentry/sentry.env is git-ignored; the committed example holds placeholders only', () => {
+    const ignored = spawnSync('git', ['check-ignore', '-q', 'k8s/sentry/sentry.env'], { cwd: ROOT });
+    assert.equal(ignored.status, 0, 'k8s/sentry/sentry.env must be listed in .gitignore');
+    const example = parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8'));
+    assert.deepEqual(Object.keys(example).sort(), ['SENTRY_OTLP_LOGS_URL', 'SENTRY_OTLP_TRACES_URL', 'SENTRY_PUBLIC_KEY']);
+    for (const [key, value] of Object.entries(example)) assert.match(value, /ORG_ID|PROJECT_ID|PUBLIC_KEY/, `${key} must be a placeholder`);
+  });
+
+  it('no file that git would commit holds a Sentry DSN or key, an auth token, an AWS key or a private key', () => {
+    const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+    assert.ok(files.length > 20, 'git lists the files');
+    const patterns: Array<[string, RegExp]> = [
+      ['a Sentry DSN', /https?:\/\/[0-9a-f]{32}@[\w.-]+\/\d+/],
+      ['a Sentry public key', /sentry_key=[0-9a-f]{32}/],
+      ['a Sentry auth token', /sntry[su]_[A-Za-z0-9+/=_]{40,}/],
+      ['an AWS access key', /\b(AKIA|ASIA)[0-9A-Z]{16}\b/],
+      ['a private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+    ];
+    const found: string[] = [];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = readFileSync(`${ROOT}/${file}`, 'utf8');
+      } catch {
+        continue; // listed but deleted in the work tree
+      }
+      for (const [what, pattern] of patterns) if (pattern.test(text)) found.push(`${file}: ${what}`);
+    }
+    assert.deepEqual(found, []);
+  });
+});

@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './service.mts';
+
+/*
+ * The Kubernetes manifests as a cluster would get them: each overlay built with
+ * the pinned kustomize, every object decoded strictly by tools/k8s-validate.
+ * Both tools are installed by scripts/tools.sh (cached in .cache/tools/bin).
+ */
+
+export const TOOLS_BIN = join(ROOT, '.cache/tools/bin');
+export const OVERLAYS = readdirSync(join(ROOT, 'k8s/overlays')).sort();
+export const SENTRY_ENV_EXAMPLE = join(ROOT, 'k8s/sentry/sentry.env.example');
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are checked field by field */
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any }; [key: string]: any };
+
+let toolsReady = false;
+
+/** Installs kustomize and k8s-validate when missing or out of date; fails with the installer's output otherwise. */
+export function ensureTools(): { kustomize: string; validator: string } {
+  if (!toolsReady) {
+    const install = spawnSync('bash', [join(ROOT, 'scripts/tools.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
+    if (install.status !== 0) {
+      throw new Error(`scripts/tools.sh could not install kustomize and k8s-validate (needs Go and the Go module proxy):\n${install.stderr}${install.error ?? ''}`);
+    }
+    toolsReady = true;
+  }
+  return { kustomize: join(TOOLS_BIN, 'kustomize'), validator: join(TOOLS_BIN, 'k8s-validate') };
+}
+
+/**
+ * `kustomize build` of one overlay, on a copy of k8s/ and collector/ whose
+ * k8s/sentry/sentry.env is the committed example: the tests never read (or
+ * need) a developer's real Sentry settings.
+ */
+export function buildOverlay(overlay: string): string {
+  const { kustomize } = ensureTools();
+  const copy = mkdtempSync(join(tmpdir(), 'k8s-build-'));
+  try {
+    cpSync(join(ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
+    cpSync(join(ROOT, 'collector'), join(copy, 'collector'), { recursive: true, filter: (source) => !source.includes('exceptionsconnector') });
+    copyFileSync(SENTRY_ENV_EXAMPLE, join(copy, 'k8s/sentry/sentry.env'));
+    const build = spawnSync(kustomize, ['build', join(copy, 'k8s/overlays', overlay)], { encoding: 'utf8', timeout: 60_000 });
+    if (build.status !== 0) throw new Error(`kustomize build k8s/overlays/${overlay} failed:\n${build.stderr}`);
+    return build.stdout;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** Strict validation of multi-document YAML (or JSON documents); `json` asks for the objects back. */
+export function validate(yaml: string, json = false): { ok: boolean; stdout: string; stderr: string } {
+  const { validator } = ensureTools();
+  const run = spawnSync(validator, json ? ['--json'] : [], { input: yaml, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  return { ok: run.status === 0, stdout: run.stdout, stderr: run.stderr };
+}
+
+const rendered = new Map<string, K8sObject[]>();
+
+/** The objects of an overlay, built and strictly validated (cached per test file). */
+export function renderOverlay(overlay: string): K8sObject[] {
+  if (!rendered.has(overlay)) {
+    const result = validate(buildOverlay(overlay), true);
+    if (!result.ok) throw new Error(`k8s/overlays/${overlay} does not validate:\n${result.stderr}`);
+    rendered.set(overlay, JSON.parse(result.stdout) as K8sObject[]);
+  }
+  return structuredClone(rendered.get(overlay)!);
+}
+
+export function find(objects: K8sObject[], kind: string, name: string, namespace?: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace));
+  if (!found) throw new Error(`no ${kind} ${namespace ?? '*'}/${name} among: ${objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+
+/** kustomize appends a content hash to generated names: otel-collector-config-mk6gccc976. */
+export function findGenerated(objects: K8sObject[], kind: string, name: string, namespace: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && new RegExp(`^${name}-[a-z0-9]{10}$`).test(o.metadata.name));
+  if (!found) throw new Error(`no generated ${kind} ${namespace}/${name}-<hash>`);
+  return found;
+}
+
+/** Reads a committed env file (KEY=value lines, # comments), as kustomize's secretGenerator does. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const at = trimmed.indexOf('=');
+    env[trimmed.slice(0, at)] = trimmed.slice(at + 1);
+  }
+  return env;
+}
+
+/** Bytes of a Kubernetes memory quantity (Mi, Gi, M, G, plain). */
+export function bytesOf(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  if (!match) throw new Error(`unsupported memory quantity "${quantity}"`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ''] ?? 1;
+  return Number(match[1]) * unit;
+}
+
+/** Millicores of a Kubernetes CPU quantity ("500m", "1", "0.5"). */
+export function millicoresOf(quantity: string | number): number {
+  const text = String(quantity);
+  return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
+}
