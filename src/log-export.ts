@@ -26,6 +26,11 @@ export function initLogExport(config: LogExportConfig, resource: Resource, log: 
       await provider.shutdown();
     } catch (error) {
       log.warn({ error: String(error) }, 'some log records could not be delivered at shutdown');
+    } finally {
+      // Lines written from here on go to stdout only.
+      logs.disable();
+      // The processor skips its exporter's shutdown when the last flush failed.
+      await exporter.shutdown();
     }
   };
 }

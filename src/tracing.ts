@@ -1,9 +1,9 @@
-import { context, diag, propagation, trace, type DiagLogger, type TextMapPropagator } from '@opentelemetry/api';
+import { ClientRequest, type IncomingMessage } from 'node:http';
+import { TraceFlags, context, diag, propagation, trace, type DiagLogger, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, diagLogLevelFromString, setGlobalErrorHandler } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import type { Resource } from '@opentelemetry/resources';
 import {
@@ -14,10 +14,12 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   TracerProvider,
+  type ReadableSpan,
   type Sampler,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from './config';
 import { ExportMonitor } from './export-monitor';
 import type { Logger } from './logger';
@@ -25,19 +27,26 @@ import type { Logger } from './logger';
 export type Shutdown = () => Promise<void>;
 
 /**
- * Sets up tracing for the whole process: the one place that knows the SDK.
- * Everything else uses @opentelemetry/api only. Returns the function that
- * flushes every finished span and stops tracing; the caller owns the lifetime.
+ * Sets up tracing for the whole process: the one place that knows the
+ * tracing SDK. Everything else uses @opentelemetry/api only. Returns the
+ * function that flushes every finished span and stops tracing; the caller
+ * owns the lifetime.
  */
 export function initTracer(config: TracingConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
 
-  routeDiagnostics(config, log);
+  const exporter = buildExporter(config, log);
+  const monitor = exporter instanceof ExportMonitor ? exporter : undefined;
+  routeDiagnostics(config, log, monitor);
   const provider = new TracerProvider({
     resource,
     sampler: buildSampler(config),
     spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
-    spanProcessors: buildProcessors(config, log),
+    spanProcessors: [
+      ...(monitor ? [countHandedOver(monitor)] : []),
+      // SDK 3 takes one options object; it reads no OTEL_BSP_* itself, so config passes them in.
+      ...(exporter ? [new BatchSpanProcessor({ exporter, ...config.batch })] : []),
+    ],
   });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -47,10 +56,8 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => config.untracedPaths.includes(request.url ?? ''),
+        applyCustomAttributesOnSpan: nameServerSpanAfterRoute,
       }),
-      // Only for the route: it names the server span "GET /users/:id" and sets
-      // http.route. Its layer spans ("middleware - query", ...) carry nothing more.
-      new ExpressInstrumentation({ ignoreLayersType: Object.values(ExpressLayerType) }),
     ],
   });
 
@@ -60,7 +67,38 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
       await provider.shutdown();
     } catch (error) {
       log.warn({ error: String(error) }, 'some spans could not be delivered at shutdown');
+    } finally {
+      // The processor skips its exporter's shutdown when the last flush failed:
+      // the monitor must still say what was lost.
+      await monitor?.shutdown();
     }
+  };
+}
+
+/**
+ * Names the server span after the Express route that answered it
+ * ("GET /users/:id") and sets http.route, when the response ends. Express
+ * leaves the matched route on the request; this does with one hook what the
+ * Express instrumentation does with a wrapper around every layer, whose own
+ * spans carry nothing more.
+ */
+function nameServerSpanAfterRoute(span: Span, request: ClientRequest | IncomingMessage): void {
+  if (request instanceof ClientRequest) return;
+  const { route, baseUrl = '' } = request as IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+  if (typeof route?.path !== 'string') return;
+  span.setAttribute(ATTR_HTTP_ROUTE, baseUrl + route.path);
+  span.updateName(`${request.method} ${baseUrl}${route.path}`);
+}
+
+/** Tells the monitor how many sampled spans went to the batch processor, so no drop goes unsaid. */
+function countHandedOver(monitor: ExportMonitor<ReadableSpan>): SpanProcessor {
+  return {
+    onStart: () => {},
+    onEnd: (span) => {
+      if (span.spanContext().traceFlags & TraceFlags.SAMPLED) monitor.handedToProcessor(1);
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
   };
 }
 
@@ -82,12 +120,6 @@ function buildSampler(config: TracingConfig): Sampler {
   }
 }
 
-function buildProcessors(config: TracingConfig, log: Logger): SpanProcessor[] {
-  const exporter = buildExporter(config, log);
-  // SDK 3 takes one options object; it reads no OTEL_BSP_* itself, so config passes them in.
-  return exporter ? [new BatchSpanProcessor({ exporter, ...config.batch })] : [];
-}
-
 function buildExporter(config: TracingConfig, log: Logger): SpanExporter | undefined {
   switch (config.exporter) {
     case 'none':
@@ -95,7 +127,7 @@ function buildExporter(config: TracingConfig, log: Logger): SpanExporter | undef
     case 'console':
       return new ConsoleSpanExporter();
     case 'otlp':
-      return new ExportMonitor(new OTLPTraceExporter({ url: config.endpoint }), log, 'span', config.endpoint);
+      return new ExportMonitor<ReadableSpan>(new OTLPTraceExporter({ url: config.endpoint }), log, 'span', config.endpoint);
   }
 }
 
@@ -104,21 +136,26 @@ function buildPropagator(config: TracingConfig): TextMapPropagator {
   return new CompositePropagator({ propagators: config.propagators.map((name) => known[name]) });
 }
 
+const QUEUE_FULL = /^Dropped (\d+) spans because maxQueueSize reached/;
+
 /**
- * The SDK's own warnings go to the service log (OTEL_LOG_LEVEL, default warn).
- * Failed exports are left to ExportMonitor, which reports them once instead
- * of once per batch.
+ * The SDK's own warnings go to the service log (OTEL_LOG_LEVEL, default
+ * warn), except what ExportMonitor counts and reports once per interval:
+ * failed exports, and spans dropped because the queue was full.
  */
-function routeDiagnostics(config: TracingConfig, log: Logger): void {
-  const level = diagLogLevelFromString(config.diagLogLevel);
-  const sdkLog = log.child({ component: 'opentelemetry-sdk' });
+function routeDiagnostics(config: TracingConfig, log: Logger, monitor: ExportMonitor<ReadableSpan> | undefined): void {
+  const component = 'opentelemetry-sdk';
   const diagLogger: DiagLogger = {
-    error: (message, ...args) => sdkLog.error({ args }, message),
-    warn: (message, ...args) => sdkLog.warn({ args }, message),
-    info: (message, ...args) => sdkLog.info({ args }, message),
-    debug: (message, ...args) => sdkLog.debug({ args }, message),
-    verbose: (message, ...args) => sdkLog.trace({ args }, message),
+    error: (message, ...args) => log.error({ component, args }, message),
+    warn: (message, ...args) => {
+      const queueFull = QUEUE_FULL.exec(message);
+      if (queueFull && monitor) monitor.droppedByFullQueue(Number(queueFull[1]));
+      else log.warn({ component, args }, message);
+    },
+    info: (message, ...args) => log.info({ component, args }, message),
+    debug: (message, ...args) => log.debug({ component, args }, message),
+    verbose: (message, ...args) => log.trace({ component, args }, message),
   };
-  diag.setLogger(diagLogger, { logLevel: level, suppressOverrideMessage: true });
-  setGlobalErrorHandler((error) => sdkLog.debug({ error: String(error) }, 'SDK error'));
+  diag.setLogger(diagLogger, { logLevel: diagLogLevelFromString(config.diagLogLevel), suppressOverrideMessage: true });
+  setGlobalErrorHandler((error) => log.debug({ component, error: String(error) }, 'SDK error'));
 }

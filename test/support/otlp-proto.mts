@@ -77,6 +77,8 @@ export type Attributes = Record<string, AttributeValue>;
 export interface ReceivedSpan {
   traceId: string;
   spanId: string;
+  /** The W3C tracestate the span carries ('' when none). */
+  traceState: string;
   parentSpanId: string;
   name: string;
   kind: number;
@@ -113,6 +115,7 @@ export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
         spans.push({
           traceId: hex(span.trace_id),
           spanId: hex(span.span_id),
+          traceState: span.trace_state ?? '',
           parentSpanId: hex(span.parent_span_id),
           name: span.name,
           kind: span.kind ?? 0,

@@ -9,6 +9,15 @@ import { waitFor } from './wait.mts';
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   readonly logs: ReceivedLog[] = [];
+  /**
+   * When set, every Export is answered with this gRPC status (for example
+   * RESOURCE_EXHAUSTED, as an overloaded collector answers) and its data is
+   * not kept; `refused` counts those calls. Unset (the default), all is accepted.
+   */
+  failWith: grpc.status | undefined;
+  refused = 0;
+  /** Holds every answer this long, as a slow collector does (0: answer at once). */
+  answerDelayMs = 0;
   readonly port: number;
   private readonly server: grpc.Server;
 
@@ -24,11 +33,13 @@ export class OtlpReceiver {
   static async start(port = 0): Promise<OtlpReceiver> {
     const server = new grpc.Server();
     let receiver: OtlpReceiver | undefined;
+    const refusal = () => receiver?.refusal();
+    const delay = () => receiver?.answerDelayMs ?? 0;
     server.addService(exportService('opentelemetry.proto.collector.trace.v1.TraceService'), {
-      Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload))),
+      Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload)), refusal, delay),
     });
     server.addService(exportService('opentelemetry.proto.collector.logs.v1.LogsService'), {
-      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload))),
+      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload)), refusal, delay),
     });
     const boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
@@ -51,6 +62,12 @@ export class OtlpReceiver {
   close(): Promise<void> {
     return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
   }
+
+  private refusal(): Partial<grpc.StatusObject> | undefined {
+    if (this.failWith === undefined) return undefined;
+    this.refused += 1;
+    return { code: this.failWith, details: 'data refused: the receiver is told to refuse (test stand-in for an overloaded collector)' };
+  }
 }
 
 /** The service definition, by hand: requests stay raw bytes for our own decoder; an empty response is valid OTLP. */
@@ -68,9 +85,19 @@ function exportService(name: string): grpc.ServiceDefinition {
   };
 }
 
-function unary(receive: (payload: Buffer) => void): grpc.handleUnaryCall<Buffer, object> {
+function unary(
+  receive: (payload: Buffer) => void,
+  refusal: () => Partial<grpc.StatusObject> | undefined,
+  delay: () => number,
+): grpc.handleUnaryCall<Buffer, object> {
   return (call, callback) => {
-    receive(call.request);
-    callback(null, {});
+    const answer = () => {
+      const refused = refusal();
+      if (refused) return callback(refused, null);
+      receive(call.request);
+      callback(null, {});
+    };
+    if (delay() > 0) setTimeout(answer, delay());
+    else answer();
   };
 }

@@ -1,0 +1,410 @@
+/*
+ * Reliability: what the service does when the collector is away, dies,
+ * refuses, or when the service itself is stopped under load, and what it does
+ * with hostile input. Every load here is a bounded loop (count and time) on
+ * loopback. The collector is the real binary where its behaviour matters;
+ * the OTLP stand-in (OtlpReceiver) where the test must know every span or
+ * make the receiver refuse.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { describe, it } from 'node:test';
+import { Collector } from './support/collector.mts';
+import { latencyPercentile, loadLoop, rssMiB, type Answer } from './support/load.mts';
+import { SPAN_KIND, type ReceivedSpan } from './support/otlp-proto.mts';
+import { OtlpReceiver } from './support/otlp-receiver.mts';
+import { FAST_EXPORT } from './support/pipeline.mts';
+import { SentryIngest } from './support/sentry-ingest.mts';
+import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
+import { newTraceparent } from './support/traces.mts';
+import { waitFor } from './support/wait.mts';
+
+const PATHS = ['/users/42', '/users/123'];
+const SPANS_OF: Record<string, string[]> = {
+  '/users/42': ['GET /users/:id', 'getUser'],
+  '/users/123': ['GET /users/:id', 'getUser', 'middleWork', 'errorWork'],
+};
+/** OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT's default in src/config.ts. */
+const ATTRIBUTE_LIMIT = 4096;
+
+// The lines src/export-monitor.ts writes; the counts on them add up to every span lost.
+const failing = (line: LogLine) => /^span export is failing/.test(line.msg);
+const dropReport = (line: LogLine) => /^(spans dropped since the last report|span queue full)/.test(line.msg);
+const recovered = (line: LogLine) => /^span export recovered/.test(line.msg);
+const lostIn = (line: LogLine) => Number(line.lost ?? 0);
+
+/** Each request carries its own traceparent, so its spans can be found. */
+const traced = (_i: number) => {
+  const { traceparent, traceId } = newTraceparent();
+  return { headers: { traceparent }, traceId };
+};
+
+function p(answers: Answer[], path: string, percentile: number): number {
+  return latencyPercentile(
+    answers.filter((a) => a.path === path),
+    percentile,
+  );
+}
+
+describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
+  it('serves while the collector is absent, and delivers the spans of requests made after it starts on that port', async () => {
+    const port = await freePort();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, ...FAST_EXPORT });
+    let sentry: SentryIngest | undefined;
+    let collector: Collector | undefined;
+    try {
+      for (let i = 0; i < 20; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
+      await waitFor(() => service.logs.find(failing), 'the export failure to be reported');
+
+      sentry = await SentryIngest.start();
+      collector = await Collector.start(sentry.collectorEnv(), { grpc: port });
+      const ingest = sentry;
+      // The exporter reconnects with backoff: keep sending (a bounded number of) traced requests until one arrives whole.
+      const sent: string[] = [];
+      await waitFor(
+        async () => {
+          const { traceparent, traceId } = newTraceparent();
+          sent.push(traceId);
+          assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+          return sent.find((id) => ingest.trace(id).length >= 4);
+        },
+        'a trace sent after the collector started to arrive at the Sentry stand-in',
+        30_000,
+      );
+      await waitFor(() => service.logs.find(recovered), 'the service to say export recovered');
+
+      // From now on every request's spans arrive.
+      const after = newTraceparent();
+      assert.equal((await service.get('/users/42', { traceparent: after.traceparent })).status, 200);
+      await ingest.waitFor(() => (ingest.trace(after.traceId).length === 2 ? true : undefined), 'the spans of a request made after recovery');
+      assert.equal(service.logs.filter(failing).length, 1, 'the outage was reported once');
+      assert.equal(service.process.exitCode, null);
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await collector?.stop();
+      await sentry?.close();
+    }
+  });
+
+  it('keeps serving, at the same latency and bounded memory, when the collector is killed under load, and reports the drops', async () => {
+    const sentry = await SentryIngest.start();
+    const collector = await Collector.start(sentry.collectorEnv());
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    const load = (durationMs: number) =>
+      loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000, headers: traced });
+    try {
+      await load(1_000); // warm-up
+      const before = await load(3_000);
+      const rssBefore = rssMiB(service.process.pid!);
+
+      collector.process.kill('SIGKILL');
+      await once(collector.process, 'exit');
+      const during = await load(4_000);
+      const rssAfter = rssMiB(service.process.pid!);
+
+      assert.equal(service.process.exitCode, null, 'the service is still running');
+      for (const run of [before, during]) {
+        assert.equal(run.failures, 0, `no request failed: ${run.failureMessages.join('; ')}`);
+        assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [200]);
+      }
+      for (const path of PATHS) {
+        const [was, is] = [p(before.answers, path, 99), p(during.answers, path, 99)];
+        assert.ok(is <= was * 2 + 20, `p99 of ${path} kept: ${was.toFixed(1)} ms with the collector, ${is.toFixed(1)} ms without`);
+      }
+      assert.ok(during.answers.length >= before.answers.length * (4 / 3) * 0.6, `throughput kept: ${before.answers.length} in 3 s, then ${during.answers.length} in 4 s`);
+      assert.ok(rssAfter - rssBefore <= 50, `RSS grew by ${(rssAfter - rssBefore).toFixed(1)} MiB (at most 50)`);
+
+      // Reported once (not once per failed batch), with a count, outside any request's trace.
+      const lines = service.logs.filter(failing);
+      assert.equal(lines.length, 1, `one "export is failing" line, got ${lines.length}`);
+      assert.ok(lostIn(lines[0]!) > 0, 'the line says how many spans were lost');
+      assert.equal(lines[0]!.trace_id, undefined);
+
+      // Every span ended after the kill is lost; by the end of the run the service must have said so.
+      const spansAfterKill = during.answers.reduce((sum, a) => sum + SPANS_OF[a.path]!.length, 0);
+      assert.equal(await service.stop(), 0);
+      const reported = service.logs.filter((l) => failing(l) || dropReport(l)).reduce((sum, l) => sum + lostIn(l), 0);
+      assert.ok(
+        reported >= spansAfterKill,
+        `the spans lost are reported, not dropped silently: ${spansAfterKill} spans ended after the collector died, ` +
+          `the service reported ${reported} lost (${service.logs.filter(dropReport).length} "spans dropped" lines; the last report is due at shutdown)`,
+      );
+    } finally {
+      await service.stop();
+      await collector.stop();
+      await sentry.close();
+    }
+  });
+
+  it('is unaffected when the collector refuses data (RESOURCE_EXHAUSTED, as when its memory_limiter refuses)', async () => {
+    // The stand-in answers as an overloaded collector does; forcing the real
+    // memory_limiter would need the collector's memory capped by a cgroup.
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+    const load = (durationMs: number) => loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000 });
+    try {
+      await load(1_000);
+      const accepting = await load(3_000);
+      const rssBefore = rssMiB(service.process.pid!);
+      receiver.failWith = grpc.status.RESOURCE_EXHAUSTED;
+      const refusing = await load(3_000);
+      const rssAfter = rssMiB(service.process.pid!);
+
+      assert.ok(receiver.refused > 0, 'the receiver refused exports');
+      assert.equal(service.process.exitCode, null);
+      for (const run of [accepting, refusing]) {
+        assert.equal(run.failures, 0, run.failureMessages.join('; '));
+        assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [200]);
+      }
+      for (const path of PATHS) {
+        const [was, is] = [p(accepting.answers, path, 99), p(refusing.answers, path, 99)];
+        assert.ok(is <= was * 2 + 20, `p99 of ${path}: ${was.toFixed(1)} ms accepted, ${is.toFixed(1)} ms refused`);
+      }
+      assert.ok(refusing.answers.length >= accepting.answers.length * 0.6, `throughput: ${accepting.answers.length} then ${refusing.answers.length}`);
+      assert.ok(rssAfter - rssBefore <= 50, `RSS grew by ${(rssAfter - rssBefore).toFixed(1)} MiB`);
+      const lines = await waitFor(() => (service.logs.some(failing) ? service.logs.filter(failing) : undefined), 'the refusal to be reported');
+      assert.equal(lines.length, 1);
+      assert.match(String(lines[0]!.error), /RESOURCE_EXHAUSTED|^8 /);
+
+      // Accepting again: export recovers and spans arrive.
+      receiver.failWith = undefined;
+      const { traceparent, traceId } = newTraceparent();
+      assert.equal((await service.get('/users/42', { traceparent })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length === 2, 'spans after the receiver accepts again');
+      await waitFor(() => service.logs.find(recovered), 'the recovery to be reported');
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('a collector slower than the service', { timeout: 60_000 }, () => {
+  it('drops what the queue cannot hold, says so once, and accounts for every span', async () => {
+    const receiver = await OtlpReceiver.start();
+    receiver.answerDelayMs = 500;
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_BSP_MAX_QUEUE_SIZE: '20',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10',
+      OTEL_BSP_SCHEDULE_DELAY: '10',
+    });
+    try {
+      const requests = 150;
+      // Spread over about 2 s, so several slow exports complete while the queue keeps overflowing.
+      for (let i = 0; i < requests; i += 1) {
+        assert.equal((await service.get(`/users/u${i}`)).status, 200);
+        await sleep(10);
+      }
+      assert.equal(await service.stop(), 0);
+
+      const queueFull = service.logs.filter((line) => /^span queue full/.test(line.msg));
+      assert.equal(queueFull.length, 1, 'said once, not once per burst');
+      const reportedLost = service.logs.filter(dropReport).reduce((sum, line) => sum + lostIn(line), 0);
+      assert.ok(reportedLost > 0, 'spans were lost, and said to be');
+      const summary = service.logs.find((line) => /^spans dropped since the last report/.test(line.msg));
+      assert.ok(summary, 'the shutdown summary');
+      assert.ok(Number((summary.by_reason as Record<string, number>)['queue full']) > 0, 'with its reason');
+      // Two spans per request: what arrived plus what was reported lost is everything.
+      assert.equal(receiver.spans.length + reportedLost, requests * 2);
+    } finally {
+      await service.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
+});
+
+describe('SIGTERM under load', { timeout: 60_000 }, () => {
+  it('delivers every span of every request that got an answer, and exits 0', async () => {
+    const receiver = await OtlpReceiver.start();
+    // The default schedule delay: spans still queued at SIGTERM must be flushed by the shutdown.
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+    try {
+      const running = loadLoop({
+        baseUrl: service.url,
+        paths: PATHS,
+        concurrency: 16,
+        durationMs: 8_000,
+        maxRequests: 40_000,
+        headers: traced,
+        stop: () => service.process.exitCode !== null,
+      });
+      await sleep(1_500);
+      const exited = service.stop('SIGTERM');
+      const run = await running;
+      assert.equal(await exited, 0, 'exit 0 within the grace period');
+
+      const answered = run.answers.filter((a) => a.status === 200);
+      assert.ok(answered.length > 100, `requests were answered under load (${answered.length})`);
+      const byTrace = new Map<string, ReceivedSpan[]>();
+      for (const span of receiver.spans) byTrace.set(span.traceId, [...(byTrace.get(span.traceId) ?? []), span]);
+      const incomplete = answered.filter((a) => {
+        const names = (byTrace.get(a.traceId!) ?? []).map((s) => s.name).sort();
+        return names.join() !== [...SPANS_OF[a.path]!].sort().join();
+      });
+      assert.equal(
+        incomplete.length,
+        0,
+        `${incomplete.length} of ${answered.length} answered requests lack spans, e.g. ${incomplete
+          .slice(0, 3)
+          .map((a) => `${a.path}: [${(byTrace.get(a.traceId!) ?? []).map((s) => s.name).join(', ')}]`)
+          .join('; ')}`,
+      );
+      assert.ok(service.logs.some((l) => l.msg === 'stopped'));
+    } finally {
+      await service.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
+});
+
+/** One GET exactly as given (no URL normalisation, any header), on its own connection. */
+function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false, insecureHTTPParser: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path.slice(0, 60)} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('hostile input', { timeout: 90_000 }, () => {
+  it('answers each with a clear 4xx or ignores it as the specs say, never crashes, and keeps every attribute within the length limit', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+    try {
+      const valid = newTraceparent();
+      const long = (n: number, c = 'a') => c.repeat(n);
+      // [what, path, headers, expected status]
+      const cases: Array<[string, string, Record<string, string>, number]> = [
+        ['garbage traceparent', '/users/tp-garbage', { traceparent: 'not-a-traceparent' }, 200],
+        ['non-hex trace id', '/users/tp-nonhex', { traceparent: `00-${long(32, 'z')}-${long(16, '1')}-01` }, 200],
+        ['all-zero trace id', '/users/tp-zero', { traceparent: `00-${long(32, '0')}-${long(16, '1')}-01` }, 200],
+        ['all-zero parent id', '/users/tp-zeroparent', { traceparent: `00-${long(32, 'a')}-${long(16, '0')}-01` }, 200],
+        ['version ff', '/users/tp-ff', { traceparent: `ff-${long(32, 'a')}-${long(16, '1')}-01` }, 200],
+        ['version 00 with extra fields', '/users/tp-extra', { traceparent: `00-${long(32, 'b')}-${long(16, '1')}-01-extra` }, 200],
+        ['an 8 KB traceparent', '/users/tp-huge', { traceparent: long(8_000, 'f') }, 200],
+        ['a 10 KB tracestate', '/users/ts-huge', { traceparent: valid.traceparent, tracestate: `k=${long(10_000, 'v')}` }, 200],
+        ['a tracestate of 100 members', '/users/ts-many', { traceparent: valid.traceparent, tracestate: Array.from({ length: 100 }, (_, i) => `k${i}=v${i}`).join(',') }, 200],
+        ['a malformed tracestate', '/users/ts-bad', { traceparent: valid.traceparent, tracestate: '===,,,;;; k=v=v, =x' }, 200],
+        ['a 10 KB baggage', '/users/bg-huge', { baggage: `k=${long(10_000, 'v')}` }, 200],
+        ['a baggage of 500 entries', '/users/bg-many', { baggage: Array.from({ length: 500 }, (_, i) => `k${i}=v${i}`).join(',') }, 200],
+        ['a malformed baggage', '/users/bg-bad', { baggage: 'k==;;;=,%%%,=v' }, 200],
+        ['an id of 65 characters', `/users/${long(65)}`, {}, 400],
+        ['an id of 6,000 characters', `/users/${long(6_000)}`, {}, 400],
+        ['an emoji id', '/users/%F0%9F%98%80', {}, 400],
+        ['a right-to-left override in the id', '/users/ab%E2%80%AEcd', {}, 400],
+        ['malformed percent-encoding', '/users/%E0%A4%A', {}, 400],
+        ['encoded path traversal in the id', '/users/..%2F..%2Fetc%2Fpasswd', {}, 400],
+        ['encoded dots as the id', '/users/%2e%2e', {}, 400],
+        ['raw path traversal', '/users/../../etc/passwd', {}, 404],
+        ['encoded traversal at the root', '/..%2F..%2Fetc%2Fpasswd', {}, 404],
+        ['a 7 KB query string', `/users/42?q=${long(7_000, 'q')}`, {}, 200],
+        ['a 7 KB user agent', '/users/ua-huge', { 'user-agent': long(7_000, 'u') }, 200],
+        ['headers over 16 KB', '/users/42', { 'x-filler': long(20_000, 'x') }, 431],
+        ['a request line over 16 KB', `/users/${long(20_000)}`, {}, 431],
+      ];
+      for (const [what, path, headers, expected] of cases) {
+        const { status, body } = await rawGet(service.port, path, headers);
+        assert.equal(status, expected, `${what}: answered ${status}, expected ${expected}`);
+        assert.doesNotMatch(body, /root:|\/bin\/(ba)?sh/, `${what}: no file content in the answer`);
+        if (expected !== 431) assert.doesNotThrow(() => JSON.parse(body), `${what}: a JSON answer, got ${body.slice(0, 100)}`);
+      }
+      assert.equal(service.process.exitCode, null, 'still running after every case');
+      assert.equal((await service.get('/users/42')).status, 200);
+
+      // The spans: each case that reached the app has a server span; invalid trace context starts a new trace.
+      const spanOf = (path: string) => receiver.spans.find((s) => s.kind === SPAN_KIND.SERVER && s.attributes['url.path'] === path);
+      await receiver.waitForSpans(() => ['/users/tp-garbage', '/users/ua-huge', '/users/bg-bad'].every((path) => spanOf(path)), 'the server spans of the cases');
+      for (const path of ['/users/tp-garbage', '/users/tp-nonhex', '/users/tp-zero', '/users/tp-zeroparent', '/users/tp-ff', '/users/tp-extra', '/users/tp-huge']) {
+        const span = spanOf(path);
+        assert.ok(span, `a span for ${path}`);
+        assert.equal(span.parentSpanId, '', `${path}: an invalid traceparent is ignored, the request starts its own trace`);
+        assert.match(span.traceId, /^[0-9a-f]{32}$/);
+        assert.notEqual(span.traceId, long(32, '0'));
+      }
+      for (const path of ['/users/ts-huge', '/users/ts-many', '/users/ts-bad']) {
+        const span = spanOf(path);
+        assert.ok(span, `a span for ${path}`);
+        assert.equal(span.traceId, valid.traceId, `${path}: the valid traceparent is still honoured`);
+        assert.ok(span.traceState.length <= 512, `${path}: tracestate within 512 characters, got ${span.traceState.length}`);
+      }
+
+      // No attacker-controlled string becomes an unbounded attribute.
+      const { traceparent: probe, traceId: probeId } = newTraceparent();
+      // Each value over the limit, the whole request under Node's 16 KB header limit.
+      const answer = await rawGet(service.port, `/users/${long(4_200)}?q=${long(4_200, 'q')}`, {
+        traceparent: probe,
+        'user-agent': long(4_200, 'u'),
+        'x-forwarded-for': long(1_000, '1'),
+      });
+      assert.equal(answer.status, 400);
+      await receiver.waitForSpans(() => receiver.trace(probeId).length > 0, 'the span of the long request');
+      await sleep(300);
+      const oversized = receiver.spans.flatMap((span) =>
+        Object.entries(span.attributes)
+          .filter(([, value]) => typeof value === 'string' && value.length > ATTRIBUTE_LIMIT)
+          .map(([key, value]) => `${span.name} ${key}: ${(value as string).length} characters`),
+      );
+      assert.deepEqual(oversized, [], `attributes longer than ${ATTRIBUTE_LIMIT} characters`);
+      const longOne = receiver.trace(probeId)[0]!;
+      assert.equal((longOne.attributes['url.path'] as string).length, ATTRIBUTE_LIMIT, 'url.path is truncated to the limit');
+      assert.ok(receiver.spans.every((s) => s.traceState.length <= 512), 'tracestate stays within the W3C 512-character limit');
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+
+  it('survives a flood of 404s with bounded memory and span names that do not grow with the paths', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+    try {
+      await loadLoop({ baseUrl: service.url, paths: ['/nope/warm-up'], concurrency: 8, durationMs: 500, maxRequests: 500 });
+      const rssBefore = rssMiB(service.process.pid!);
+      const paths = Array.from({ length: 3_000 }, (_, i) => `/nope/${i}/${Math.random().toString(36).slice(2)}`);
+      const run = await loadLoop({ baseUrl: service.url, paths, concurrency: 32, durationMs: 15_000, maxRequests: paths.length });
+      assert.equal(run.failures, 0, run.failureMessages.join('; '));
+      assert.equal(run.answers.length, paths.length);
+      assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [404]);
+      assert.equal(service.process.exitCode, null);
+      assert.ok(rssMiB(service.process.pid!) - rssBefore <= 50, 'RSS grew by at most 50 MiB');
+
+      await receiver.waitForSpans((spans) => spans.filter((s) => String(s.attributes['url.path']).startsWith('/nope/')).length >= paths.length, 'the 404 spans', 20_000);
+      const names = new Set(receiver.spans.filter((s) => String(s.attributes['url.path']).startsWith('/nope/')).map((s) => s.name));
+      assert.ok(names.size <= 2 && [...names].every((name) => !name.includes('/nope/')), `span names: ${[...names].slice(0, 5).join(', ')}`);
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+});
+
+describe('dependencies', { timeout: 120_000 }, () => {
+  it('no production dependency is marked deprecated on the npm registry', async () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { dependencies: Record<string, string> };
+    const run = promisify(execFile);
+    // Under `npm test`, npm_execpath is the npm that runs the tests; otherwise npm from PATH.
+    const [command, prefix] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+    const results = await Promise.all(
+      Object.entries(pkg.dependencies).map(async ([name, version]) => {
+        const { stdout } = await run(command, [...prefix, 'view', `${name}@${version}`, 'deprecated', '--json'], { timeout: 60_000, cwd: ROOT });
+        return { name, version, deprecated: stdout.trim() ? (JSON.parse(stdout) as unknown) : undefined };
+      }),
+    );
+    const deprecated = results.filter((r) => r.deprecated !== undefined && r.deprecated !== '');
+    assert.deepEqual(deprecated, [], `deprecated on the registry: ${deprecated.map((d) => `${d.name}@${d.version}: ${String(d.deprecated)}`).join('; ')}`);
+    assert.equal(results.length, Object.keys(pkg.dependencies).length);
+  });
+});
