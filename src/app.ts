@@ -43,12 +43,15 @@ export function createApp({ downstreamUrl, isReady }: AppOptions): express.Expre
   });
 
   app.get('/chain/:id', async (req, res) => {
-    const url = new URL(`/users/${encodeURIComponent(userId(req))}`, downstreamUrl);
+    // Relative to the base, so a DOWNSTREAM_URL with a path prefix keeps it.
+    const url = new URL(`users/${encodeURIComponent(userId(req))}`, `${downstreamUrl}/`);
     try {
       res.json(await getJson(url, cancelledWhenClientLeaves(res)));
     } catch (error) {
+      if ((error as Error).name === 'AbortError' && res.destroyed) throw error; // our client left first
       logger.warn({ err: error, downstream: url.origin }, 'downstream call failed');
-      throw new HttpError(502, `downstream call failed: ${(error as Error).message}`);
+      // The cause stays in this log line and on the client span: no internal address goes to the client.
+      throw new HttpError(502, 'downstream call failed');
     }
   });
 
@@ -83,7 +86,11 @@ const notFound: RequestHandler = (req) => {
   throw new HttpError(404, `no route for ${req.method} ${req.path}`);
 };
 
-const handleError: ErrorRequestHandler = (error, _req, res, _next) => {
+const handleError: ErrorRequestHandler = (error, _req, res, next) => {
+  // The client went away (its work was cancelled): nobody to answer, nothing to report.
+  if (res.destroyed) return;
+  // Too late to answer: Express's own handler closes the connection.
+  if (res.headersSent) return next(error);
   // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
   const status = clientErrorStatus(error);
   if (status) {

@@ -91,7 +91,7 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 export function parseConfig(env: Env): Config {
-  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const port = integer(env, 'PORT', 8080, 1, 65535);
   return {
     port,
     downstreamUrl: httpUrl(env, 'DOWNSTREAM_URL', `http://127.0.0.1:${port}`),
@@ -115,7 +115,7 @@ function parseLogExportConfig(env: Env): LogExportConfig {
     endpoint: otlpEndpoint(env, 'LOGS'),
     batch: {
       maxQueueSize,
-      maxExportBatchSize: integer(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 512, 1, maxQueueSize),
+      maxExportBatchSize: integer(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', Math.min(512, maxQueueSize), 1, maxQueueSize),
       scheduledDelayMillis: integer(env, 'OTEL_BLRP_SCHEDULE_DELAY', 1000, 0, 3_600_000),
       exportTimeoutMillis: integer(env, 'OTEL_BLRP_EXPORT_TIMEOUT', 10_000, 1, 3_600_000),
     },
@@ -158,7 +158,7 @@ function parseTracingConfig(env: Env): TracingConfig {
     propagators: propagators(env),
     batch: {
       maxQueueSize,
-      maxExportBatchSize: integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 256, 1, maxQueueSize),
+      maxExportBatchSize: integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', Math.min(256, maxQueueSize), 1, maxQueueSize),
       scheduledDelayMillis: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 200, 0, 3_600_000),
       exportTimeoutMillis: integer(env, 'OTEL_BSP_EXPORT_TIMEOUT', 10_000, 1, 3_600_000),
     },
@@ -207,8 +207,9 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
 }
 
+/** Enumerated values are read case-insensitively, as the specification asks. */
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = value(env, name);
+  const raw = value(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
@@ -231,7 +232,7 @@ function httpUrl(env: Env, name: string, fallback: string): string {
 }
 
 function propagators(env: Env): TracingConfig['propagators'] {
-  const raw = value(env, 'OTEL_PROPAGATORS') ?? 'tracecontext,baggage';
+  const raw = value(env, 'OTEL_PROPAGATORS')?.toLowerCase() ?? 'tracecontext,baggage';
   const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
   if (names.includes('none')) return [];
   for (const name of names) {

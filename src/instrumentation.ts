@@ -1,7 +1,7 @@
 /*
  * Loaded before the application with `node --require ./dist/instrumentation.js`:
- * the HTTP and Express instrumentations can only patch modules loaded after
- * them, so tracing must start before anything imports http or express.
+ * the HTTP instrumentation can only patch `http` if it starts before anything
+ * imports it (Express does), so tracing starts here, first.
  */
 import { loadConfig } from './config';
 import { initLogExport } from './log-export';

@@ -1,7 +1,14 @@
 import { logs } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import type { Resource } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import {
+  BatchLogRecordProcessor,
+  ConsoleLogRecordExporter,
+  LoggerProvider,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
 import type { LogExportConfig } from './config';
 import { ExportMonitor } from './export-monitor';
 import type { Logger } from './logger';
@@ -16,22 +23,36 @@ export function initLogExport(config: LogExportConfig, resource: Resource, log: 
   const exporter = config.enabled ? buildExporter(config, log) : undefined;
   if (!exporter) return async () => {};
 
+  const monitor = exporter instanceof ExportMonitor ? exporter : undefined;
   const provider = new LoggerProvider({
     resource,
-    processors: [new BatchLogRecordProcessor({ exporter, ...config.batch })],
+    processors: [
+      ...(monitor ? [countHandedOver(monitor)] : []),
+      new BatchLogRecordProcessor({ exporter, ...config.batch }),
+    ],
   });
   logs.setGlobalLoggerProvider(provider);
   return async () => {
+    // Lines written from here on go to stdout only.
+    logs.disable();
     try {
       await provider.shutdown();
     } catch (error) {
       log.warn({ error: String(error) }, 'some log records could not be delivered at shutdown');
     } finally {
-      // Lines written from here on go to stdout only.
-      logs.disable();
-      // The processor skips its exporter's shutdown when the last flush failed.
+      // The processor skips its exporter's shutdown when the last flush failed;
+      // the monitor must still say what was lost.
       await exporter.shutdown();
     }
+  };
+}
+
+/** Tells the monitor how many records went to the batch processor, so no drop goes unsaid. */
+function countHandedOver(monitor: ExportMonitor<ReadableLogRecord>): LogRecordProcessor {
+  return {
+    onEmit: () => monitor.handedToProcessor(1),
+    forceFlush: async () => {},
+    shutdown: async () => {},
   };
 }
 
@@ -42,6 +63,6 @@ function buildExporter(config: LogExportConfig, log: Logger): LogRecordExporter 
     case 'console':
       return new ConsoleLogRecordExporter();
     case 'otlp':
-      return new ExportMonitor(new OTLPLogExporter({ url: config.endpoint }), log, 'log record', config.endpoint);
+      return new ExportMonitor<ReadableLogRecord>(new OTLPLogExporter({ url: config.endpoint }), log, 'log record', config.endpoint);
   }
 }

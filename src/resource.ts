@@ -1,16 +1,16 @@
-import { detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from './config';
 
 /**
- * Who is speaking, on every span and log record: service.name (OTEL_SERVICE_NAME,
+ * Who is speaking, on every span and log record: the SDK's telemetry.sdk.*,
+ * service.name (OTEL_SERVICE_NAME,
  * else "users-api"), service.version from package.json, a service.instance.id,
  * and whatever OTEL_RESOURCE_ATTRIBUTES adds (in Kubernetes: pod, namespace, node).
  * Only these detectors: the cloud ones would call metadata addresses off the machine.
  */
 export function buildResource(config: Pick<TracingConfig, 'serviceName' | 'serviceVersion'>): Resource {
-  return resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: config.serviceName,
-    [ATTR_SERVICE_VERSION]: config.serviceVersion,
-  }).merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
+  return defaultResource()
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: config.serviceVersion }))
+    .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
 }

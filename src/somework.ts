@@ -25,7 +25,7 @@ export function middleWork(delayMs: number, signal?: AbortSignal): Promise<WorkR
 
     const error = await errorWork();
     span.addEvent('recovered from error', { 'error.type': error.name, 'error.message': error.message });
-    logger.warn({ error_type: error.name, error: error.message }, 'middle work recovered from an error');
+    logger.warn({ 'error.type': error.name, 'error.message': error.message }, 'middle work recovered from an error');
     logger.info({ delay_ms: delayMs }, 'middle work finished');
     return { sleptMs: delayMs, recovered: error.message };
   });

@@ -55,7 +55,7 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
     tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => config.untracedPaths.includes(request.url ?? ''),
+        ignoreIncomingRequestHook: (request) => config.untracedPaths.includes((request.url ?? '').split('?')[0]!),
         applyCustomAttributesOnSpan: nameServerSpanAfterRoute,
       }),
     ],

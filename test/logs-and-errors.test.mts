@@ -44,8 +44,8 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
 
     const recovered = byBody['middle work recovered from an error']!;
     assert.equal(recovered.severityNumber, SEVERITY.WARN);
-    assert.equal(recovered.attributes.error_type, 'SomeworkError');
-    assert.equal(recovered.attributes.error, 'errorWork failed on purpose');
+    assert.equal(recovered.attributes['error.type'], 'SomeworkError');
+    assert.equal(recovered.attributes['error.message'], 'errorWork failed on purpose');
 
     // Each record sits on the span that was active when it was written: middleWork.
     const middleWork = await sentry.waitFor(() => sentry.trace(traceId).find((span) => span.name === 'middleWork'), 'the middleWork span');

@@ -48,6 +48,7 @@ describe('the traced service, against a real OTLP/gRPC receiver', () => {
     assert.equal(server.attributes['url.path'], '/users/42');
     assert.equal(server.resource['service.name'], 'users-api');
     assert.equal(server.resource['service.version'], VERSION);
+    assert.equal(server.resource['telemetry.sdk.language'], 'nodejs');
 
     const getUser = named(spans, 'getUser');
     assert.equal(getUser.parentSpanId, server.spanId);
@@ -104,6 +105,7 @@ describe('the traced service, against a real OTLP/gRPC receiver', () => {
   it('answers probes without making spans', async () => {
     assert.equal((await service.get('/healthz')).status, 200);
     assert.equal((await service.get('/readyz')).status, 200);
+    assert.equal((await service.get('/healthz?probe=kubelet')).status, 200);
     await tracedGet('/users/after-probes');
     assert.deepEqual(
       receiver.spans.filter((s) => ['/healthz', '/readyz'].includes(String(s.attributes['url.path']))),
@@ -220,7 +222,7 @@ describe('/chain/:id with the downstream away', () => {
       const { traceparent, traceId } = newTraceparent();
       const response = await gateway.get('/chain/42', { traceparent });
       assert.equal(response.status, 502);
-      assert.match(((await response.json()) as { error: string }).error, /downstream call failed/);
+      assert.deepEqual(await response.json(), { error: 'downstream call failed' }, 'no internal address in the answer');
       const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the /chain spans');
       const client = spans.find((s) => s.traceId === traceId && s.kind === SPAN_KIND.CLIENT)!;
       assert.equal(client.status.code, STATUS_CODE.ERROR);
@@ -300,6 +302,7 @@ describe('the collector away', () => {
 describe('bad configuration', () => {
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['a non-numeric PORT', { PORT: 'eighty' }, /^configuration error: PORT must be a whole number, got "eighty"$/],
+    ['a PORT of 0', { PORT: '0' }, /^configuration error: PORT must be between 1 and 65535, got 0$/],
     ['a sampler argument out of range', { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^configuration error: OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "1.5"$/],
     ['an unknown sampler', { OTEL_TRACES_SAMPLER: 'sometimes' }, /^configuration error: OTEL_TRACES_SAMPLER must be one of /],
     ['an unparsable endpoint URL', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://exa mple:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/],
@@ -317,6 +320,35 @@ describe('bad configuration', () => {
       assert.match(lines[0]!, message);
     });
   }
+});
+
+describe('configuration read as the specification says', () => {
+  it('takes enumerated OTEL_* values in any case', async () => {
+    const service = await Service.start({ OTEL_TRACES_SAMPLER: 'ParentBased_Always_On', OTEL_LOG_LEVEL: 'WARN', OTEL_TRACES_EXPORTER: 'NONE', OTEL_LOGS_EXPORTER: 'None' });
+    assert.equal((await service.get('/users/1')).status, 200);
+    assert.equal(await service.stop(), 0);
+  });
+});
+
+describe('a client that leaves before the answer', () => {
+  it('cancels the work quietly: no error logged, no SDK warning, the service keeps serving', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
+    try {
+      const controller = new AbortController();
+      const leaving = fetch(`${service.url}/work?ms=2000`, { signal: controller.signal }).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      controller.abort();
+      await leaving;
+      const middle = await receiver.waitForSpans((spans) => spans.some((s) => s.name === 'middleWork'), 'the cancelled middleWork span');
+      assert.equal(middle.find((s) => s.name === 'middleWork')!.attributes['error.type'], 'AbortError');
+      assert.equal((await service.get('/users/42')).status, 200);
+      assert.deepEqual(service.logs.filter((line) => line.level === 'error' || line.component === 'opentelemetry-sdk').map((line) => line.msg), []);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
 });
 
 describe('OTEL_SDK_DISABLED=true', () => {

@@ -39,8 +39,18 @@ const (
 	severityTextError = "ERROR"
 )
 
-// Config has no settings.
-type Config struct{}
+// Config accepts the contrib connector's `dimensions` (span or event
+// attributes copied onto each record), so one config.yaml suits both; this
+// stand-in copies every span and event attribute anyway.
+type Config struct {
+	Dimensions []Dimension `mapstructure:"dimensions"`
+}
+
+// Dimension names an attribute to copy, with an optional default value.
+type Dimension struct {
+	Name    string  `mapstructure:"name"`
+	Default *string `mapstructure:"default"`
+}
 
 // NewFactory returns the factory of the `exceptions` connector.
 func NewFactory() connector.Factory {
