@@ -13,8 +13,9 @@ interface Exporter<T> {
  * Wraps an exporter to make lost data visible without flooding the log: one
  * line when export starts failing, one when the queue overflows, then one
  * summary per interval of what else was lost and why, and one line when
- * export recovers: the counts on these lines add up to everything lost. (The OTLP gRPC exporters do not retry, and the SDK reports
- * nothing by default: a collector that is away would otherwise lose data silently.)
+ * export recovers; the counts on these lines add up to everything lost.
+ * (The OTLP gRPC exporters do not retry, and the SDK reports nothing by
+ * default: a collector that is away would otherwise lose data silently.)
  */
 export class ExportMonitor<T> implements Exporter<T> {
   private failure: string | undefined;

@@ -4,9 +4,9 @@ import type { TracingConfig } from './config';
 
 /**
  * Who is speaking, on every span and log record: the SDK's telemetry.sdk.*,
- * service.name (OTEL_SERVICE_NAME,
- * else "users-api"), service.version from package.json, a service.instance.id,
- * and whatever OTEL_RESOURCE_ATTRIBUTES adds (in Kubernetes: pod, namespace, node).
+ * service.name (OTEL_SERVICE_NAME, else "users-api"), service.version from
+ * package.json, a service.instance.id, and whatever OTEL_RESOURCE_ATTRIBUTES
+ * adds (in Kubernetes: pod, namespace, node).
  * Only these detectors: the cloud ones would call metadata addresses off the machine.
  */
 export function buildResource(config: Pick<TracingConfig, 'serviceName' | 'serviceVersion'>): Resource {

@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { closeHttpServer, listenOnLoopback } from './loopback.mts';
 
 export interface EnvelopeItem {
   type: string;
@@ -36,9 +36,7 @@ export class SentryEnvelopes {
 
   static async start(): Promise<SentryEnvelopes> {
     const stub = new SentryEnvelopes();
-    stub.server.listen(0, '127.0.0.1');
-    await once(stub.server, 'listening');
-    stub.port = (stub.server.address() as { port: number }).port;
+    stub.port = await listenOnLoopback(stub.server);
     return stub;
   }
 
@@ -51,8 +49,7 @@ export class SentryEnvelopes {
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeHttpServer(this.server);
   }
 }
 

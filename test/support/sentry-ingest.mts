@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { closeHttpServer, listenOnLoopback } from './loopback.mts';
 import { decodeLogs, decodeSpans, type ReceivedLog, type ReceivedSpan } from './otlp-proto.mts';
 import { waitFor } from './wait.mts';
 
@@ -31,9 +31,7 @@ export class SentryIngest {
 
   static async start(): Promise<SentryIngest> {
     const ingest = new SentryIngest();
-    ingest.server.listen(0, '127.0.0.1');
-    await once(ingest.server, 'listening');
-    ingest.port = (ingest.server.address() as { port: number }).port;
+    ingest.port = await listenOnLoopback(ingest.server);
     return ingest;
   }
 
@@ -57,8 +55,7 @@ export class SentryIngest {
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeHttpServer(this.server);
   }
 
   private async handle(request: IncomingMessage): Promise<number> {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { listenOnLoopback } from './loopback.mts';
 import { waitFor } from './wait.mts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -104,9 +105,7 @@ function spawnService(env: Record<string, string>, cwd = ROOT, detached = false)
 
 export async function freePort(): Promise<number> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  const port = await listenOnLoopback(server);
   server.close();
   await once(server, 'close');
   return port;
