@@ -82,6 +82,7 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
       [415, 'a charset parameter', oneLog, valid({ 'content-type': 'application/json; charset=utf-8' })],
       [415, 'another content type', oneLog, valid({ 'content-type': 'text/plain' })],
       [413, '13 MiB of zeros, gzipped', gzipSync(Buffer.alloc(RELAY_MAX_BODY_BYTES + 1024 * 1024)), valid({ 'content-encoding': 'gzip' })],
+      [413, 'one byte over 12 MiB', Buffer.alloc(RELAY_MAX_BODY_BYTES + 1), valid()],
     ];
     for (const [status, what, body, headers] of cases) assert.equal((await post(logsPath(), body, headers)).status, status, what);
     assert.equal((await post(logsPath().replace('/logs', '/metrics'), oneLog, valid())).status, 404, 'no metrics endpoint');

@@ -316,11 +316,12 @@ const DECODERS: Record<string, ((body: Buffer) => Buffer) | undefined> = {
 async function readBody(request: IncomingMessage, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
+  // Read to the end (leaving the loop early would reset the connection before the 413 is sent).
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
-    chunks.push(chunk as Buffer);
+    if (size <= RELAY_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
+  if (size > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
   let body: Buffer;
   try {
     body = inflate(Buffer.concat(chunks));
