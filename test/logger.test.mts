@@ -19,12 +19,12 @@ beforeEach(() => exporter.reset());
 describe('every log record has a string body', () => {
   it('the message; the error message; a non-string message as text; the fields when there is no message', () => {
     logger.info({ port: 8080 }, 'listening');
-    logger.error(new Error('boom'));
+    logger.error(new Error('logged without a message, on purpose'));
     logger.warn(42);
     logger.info({ port: 8080, ready: true });
     assert.deepEqual(
       exporter.getFinishedLogRecords().map((record) => record.body),
-      ['listening', 'boom', '42', '{"port":8080,"ready":true}'],
+      ['listening', 'logged without a message, on purpose', '42', '{"port":8080,"ready":true}'],
     );
   });
 });
