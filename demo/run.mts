@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     { ...sentry, COLLECTOR_FILE_PATH: RECEIVED, DEBUG_VERBOSITY: 'basic' },
     { grpc: once ? await freePort() : 4317, detached: true },
   );
-  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' };
+  // Sentry files what the demo sends under the environment "local" (minikube: development, EKS: production).
+  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200', DEPLOYMENT_ENVIRONMENT: 'local' };
   // Own process groups: Ctrl-C reaches only the demo, which stops the services first so their last spans reach the collector.
   const users = await Service.start({ ...exporting, OTEL_SERVICE_NAME: 'users', PORT: String(once ? await freePort() : 8081) }, { detached: true });
   const gateway = await Service.start({

@@ -18,6 +18,12 @@ export interface Config {
   logExport: LogExportConfig;
   /** When set, errors also go to Sentry as issues through the Sentry SDK; unset, that SDK is never loaded. */
   sentryDsn: string | undefined;
+  /**
+   * Where this copy runs (DEPLOYMENT_ENVIRONMENT: local, development, production...): the
+   * resource's deployment.environment.name and the Sentry SDK's environment, so errors,
+   * traces and logs in Sentry carry the same one.
+   */
+  environment: string;
 }
 
 export interface TracingConfig {
@@ -100,7 +106,17 @@ export function parseConfig(env: Env): Config {
     tracing: parseTracingConfig(env),
     logExport: parseLogExportConfig(env),
     sentryDsn: sentryDsn(env),
+    environment: deploymentEnvironment(env),
   };
+}
+
+/** Sentry's rules for an environment name: no slash, no whitespace, at most 64 characters, not "." or "..". */
+function deploymentEnvironment(env: Env): string {
+  const name = value(env, 'DEPLOYMENT_ENVIRONMENT') ?? 'local';
+  if (!/^[^\s/]{1,64}$/.test(name) || name === '.' || name === '..') {
+    throw new ConfigError('DEPLOYMENT_ENVIRONMENT', `must be a name without slashes or spaces, at most 64 characters (such as production), got "${name}"`);
+  }
+  return name;
 }
 
 function sdkEnabled(env: Env): boolean {

@@ -10,13 +10,19 @@ import type * as SentryNode from '@sentry/node';
 let sentry: typeof SentryNode | undefined;
 const reported = new WeakSet<Error>();
 
-export function initErrorReporting(dsn: string | undefined, release: string): void {
+/**
+ * `release` is <service.name>@<service.version> and `environment` the deployment
+ * environment: the same pair collector/config.yaml (transform/sentry_environment_release)
+ * puts on the spans and logs, so an issue, its trace and its logs line up in Sentry.
+ */
+export function initErrorReporting(dsn: string | undefined, service: { name: string; version: string; environment: string }): void {
   if (!dsn) return;
   // Loaded here, not imported at the top: a service without a DSN never loads it.
   sentry = require('@sentry/node') as typeof SentryNode;
   sentry.init({
     dsn,
-    release,
+    release: `${service.name}@${service.version}`,
+    environment: service.environment,
     // No tracesSampleRate: Sentry's own tracing stays off; spans go through OTLP only.
     integrations: [sentry.openTelemetryIntegration()],
     // Our propagator (W3C trace context) already carries the trace to other services.

@@ -10,7 +10,7 @@ import { buildResource } from './resource';
 import { initTracer } from './tracing';
 
 const config = loadConfig();
-const resource = buildResource(config.tracing);
+const resource = buildResource({ ...config.tracing, environment: config.environment });
 const shutdownTracing = initTracer(config.tracing, resource, logger);
 const shutdownLogExport = initLogExport(config.logExport, resource, logger);
 

@@ -42,11 +42,23 @@ function exportLogCall(args: unknown[], level: number): void {
       timestamp: Date.now(),
       severityNumber: severity?.number,
       severityText: severity?.text,
-      body: typeof message === 'string' ? message : fields instanceof Error ? fields.message : undefined,
+      body: bodyOf(fields, message),
       attributes,
     });
   } finally {
     emitting = false;
+  }
+}
+
+/** Sentry drops a log record without a body: a call without a message gets its fields as the body. */
+function bodyOf(fields: object | undefined, message: unknown): string {
+  if (typeof message === 'string') return message;
+  if (fields instanceof Error) return fields.message;
+  if (message !== undefined) return String(message);
+  try {
+    return JSON.stringify(fields ?? {});
+  } catch {
+    return Object.keys(fields ?? {}).join(', ');
   }
 }
 

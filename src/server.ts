@@ -8,7 +8,7 @@ import { closeErrorReporting, initErrorReporting } from './error-reporting';
 import { logger } from './logger';
 
 const config = loadConfig();
-initErrorReporting(config.sentryDsn, config.tracing.serviceVersion);
+initErrorReporting(config.sentryDsn, { name: config.tracing.serviceName, version: config.tracing.serviceVersion, environment: config.environment });
 let ready = true;
 
 const app = createApp({ downstreamUrl: config.downstreamUrl, isReady: () => ready });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { COLLECTOR_CONFIG, validateConfig, type Collector } from './support/collector.mts';
 import { startPipeline, type Pipeline } from './support/pipeline.mts';
-import { SPAN_KIND, STATUS_CODE } from './support/otlp-proto.mts';
-import type { SentryIngest } from './support/sentry-ingest.mts';
+import { otlpJsonToProtobuf } from './support/otlp-proto.mts';
+import { RELAY_MAX_BODY_BYTES, SentryIngest } from './support/sentry-ingest.mts';
 import { ROOT, type Service } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 import { named, newTraceparent } from './support/traces.mts';
@@ -41,6 +43,95 @@ describe('the shipped collector configurations validate with the real binary', (
   });
 });
 
+describe('the Sentry ingest stand-in answers as Relay does (each rule cites its Relay source)', () => {
+  let sentry: SentryIngest;
+  const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
+  const logs = (records: object[], resource: object[] = [{ key: 'service.name', value: { stringValue: 'probe' } }]) =>
+    JSON.stringify({ resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ scope: { name: 'probe', version: '1' }, logRecords: records }] }] });
+  const oneLog = logs([{ timeUnixNano: '1', severityNumber: 9, body: { stringValue: 'hello' }, traceId, spanId }]);
+  const post = (path: string, body: string | Buffer, headers: Record<string, string>) =>
+    fetch(`${sentry.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
+  const valid = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-sentry-auth': `sentry sentry_key=${sentry.publicKey}`, ...extra });
+  const logsPath = () => new URL(sentry.endpoint('logs')).pathname;
+
+  before(async () => (sentry = await SentryIngest.start()));
+  after(() => sentry?.close());
+
+  it('accepts both routes with and without a trailing slash, either auth header, any case of "sentry", gzip, protobuf or JSON', async () => {
+    const protobuf = Buffer.from(otlpJsonToProtobuf('logs', oneLog));
+    const cases: Array<[string, string | Buffer, Record<string, string>]> = [
+      [logsPath(), oneLog, valid()],
+      [`${logsPath()}/`, oneLog, valid()],
+      [logsPath(), oneLog, valid({ 'x-sentry-auth': `Sentry sentry_key=${sentry.publicKey}, sentry_version=7` })],
+      [logsPath(), oneLog, { 'content-type': 'application/json', authorization: `SENTRY sentry_key=${sentry.publicKey}` }],
+      [logsPath(), gzipSync(oneLog), valid({ 'content-encoding': 'gzip' })],
+      [logsPath(), protobuf, valid({ 'content-type': 'application/x-protobuf' })],
+    ];
+    for (const [path, body, headers] of cases) assert.equal((await post(path, body, headers)).status, 200, `${path} ${JSON.stringify(headers)}`);
+    assert.equal(sentry.logs.filter((log) => log.traceId === traceId && log.body === 'hello').length, cases.length);
+  });
+
+  it('refuses: 401 without a usable key, 400 for a malformed key, 403 for an unknown key, 415, 413 past 12 MiB uncompressed, 404', async () => {
+    const cases: Array<[number, string, string | Buffer, Record<string, string>]> = [
+      [401, 'no auth', oneLog, { 'content-type': 'application/json' }],
+      [401, 'not a sentry header', oneLog, valid({ 'x-sentry-auth': `Bearer ${sentry.publicKey}` })],
+      [401, 'an empty key', oneLog, valid({ 'x-sentry-auth': 'sentry sentry_key=' })],
+      [401, 'two auth headers', oneLog, valid({ authorization: `sentry sentry_key=${sentry.publicKey}` })],
+      [400, 'a key that is not 32 characters', oneLog, valid({ 'x-sentry-auth': 'sentry sentry_key=not-the-right-key' })],
+      [403, 'an unknown well-formed key', oneLog, valid({ 'x-sentry-auth': `sentry sentry_key=${'f'.repeat(32)}` })],
+      [415, 'a charset parameter', oneLog, valid({ 'content-type': 'application/json; charset=utf-8' })],
+      [415, 'another content type', oneLog, valid({ 'content-type': 'text/plain' })],
+      [413, '13 MiB of zeros, gzipped', gzipSync(Buffer.alloc(RELAY_MAX_BODY_BYTES + 1024 * 1024)), valid({ 'content-encoding': 'gzip' })],
+      [413, 'one byte over 12 MiB', Buffer.alloc(RELAY_MAX_BODY_BYTES + 1), valid()],
+    ];
+    for (const [status, what, body, headers] of cases) assert.equal((await post(logsPath(), body, headers)).status, status, what);
+    assert.equal((await post(logsPath().replace('/logs', '/metrics'), oneLog, valid())).status, 404, 'no metrics endpoint');
+    assert.equal((await post(logsPath().replace(sentry.projectId, '42'), oneLog, valid())).status, 403, 'the key of another project');
+  });
+
+  it('answers 429 with Retry-After when asked to, then accepts again', async () => {
+    sentry.rateLimit('logs', 1, 7);
+    const limited = await post(logsPath(), oneLog, valid());
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '7');
+    assert.equal((await post(logsPath(), oneLog, valid())).status, 200);
+  });
+
+  it('stores what Sentry keeps: no span events, resource.* attributes, arrays and maps as JSON, no record without a body', async () => {
+    const spans = JSON.stringify({
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'probe' } }] },
+        scopeSpans: [{ scope: { name: 'probe' }, spans: [{
+          traceId, spanId, name: 'work', kind: 2, startTimeUnixNano: '1', endTimeUnixNano: '2', status: { code: 2, message: 'failed' },
+          attributes: [{ key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }] } } }],
+          events: [{ name: 'exception', timeUnixNano: '1', attributes: [{ key: 'exception.type', value: { stringValue: 'Error' } }] }],
+        }] }],
+      }],
+    });
+    assert.equal((await post(new URL(sentry.endpoint('traces')).pathname, spans, valid())).status, 200);
+    const span = sentry.trace(traceId).find((s) => s.name === 'work')!;
+    assert.ok(!('events' in span), 'span events are dropped');
+    assert.equal(span.status, 'error');
+    assert.equal(span.kind, 'server');
+    assert.equal(span.attributes.tags, '["a",1]');
+    assert.equal(span.attributes['resource.service.name'], 'probe');
+    assert.equal(span.attributes['sentry.status.message'], 'failed');
+
+    const discardedBefore = sentry.discarded.length;
+    const records = logs([
+      { severityNumber: 17, traceId, spanId, attributes: [{ key: 'exception.type', value: { stringValue: 'NoBody' } }] },
+      { severityNumber: 17, traceId, spanId, body: { kvlistValue: { values: [] } } },
+      { severityNumber: 21, body: { stringValue: 'no trace id' }, attributes: [{ key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { boolValue: true } }] } } }] },
+    ]);
+    assert.equal((await post(logsPath(), records, valid())).status, 200, 'Relay accepts the request and drops the records later');
+    assert.deepEqual(sentry.discarded.slice(discardedBefore).map((d) => d.reason), ['log record without a string body', 'log record without a string body']);
+    const kept = sentry.logs.find((log) => log.body === 'no trace id')!;
+    assert.equal(kept.level, 'fatal');
+    assert.equal(kept.attributes.map, '{"k":true}');
+    assert.match(kept.traceId, /^[0-9a-f]{32}$/, 'a random trace id replaces the missing one');
+  });
+});
+
 describe('service → real collector → Sentry OTLP ingest stand-in', () => {
   let pipeline: Pipeline;
   let sentry: SentryIngest;
@@ -62,46 +153,85 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     const getUser = named(spans, 'getUser');
     const middle = named(spans, 'middleWork');
     const error = named(spans, 'errorWork');
-    assert.equal(server.kind, SPAN_KIND.SERVER);
+    assert.equal(server.kind, 'server');
     assert.equal(getUser.parentSpanId, server.spanId);
     assert.equal(middle.parentSpanId, getUser.spanId);
     assert.equal(error.parentSpanId, middle.spanId);
 
-    assert.equal(error.status.code, STATUS_CODE.ERROR);
-    assert.ok(error.events.some((e) => e.name === 'exception'), 'the exception event is still sent (Sentry drops it itself)');
+    // Sentry drops span events: what a Sentry user sees of the exception is these attributes.
+    assert.equal(error.status, 'error');
     assert.equal(error.attributes['exception.type'], 'SomeworkError');
     assert.equal(error.attributes['exception.message'], 'errorWork failed on purpose');
     assert.match(String(error.attributes['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
     assert.equal(middle.attributes['exception.type'], undefined, 'only the span that recorded the exception gets it');
+    assert.equal(server.attributes['resource.service.name'], 'users-api');
   });
 
-  it('sends the exception to Sentry Logs: stack trace, trace id and span id of the failing span', async () => {
+  it('sends the exception to Sentry Logs: a body, level error, the stack trace, the trace id and span id of the failing span', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
     const errorSpan = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.name === 'errorWork'), 'the errorWork span');
     const log = await sentry.waitFor(
-      () => sentry.logs.find((l) => l.traceId === traceId && l.spanId === errorSpan.spanId),
+      () => sentry.logs.find((l) => l.traceId === traceId && l.spanId === errorSpan.spanId && l.attributes['exception.type'] !== undefined),
       'the exception log record',
     );
-    assert.equal(log.attributes['exception.type'], 'SomeworkError');
+    assert.equal(log.body, 'SomeworkError: errorWork failed on purpose');
+    assert.equal(log.level, 'error');
     assert.equal(log.attributes['exception.message'], 'errorWork failed on purpose');
     assert.match(String(log.attributes['exception.stacktrace']), /at errorWork/);
-    assert.ok(log.severityNumber >= 17, `an ERROR severity, got ${log.severityNumber} ${log.severityText}`);
-    assert.equal(log.resource['service.name'], 'users-api');
+    assert.equal(log.attributes['service.name'], 'users-api');
+  });
+
+  it('gives a body to exception records written without one, as the contrib exceptions connector writes them', async () => {
+    // The contrib connector's records: no body, no resource, severity ERROR, the span's ids, exception.* attributes.
+    const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
+    const record = (attributes: Record<string, string>, body?: string) => ({
+      timeUnixNano: String(Date.now() * 1e6),
+      severityNumber: 17,
+      severityText: 'ERROR',
+      traceId,
+      spanId,
+      ...(body === undefined ? {} : { body: { stringValue: body } }),
+      attributes: Object.entries({ 'span.name': 'errorWork', 'service.name': 'users-api', ...attributes }).map(([key, value]) => ({ key, value: { stringValue: value } })),
+    });
+    const request = {
+      resourceLogs: [{ resource: {}, scopeLogs: [{ scope: {}, logRecords: [
+        record({ 'exception.type': 'TypeError', 'exception.message': 'x is undefined', 'exception.stacktrace': 'TypeError: x is undefined\n    at f (a.js:1:1)' }),
+        record({ 'exception.message': 'only a message' }),
+        record({ 'exception.type': 'RangeError' }),
+        record({ 'exception.type': 'Error', 'exception.message': 'ignored' }, 'a body written by the sender'),
+      ] }] }],
+    };
+    const response = await fetch(`http://127.0.0.1:${collector.httpPort}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    assert.equal(response.status, 200);
+    const bodies = await sentry.waitFor(() => {
+      const found = sentry.logs.filter((log) => log.traceId === traceId).map((log) => log.body);
+      return found.length === 4 ? found.sort() : undefined;
+    }, 'the four contrib-shaped records');
+    assert.deepEqual(bodies, ['RangeError', 'TypeError: x is undefined', 'a body written by the sender', 'only a message']);
   });
 
   it('also delivers /error: the server span with its exception attributes', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/error', { traceparent: header })).status, 500);
-    const server = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.kind === SPAN_KIND.SERVER), 'the /error span');
-    assert.equal(server.status.code, STATUS_CODE.ERROR);
+    const server = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.kind === 'server'), 'the /error span');
+    assert.equal(server.status, 'error');
     assert.equal(server.attributes['exception.message'], 'this endpoint fails on purpose');
   });
 
   it('prints the spans through the debug exporter in the collector output', async () => {
     await waitFor(() => (/Name\s*:\s*errorWork/.test(collector.output) ? true : undefined), 'errorWork in the debug output');
     assert.match(collector.output, /Name\s*:\s*GET \/users\/:id/);
+  });
+
+  it('lost nothing on the way: Sentry refused no request and discarded no record', () => {
+    assert.deepEqual(sentry.rejected, []);
+    assert.deepEqual(sentry.discarded, []);
   });
 });
 
@@ -125,20 +255,58 @@ describe('tail sampling', () => {
   });
 });
 
-describe('a wrong Sentry key', () => {
-  it('gets 401 from the stand-in, the collector reports it, the service keeps serving', async () => {
-    const pipeline = await startPipeline({ sentryKey: 'not-the-right-key' });
-    const { sentry, collector, service } = pipeline;
+describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing doubled', () => {
+  it('the stand-in answers 429 twice per endpoint, then accepts: every span and log record arrives exactly once', async () => {
+    const pipeline = await startPipeline();
+    const { sentry, service } = pipeline;
+    sentry.rateLimit('traces', 2, 1);
+    sentry.rateLimit('logs', 2, 1);
     try {
-      for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
-      await sentry.waitFor(() => sentry.rejected.find((r) => r.status === 401), 'a rejected export');
-      await waitFor(() => (/401/.test(collector.output) ? true : undefined), 'the collector to report the 401');
-      assert.match(collector.output, /otlp_http\/sentry/);
-      assert.equal(sentry.spans.length, 0);
-      assert.equal((await service.get('/users/42')).status, 200);
-      assert.equal(service.logs.some((line) => / export is failing/.test(line.msg)), false, 'service → collector export is fine');
+      const traceIds: string[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        const { traceparent, traceId } = newTraceparent();
+        traceIds.push(traceId);
+        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+      }
+      const inTraces = <T extends { traceId: string }>(items: T[]) => items.filter((item) => traceIds.includes(item.traceId));
+      // Per request: 4 spans; 3 log lines of the service and 1 exception log.
+      await sentry.waitFor(() => (inTraces(sentry.spans).length >= 12 && inTraces(sentry.logs).length >= 12 ? true : undefined), 'every span and log', 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // time for a duplicate to show up
+
+      assert.deepEqual(sentry.rejected.map((r) => r.status), [429, 429, 429, 429], 'two refusals per endpoint');
+      const spanIds = inTraces(sentry.spans).map((span) => span.spanId);
+      assert.equal(spanIds.length, 12);
+      assert.equal(new Set(spanIds).size, 12, 'no span twice');
+      const logKeys = inTraces(sentry.logs).map((log) => `${log.spanId} ${log.body}`);
+      assert.equal(logKeys.length, 12);
+      assert.equal(new Set(logKeys).size, 12, 'no log record twice');
+      assert.deepEqual(sentry.discarded, []);
     } finally {
       await pipeline.stop();
     }
   });
+});
+
+describe('a wrong Sentry key', () => {
+  for (const [what, key, status] of [
+    ['malformed (not 32 characters)', 'not-the-right-key', 400],
+    ['well-formed but unknown', '0123456789abcdef0123456789abcdef', 403],
+  ] as const) {
+    it(`${what}: ${status} from Sentry, the collector reports it, the service keeps serving`, async () => {
+      const pipeline = await startPipeline({ sentryKey: key });
+      const { sentry, collector, service } = pipeline;
+      try {
+        for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
+        await sentry.waitFor(() => sentry.rejected.find((r) => r.status === status), `a ${status} answer`);
+        await waitFor(() => (new RegExp(`\\b${status}\\b`).test(collector.output) ? true : undefined), `the collector to report the ${status}`);
+        assert.match(collector.output, /otlp_http\/sentry/);
+        assert.equal(sentry.spans.length, 0);
+        assert.ok(sentry.rejected.every((r) => r.status === status));
+        assert.equal((await service.get('/users/42')).status, 200);
+        assert.equal(service.logs.some((line) => / export is failing/.test(line.msg)), false, 'service → collector export is fine');
+      } finally {
+        await pipeline.stop();
+      }
+    });
+  }
 });

@@ -233,6 +233,13 @@ for (const overlay of OVERLAYS) {
       assert.equal(images.size, 1, `one image for both: ${[...images]}`);
     });
 
+    it('names the Sentry environment of the cluster: development on minikube, production on EKS', () => {
+      const expected = { minikube: 'development', eks: 'production' }[overlay];
+      for (const name of APPS) {
+        assert.equal(envOf(containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!).DEPLOYMENT_ENVIRONMENT, expected, name);
+      }
+    });
+
     it("sends gateway's /chain calls to the users Service", () => {
       const gateway = containersOf(find(objects, 'Deployment', 'gateway', APP_NAMESPACE))[0]!;
       const url = new URL(envOf(gateway).DOWNSTREAM_URL!);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { ROOT, Service, freePort } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 import { newTraceparent } from './support/traces.mts';
 
-const SEVERITY = { INFO: 9, WARN: 13 };
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('logs next to traces: service → real collector → Sentry Logs stand-in', () => {
   let pipeline: Pipeline;
@@ -24,7 +25,7 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
   });
   after(() => pipeline?.stop());
 
-  it('delivers the log records of /users/123 in its trace, with body, severity and attributes as written', async () => {
+  it('delivers the log records of /users/123 in its trace, with body, level and attributes as written', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
@@ -33,17 +34,16 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
       const found = sentry.logs.filter((log) => log.traceId === traceId && log.attributes['span.name'] === undefined);
       return found.length >= 3 ? found : undefined;
     }, 'the three log records of /users/123');
-    const byBody = Object.fromEntries(records.map((record) => [String(record.body), record]));
+    const byBody = Object.fromEntries(records.map((record) => [record.body, record]));
     assert.deepEqual(Object.keys(byBody).sort(), ['middle work finished', 'middle work recovered from an error', 'middle work started']);
 
     const started = byBody['middle work started']!;
-    assert.equal(started.severityNumber, SEVERITY.INFO);
-    assert.equal(started.severityText, 'INFO');
+    assert.equal(started.level, 'info');
     assert.equal(started.attributes.delay_ms, 50);
-    assert.equal(started.resource['service.name'], 'users-api');
+    assert.equal(started.attributes['resource.service.name'], 'users-api');
 
     const recovered = byBody['middle work recovered from an error']!;
-    assert.equal(recovered.severityNumber, SEVERITY.WARN);
+    assert.equal(recovered.level, 'warn');
     assert.equal(recovered.attributes['error.type'], 'SomeworkError');
     assert.equal(recovered.attributes['error.message'], 'errorWork failed on purpose');
 
@@ -54,6 +54,62 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
     const stdout = service.logs.filter((line) => line.trace_id === traceId);
     assert.deepEqual(stdout.map((line) => line.msg).sort(), Object.keys(byBody).sort());
     assert.ok(stdout.every((line) => line.span_id === middleWork.spanId));
+  });
+
+  it('every line the service wrote reaches Sentry Logs with its body, and Sentry discards none', async () => {
+    assert.equal((await service.get('/error')).status, 500);
+    assert.equal((await service.get('/nowhere')).status, 404);
+    const written = service.logs.map((line) => line.msg);
+    assert.ok(written.includes('listening') && written.includes('request failed'), `lines written: ${written.join(', ')}`);
+    await sentry.waitFor(() => {
+      const bodies = sentry.logs.map((log) => log.body);
+      return written.every((msg) => bodies.includes(msg)) ? true : undefined;
+    }, `a record for each of ${written.length} lines`);
+    assert.deepEqual(sentry.discarded, []);
+    assert.deepEqual(sentry.rejected, []);
+  });
+});
+
+describe('environment and release: an Issue, its trace and its logs carry the same pair', () => {
+  it('DEPLOYMENT_ENVIRONMENT and the package version reach the Sentry SDK event, every span and every log record', async () => {
+    const envelopes = await SentryEnvelopes.start();
+    const pipeline = await startPipeline({ serviceEnv: { SENTRY_DSN: envelopes.dsn, DEPLOYMENT_ENVIRONMENT: 'production' } });
+    const { sentry, service } = pipeline;
+    try {
+      const expected = { environment: 'production', release: `users-api@${VERSION}` };
+      const { traceparent: header, traceId } = newTraceparent();
+      assert.equal((await service.get('/error', { traceparent: header })).status, 500);
+
+      const issue = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the Issue');
+      assert.deepEqual({ environment: issue.payload.environment, release: issue.payload.release }, expected);
+
+      const spans = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the trace');
+      // The service's log line and the collector's exception log.
+      const logs = await sentry.waitFor(() => {
+        const found = sentry.logs.filter((log) => log.traceId === traceId);
+        return found.length >= 2 ? found : undefined;
+      }, 'the two logs of the trace');
+      for (const item of [...spans, ...logs]) {
+        assert.deepEqual(
+          { environment: item.attributes['sentry.environment'], release: item.attributes['sentry.release'] },
+          expected,
+          `${'name' in item ? `span ${item.name}` : `log "${item.body}"`}`,
+        );
+      }
+    } finally {
+      await pipeline.stop();
+      await envelopes.close();
+    }
+  });
+
+  it('refuses an environment name Sentry would not accept, naming the variable', async () => {
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist/server.js')], {
+      env: { PATH: process.env.PATH ?? '', DEPLOYMENT_ENVIRONMENT: 'prod/eu', OTEL_SDK_DISABLED: 'true' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^configuration error: DEPLOYMENT_ENVIRONMENT must be a name without slashes or spaces/m);
   });
 });
 

@@ -31,13 +31,16 @@ export function validateConfig(configs: string[], env: Record<string, string> = 
 export class Collector {
   output = '';
   readonly grpcPort: number;
+  /** OTLP/HTTP: POST /v1/traces and /v1/logs, protobuf or JSON. */
+  readonly httpPort: number;
   readonly healthPort: number;
   readonly process: ChildProcess;
   private readonly exited: Promise<unknown>;
 
-  private constructor(process: ChildProcess, grpcPort: number, healthPort: number) {
+  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number) {
     this.process = process;
     this.grpcPort = grpcPort;
+    this.httpPort = httpPort;
     this.healthPort = healthPort;
     this.exited = once(process, 'exit');
     process.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -70,7 +73,7 @@ export class Collector {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
     });
-    const collector = new Collector(child, grpc, health);
+    const collector = new Collector(child, grpc, http, health);
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);

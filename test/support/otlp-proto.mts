@@ -67,6 +67,8 @@ message LogRecord {
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
 const TraceRequest = root.lookupType('otlp.ExportTraceServiceRequest');
 const LogsRequest = root.lookupType('otlp.ExportLogsServiceRequest');
+// The same messages with the JSON encoding's lowerCamelCase field names (OTLP/JSON).
+const jsonRoot = protobuf.parse(PROTO).root;
 
 export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 export const STATUS_CODE = { UNSET: 0, OK: 1, ERROR: 2 } as const;
@@ -89,6 +91,7 @@ export interface ReceivedSpan {
   status: { code: number; message: string };
   resource: Attributes;
   scope: string;
+  scopeVersion: string;
 }
 
 export interface ReceivedLog {
@@ -102,6 +105,7 @@ export interface ReceivedLog {
   attributes: Attributes;
   resource: Attributes;
   scope: string;
+  scopeVersion: string;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped */
@@ -130,6 +134,7 @@ export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
           status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
           resource,
           scope: scopeSpans.scope?.name ?? '',
+          scopeVersion: scopeSpans.scope?.version ?? '',
         });
       }
     }
@@ -155,11 +160,24 @@ export function decodeLogs(payload: Uint8Array): ReceivedLog[] {
           attributes: attributes(record.attributes),
           resource,
           scope: scopeLogs.scope?.name ?? '',
+          scopeVersion: scopeLogs.scope?.version ?? '',
         });
       }
     }
   }
   return logs;
+}
+
+/**
+ * An OTLP/JSON request body as protobuf bytes. OTLP/JSON writes trace and
+ * span ids as hex (protobuf's JSON mapping would use base64): turned into bytes first.
+ */
+export function otlpJsonToProtobuf(signal: 'traces' | 'logs', body: string): Uint8Array {
+  const type = jsonRoot.lookupType(signal === 'traces' ? 'otlp.ExportTraceServiceRequest' : 'otlp.ExportLogsServiceRequest');
+  const withIdBytes = JSON.parse(body, (key, value: unknown) =>
+    ['traceId', 'spanId', 'parentSpanId'].includes(key) && typeof value === 'string' ? Buffer.from(value, 'hex') : value,
+  ) as Record<string, unknown>;
+  return type.encode(type.fromObject(withIdBytes)).finish();
 }
 
 function hex(bytes: number[] | undefined): string {

@@ -1,32 +1,121 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { gunzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from 'node:zlib';
 import { closeHttpServer, listenOnLoopback } from './loopback.mts';
-import { decodeLogs, decodeSpans, type ReceivedLog, type ReceivedSpan } from './otlp-proto.mts';
+import {
+  decodeLogs,
+  decodeSpans,
+  otlpJsonToProtobuf,
+  type AttributeValue,
+  type Attributes,
+  type ReceivedLog,
+  type ReceivedSpan,
+} from './otlp-proto.mts';
 import { waitFor } from './wait.mts';
 
-const ROUTE = /^\/api\/(\d+)\/integration\/otlp\/v1\/(traces|logs)$/;
-
-/**
- * A stand-in for Sentry's OTLP ingestion: it accepts only
- * POST /api/<project_id>/integration/otlp/v1/{traces,logs} with the right
- * `x-sentry-auth: sentry sentry_key=<key>` (401 otherwise), inflates gzip,
- * decodes the protobuf and keeps what arrived.
+/*
+ * A stand-in for Sentry's OTLP ingest, as strict as the real one: Relay
+ * (github.com/getsentry/relay), read in November 2026. Every rule below names
+ * the Relay file it mirrors. It answers the way Relay answers, and it STORES
+ * what Sentry keeps, in the shape a Sentry user then sees: span events gone,
+ * resource attributes as `resource.<key>`, arrays and maps as JSON strings, a
+ * log record without a string body discarded (and counted in `discarded`).
+ *
+ * Not modelled: PII scrubbing and value trimming (Sentry's defaults),
+ * span links, and the checks Relay makes later on (inbound filters, quotas
+ * other than the 429 asked for with `rateLimit`).
  */
+
+export type Signal = 'traces' | 'logs';
+
+/** A span as Sentry stores it (relay-spans/src/otel_to_sentry_v2.rs: a "span v2"). */
+export interface SentrySpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: 'internal' | 'server' | 'client' | 'producer' | 'consumer' | undefined;
+  status: 'ok' | 'error';
+  startNs: bigint;
+  endNs: bigint;
+  attributes: Attributes;
+}
+
+/** A log record as Sentry stores it (relay-ourlogs/src/otel_to_sentry.rs: an "OurLog"). */
+export interface SentryLog {
+  traceId: string;
+  spanId: string;
+  timeNs: bigint;
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  body: string;
+  attributes: Attributes;
+}
+
+export interface Discarded {
+  signal: Signal;
+  reason: string;
+  record?: ReceivedLog;
+}
+
+/** One HTTP request and Relay's answer; `bytes` is the decompressed body (what the limit counts). */
+export interface IngestRequest {
+  path: string;
+  status: number;
+  bytes: number;
+  items: number;
+}
+
+/*
+ * relay-config/src/config.rs, `Limits::default()`: max_container_size 12 MiB.
+ * relay-server/src/endpoints/integrations/otlp.rs puts it on both routes as
+ * axum's DefaultBodyLimit, applied to the body after the request decompression
+ * layer (relay-server/src/middlewares/decompression.rs): the limit counts
+ * uncompressed bytes. Beyond it: 413.
+ */
+export const RELAY_MAX_BODY_BYTES = 12 * 1024 * 1024;
+
+/** relay-event-schema: PROTOCOL_VERSION; a newer `sentry_version` is refused. */
+const PROTOCOL_VERSION = 7;
+
+/*
+ * relay-server/src/endpoints/integrations/otlp.rs: `/v1/traces` and `/v1/logs`,
+ * each also with a trailing slash, under `/api/{project_id}/integration/otlp`;
+ * POST only. relay-server/src/middlewares/normalize_path.rs folds repeated slashes first.
+ */
+const ROUTE = /^\/api\/([^/]+)\/integration\/otlp\/v1\/(traces|logs)\/?$/;
+
+/** Maps a response status to the gRPC code Relay puts in its error body (otlp.rs, GrpcStatusCode). */
+const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8 };
+
+class Rejection extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
 export class SentryIngest {
-  readonly spans: ReceivedSpan[] = [];
-  readonly logs: ReceivedLog[] = [];
-  readonly rejected: Array<{ path: string; status: number }> = [];
+  readonly spans: SentrySpan[] = [];
+  readonly logs: SentryLog[] = [];
+  /** What Relay accepted (200) and Sentry then dropped. */
+  readonly discarded: Discarded[] = [];
+  readonly requests: IngestRequest[] = [];
   readonly projectId = '4508000000000001';
-  readonly publicKey = 'e2etestpublickey0000000000000001';
+  /** A DSN public key: 32 hexadecimal characters. */
+  readonly publicKey = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
   private readonly server: Server;
   private port = 0;
+  private readonly limits: Record<Signal, { remaining: number; retryAfterSeconds: number }> = {
+    traces: { remaining: 0, retryAfterSeconds: 1 },
+    logs: { remaining: 0, retryAfterSeconds: 1 },
+  };
 
   private constructor() {
-    this.server = createServer((request, response) => {
-      this.handle(request)
-        .then((status) => response.writeHead(status, { 'content-type': 'application/x-protobuf' }).end())
-        .catch(() => response.writeHead(400).end());
-    });
+    this.server = createServer((request, response) => void this.handle(request, response));
   }
 
   static async start(): Promise<SentryIngest> {
@@ -35,18 +124,36 @@ export class SentryIngest {
     return ingest;
   }
 
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The project's OTLP endpoint of one signal, as Sentry shows it. */
+  endpoint(signal: Signal): string {
+    return `${this.url}/api/${this.projectId}/integration/otlp/v1/${signal}`;
+  }
+
   /** The collector environment that points its otlp_http/sentry exporter here. */
   collectorEnv(key = this.publicKey): Record<string, string> {
-    const base = `http://127.0.0.1:${this.port}/api/${this.projectId}/integration/otlp`;
     return {
       COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
-      SENTRY_OTLP_TRACES_URL: `${base}/v1/traces`,
-      SENTRY_OTLP_LOGS_URL: `${base}/v1/logs`,
+      SENTRY_OTLP_TRACES_URL: this.endpoint('traces'),
+      SENTRY_OTLP_LOGS_URL: this.endpoint('logs'),
       SENTRY_PUBLIC_KEY: key,
     };
   }
 
-  trace(traceId: string): ReceivedSpan[] {
+  /** The next `times` requests of that signal get 429 with `Retry-After: retryAfterSeconds`, as when a quota is hit. */
+  rateLimit(signal: Signal, times: number, retryAfterSeconds = 1): void {
+    this.limits[signal] = { remaining: times, retryAfterSeconds };
+  }
+
+  /** Requests answered with something other than 200. */
+  get rejected(): IngestRequest[] {
+    return this.requests.filter((r) => r.status !== 200);
+  }
+
+  trace(traceId: string): SentrySpan[] {
     return this.spans.filter((span) => span.traceId === traceId);
   }
 
@@ -58,22 +165,297 @@ export class SentryIngest {
     return closeHttpServer(this.server);
   }
 
-  private async handle(request: IncomingMessage): Promise<number> {
-    const route = ROUTE.exec(request.url ?? '');
-    if (request.method !== 'POST' || !route || route[1] !== this.projectId) return this.reject(request, 404);
-    if (request.headers['x-sentry-auth'] !== `sentry sentry_key=${this.publicKey}`) return this.reject(request, 401);
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    let body = Buffer.concat(chunks);
-    if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-    if (route[2] === 'traces') this.spans.push(...decodeSpans(body));
-    else this.logs.push(...decodeLogs(body));
-    return 200;
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '').split('?')[0]!.replace(/\/{2,}/g, '/');
+    const route = ROUTE.exec(path);
+    // Errors are written in the request's format, JSON unless it sent protobuf (otlp.rs, OtlpError).
+    const json = String(request.headers['content-type'] ?? '').toLowerCase() !== 'application/x-protobuf';
+    const record = { path: request.url ?? '', status: 200, bytes: 0, items: 0 };
+    try {
+      if (!route) throw new Rejection(404, 'not found');
+      if (request.method !== 'POST') throw new Rejection(405, 'method not allowed');
+      const signal = route[2] as Signal;
+      const body = await this.accept(request, route[1]!, signal);
+      record.bytes = body.length;
+      record.items = this.store(signal, json ? otlpJsonToProtobuf(signal, body.toString('utf8')) : body);
+      // otlp.rs, SuccessResponse: 200 with an empty Export*ServiceResponse (`{}` for JSON).
+      response.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
+    } catch (error) {
+      request.resume();
+      const rejection = error instanceof Rejection ? error : new Rejection(400, String(error));
+      record.status = rejection.status;
+      // otlp.rs, OtlpError: a google.rpc.Status {code, message}, in the request's format.
+      const status = { code: GRPC_CODE[rejection.status] ?? 2, message: rejection.message };
+      response
+        .writeHead(rejection.status, { 'content-type': json ? 'application/json' : 'application/x-protobuf', ...rejection.headers })
+        .end(json ? JSON.stringify(status) : encodeStatus(status));
+    } finally {
+      this.requests.push(record);
+    }
   }
 
-  private reject(request: IncomingMessage, status: number): number {
-    request.resume();
-    this.rejected.push({ path: request.url ?? '', status });
-    return status;
+  /** Relay's checks, in the order a request meets them; resolves with the decompressed body. */
+  private async accept(request: IncomingMessage, projectId: string, signal: Signal): Promise<Buffer> {
+    // relay-server/src/middlewares/decompression.rs: an empty or "utf-8" content-encoding is
+    // ignored; tower-http's RequestDecompressionLayer refuses an encoding it does not know (415).
+    const encoding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase();
+    const inflate = DECODERS[encoding === 'utf-8' ? '' : encoding];
+    if (!inflate) throw new Rejection(415, `unsupported content encoding: ${encoding}`);
+
+    // otlp.rs: the raw Content-Type (relay-server/src/extractors/content_type.rs), compared whole and
+    // case-insensitively with application/json or application/x-protobuf
+    // (relay-server/src/envelope/content_type.rs): anything else, parameters included, is 415.
+    const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
+    if (contentType !== 'application/json' && contentType !== 'application/x-protobuf') {
+      throw new Rejection(415, `unsupported content type: ${contentType}`);
+    }
+
+    // relay-server/src/extractors/request_meta.rs, StorePath: the project id must be a u64 (BadProject: 400).
+    if (!/^\d+$/.test(projectId) || BigInt(projectId) >= 2n ** 64n) throw new Rejection(400, 'bad project path parameter');
+    const key = publicKeyOf(request);
+
+    // relay-server/src/extractors/integration_builder.rs reads the body after the auth, within the limit.
+    const body = await readBody(request, inflate);
+
+    // relay-server/src/endpoints/common.rs, BadStoreRequest::EventRejected: a key Sentry does not know,
+    // or that belongs to another project, is refused with 403.
+    if (key !== this.publicKey || projectId !== this.projectId) throw new Rejection(403, 'event submission rejected with_reason: ProjectId');
+
+    // common.rs, BadStoreRequest::RateLimited: 429 with Retry-After (seconds) and X-Sentry-Rate-Limits.
+    // otlp.rs checks rate limits on both routes (`check_rate_limits`).
+    const limit = this.limits[signal];
+    if (limit.remaining > 0) {
+      limit.remaining -= 1;
+      const category = signal === 'traces' ? 'span' : 'log_item';
+      throw new Rejection(429, 'Sentry dropped data due to a quota or internal rate limit being reached.', {
+        'retry-after': String(limit.retryAfterSeconds),
+        'x-sentry-rate-limits': `${limit.retryAfterSeconds}:${category}:project`,
+      });
+    }
+    return body;
   }
+
+  /** Converts and keeps what Sentry keeps; returns the number of items in the request. */
+  private store(signal: Signal, payload: Uint8Array): number {
+    let items: Array<ReceivedSpan | ReceivedLog>;
+    try {
+      items = signal === 'traces' ? decodeSpans(payload) : decodeLogs(payload);
+    } catch (error) {
+      // Relay answers before it parses the payload: a broken one is dropped later, silently.
+      this.discarded.push({ signal, reason: `invalid payload: ${String(error)}` });
+      return 0;
+    }
+    for (const item of items) {
+      if (signal === 'traces') this.spans.push(toSentrySpan(item as ReceivedSpan));
+      else {
+        const log = toSentryLog(item as ReceivedLog);
+        if (log) this.logs.push(log);
+        else this.discarded.push({ signal, reason: 'log record without a string body', record: item as ReceivedLog });
+      }
+    }
+    return items.length;
+  }
+}
+
+/*
+ * relay-server/src/extractors/request_meta.rs, auth_from_parts: the key comes from `x-sentry-auth`
+ * or `Authorization` (either only when it starts with "sentry ", any case), HTTP Basic auth, or a
+ * `sentry_key` query parameter; more than one of them: 401 (MultipleAuth), none: 401 (MissingAuth).
+ * The header is parsed by sentry-types' `Auth` (comma-separated `name=value`, `sentry_key` required
+ * and not empty: 401 otherwise; `sentry_version` a number, at most PROTOCOL_VERSION: 400 otherwise).
+ * relay-base-schema/src/project.rs, ProjectKey::parse: the key (before any `.flags`) must be
+ * 32 ASCII characters, else 400 (BadPublicKey). Sentry's keys are 32 hexadecimal characters.
+ */
+function publicKeyOf(request: IncomingMessage): string {
+  const sources: Array<Record<string, string>> = [];
+  for (const header of [request.headers['x-sentry-auth'], request.headers.authorization]) {
+    if (typeof header === 'string' && header.length >= 7 && header.slice(0, 7).toLowerCase() === 'sentry ') sources.push(authPairs(header.slice(7)));
+  }
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string' && authorization.slice(0, 6).toLowerCase() === 'basic ') {
+    const [user] = Buffer.from(authorization.slice(6), 'base64').toString('utf8').split(':');
+    if (user !== undefined) sources.push({ sentry_key: user });
+  }
+  const query = new URLSearchParams((request.url ?? '').split('?')[1] ?? '');
+  if ((request.url ?? '').split('?')[1]?.includes('sentry_')) sources.push(Object.fromEntries(query));
+  if (sources.length === 0) throw new Rejection(401, 'missing authorization information');
+  if (sources.length > 1) throw new Rejection(401, 'multiple authorization payloads detected');
+
+  const auth = sources[0]!;
+  if (!auth.sentry_key) throw new Rejection(401, 'bad x-sentry-auth header: missing public key in auth header');
+  if (auth.sentry_version !== undefined) {
+    const version = Number(auth.sentry_version.split('.')[0]);
+    if (!Number.isInteger(version) || version < 0 || version > 65535) throw new Rejection(401, 'bad x-sentry-auth header: invalid value for version');
+    if (version > PROTOCOL_VERSION) throw new Rejection(400, `unsupported protocol version (${version})`);
+  }
+  const key = auth.sentry_key.split('.')[0]!;
+  if (key.length !== 32 || !/^[\x00-\x7f]*$/.test(key)) throw new Rejection(400, 'bad sentry DSN public key');
+  return key;
+}
+
+function authPairs(items: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const item of items.split(',')) {
+    const [name, value] = item.split('=');
+    if (name !== undefined && value !== undefined) pairs[name.trim()] = value.trim();
+  }
+  return pairs;
+}
+
+const DECODERS: Record<string, ((body: Buffer) => Buffer) | undefined> = {
+  '': (body) => body,
+  identity: (body) => body,
+  gzip: (body) => gunzipSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
+  'x-gzip': (body) => gunzipSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
+  deflate: (body) => inflateSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
+  br: (body) => brotliDecompressSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
+  zstd: (body) => zstdDecompressSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
+};
+
+/** The decompressed body; 413 past Relay's limit, 400 when it does not decompress (decompression.rs). */
+async function readBody(request: IncomingMessage, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Read to the end (leaving the loop early would reset the connection before the 413 is sent).
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size <= RELAY_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+  }
+  if (size > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
+  let body: Buffer;
+  try {
+    body = inflate(Buffer.concat(chunks));
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Rejection(413, 'length limit exceeded');
+    throw new Rejection(400, `invalid request body: ${(error as Error).message}`);
+  }
+  if (body.length > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
+  return body;
+}
+
+/** A google.rpc.Status as protobuf: code (field 1, varint), message (field 2, string). */
+function encodeStatus({ code, message }: { code: number; message: string }): Buffer {
+  const text = Buffer.from(message, 'utf8');
+  return Buffer.concat([Buffer.from([0x08, code, 0x12]), varint(text.length), text]);
+}
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  while (value > 0x7f) {
+    bytes.push((value & 0x7f) | 0x80);
+    value >>>= 7;
+  }
+  bytes.push(value);
+  return Buffer.from(bytes);
+}
+
+/*
+ * relay-otel/src/lib.rs, otel_value_to_attribute: scalars stay as they are; an array or a map
+ * becomes a JSON string (nested arrays and maps inside are dropped); an attribute without a
+ * value is dropped. (A later Relay keeps an array of scalars as an `array` attribute; Sentry's
+ * docs still call arrays partly supported, so the stand-in keeps the stricter JSON string.)
+ */
+function toSentryValue(value: AttributeValue): AttributeValue | undefined {
+  if (value === null) return undefined;
+  if (Array.isArray(value)) return JSON.stringify(value.filter(isScalar));
+  if (typeof value === 'object') return JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, v]) => isScalar(v))));
+  return value;
+}
+
+function isScalar(value: AttributeValue): boolean {
+  return value !== null && typeof value !== 'object';
+}
+
+function putAll(target: Attributes, source: Attributes, prefix = ''): void {
+  for (const [key, value] of Object.entries(source)) {
+    const converted = toSentryValue(value);
+    if (converted !== undefined) target[`${prefix}${key}`] = converted;
+  }
+}
+
+/*
+ * relay-otel/src/lib.rs, otel_scope_into_attributes: resource attributes become `resource.<key>`,
+ * scope attributes `instrumentation.<key>`, plus instrumentation.name and .version; and
+ * otel_resource_to_platform: telemetry.sdk.language "nodejs" gives sentry.platform "node".
+ */
+function scopeAttributes(item: ReceivedSpan | ReceivedLog): Attributes {
+  const attributes: Attributes = {};
+  putAll(attributes, item.resource, 'resource.');
+  attributes['instrumentation.name'] = item.scope;
+  attributes['instrumentation.version'] = item.scopeVersion;
+  return attributes;
+}
+
+const SPAN_KINDS = [undefined, 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+
+/*
+ * relay-spans/src/otel_to_sentry_v2.rs, otel_to_sentry_span: the events are dropped (an
+ * exception recorded as a span event never shows); every attribute is kept under its own
+ * name, after the resource's; status Unset and Ok are "ok", Error is "error"; the kind and
+ * the status message become sentry.kind and sentry.status.message; sentry.origin is
+ * "auto.otlp.spans"; a span without a name is named "db" or "http.server"/"http.client".
+ */
+function toSentrySpan(span: ReceivedSpan): SentrySpan {
+  const attributes = scopeAttributes(span);
+  attributes['sentry.origin'] = 'auto.otlp.spans';
+  const language = span.resource['telemetry.sdk.language'];
+  if (typeof language === 'string') attributes['sentry.platform'] = { dotnet: 'csharp', nodejs: 'node', webjs: 'javascript' }[language] ?? language;
+  putAll(attributes, span.attributes);
+  if (span.status.message) attributes['sentry.status.message'] = span.status.message;
+  const kind = SPAN_KINDS[span.kind];
+  if (kind) attributes['sentry.kind'] = kind;
+
+  let name = span.name;
+  if (!name && Object.keys(span.attributes).some((key) => key.startsWith('db'))) name = 'db';
+  if (!name && ('http.request.method' in span.attributes || 'http.method' in span.attributes)) {
+    name = span.kind === 2 ? 'http.server' : span.kind === 3 ? 'http.client' : 'http';
+  }
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    name,
+    kind,
+    status: span.status.code === 2 ? 'error' : 'ok',
+    startNs: span.startNs,
+    endNs: span.endNs,
+    attributes,
+  };
+}
+
+/*
+ * relay-ourlogs/src/otel_to_sentry.rs, otel_to_sentry_log: only a string body is kept, and
+ * relay-event-schema/src/protocol/ourlog.rs makes `body` required, so a record without one is
+ * dropped. Severity 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal, else
+ * from the severity text, else info. A missing trace id is replaced by a random one; the span id
+ * is kept when there is one. Attributes: the resource's and the scope's first, then the record's.
+ */
+function toSentryLog(record: ReceivedLog): SentryLog | undefined {
+  if (typeof record.body !== 'string') return undefined;
+  const attributes = scopeAttributes(record);
+  putAll(attributes, record.attributes);
+  return {
+    traceId: record.traceId.length === 32 ? record.traceId : randomBytes(16).toString('hex'),
+    spanId: record.spanId.length === 16 ? record.spanId : '',
+    timeNs: record.timeNs,
+    level: levelOf(record.severityNumber, record.severityText),
+    body: record.body,
+    attributes,
+  };
+}
+
+function levelOf(number: number, text: string): SentryLog['level'] {
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+  if (number >= 1 && number <= 24) return levels[Math.floor((number - 1) / 4)]!;
+  const byText: Record<string, SentryLog['level']> = {
+    trace: 'trace',
+    debug: 'debug',
+    info: 'info',
+    information: 'info',
+    warn: 'warn',
+    warning: 'warn',
+    error: 'error',
+    fatal: 'fatal',
+  };
+  return byText[text.toLowerCase()] ?? 'info';
 }

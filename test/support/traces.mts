@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { ReceivedSpan } from './otlp-proto.mts';
 
 /**
  * A W3C traceparent with a fresh trace id, sent the way a traced client
@@ -13,7 +12,7 @@ export function newTraceparent(): { traceparent: string; traceId: string; parent
 }
 
 /** The span of that name, or a failure that lists the names there are. */
-export function named(spans: ReceivedSpan[], name: string): ReceivedSpan {
+export function named<T extends { name: string }>(spans: T[], name: string): T {
   const span = spans.find((s) => s.name === name);
   assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
   return span;
