@@ -1,6 +1,6 @@
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { TracingConfig } from './config';
+import type { ServiceIdentity } from './config';
 
 /**
  * Who is speaking, on every span and log record: the SDK's telemetry.sdk.*,
@@ -9,8 +9,8 @@ import type { TracingConfig } from './config';
  * adds (in Kubernetes: pod, namespace, node).
  * Only these detectors: the cloud ones would call metadata addresses off the machine.
  */
-export function buildResource(config: Pick<TracingConfig, 'serviceName' | 'serviceVersion'>): Resource {
+export function buildResource(service: ServiceIdentity): Resource {
   return defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: config.serviceVersion }))
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: service.name, [ATTR_SERVICE_VERSION]: service.version }))
     .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
 }

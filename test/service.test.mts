@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service, freePort, runService } from './support/service.mts';
+import { ROOT, Service, freePort } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 import { named, newTraceparent } from './support/traces.mts';
 import { FAST_EXPORT } from './support/pipeline.mts';
@@ -296,37 +296,6 @@ describe('the collector away', () => {
     } finally {
       assert.equal(await service.stop(), 0);
     }
-  });
-});
-
-describe('bad configuration', () => {
-  const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['a non-numeric PORT', { PORT: 'eighty' }, /^configuration error: PORT must be a whole number, got "eighty"$/],
-    ['a PORT of 0', { PORT: '0' }, /^configuration error: PORT must be between 1 and 65535, got 0$/],
-    ['a sampler argument out of range', { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^configuration error: OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "1.5"$/],
-    ['an unknown sampler', { OTEL_TRACES_SAMPLER: 'sometimes' }, /^configuration error: OTEL_TRACES_SAMPLER must be one of /],
-    ['an unparsable endpoint URL', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://exa mple:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/],
-    ['an endpoint without a scheme', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must start with http:\/\/ .*/],
-    ['the http/protobuf protocol', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, /^configuration error: OTEL_EXPORTER_OTLP_PROTOCOL is "http\/protobuf", but this service exports over OTLP gRPC only/],
-    ['a bad DOWNSTREAM_URL', { DOWNSTREAM_URL: 'users:8080' }, /^configuration error: DOWNSTREAM_URL must start with http:\/\//],
-  ];
-  for (const [what, env, message] of cases) {
-    it(`exits 1 with one line naming the variable: ${what}`, async () => {
-      const { code, stderr, stdout } = await runService(env);
-      assert.equal(code, 1);
-      assert.equal(stdout, '', 'nothing started, nothing logged');
-      const lines = stderr.trim().split('\n');
-      assert.equal(lines.length, 1, `one line, got: ${stderr}`);
-      assert.match(lines[0]!, message);
-    });
-  }
-});
-
-describe('configuration read as the specification says', () => {
-  it('takes enumerated OTEL_* values in any case', async () => {
-    const service = await Service.start({ OTEL_TRACES_SAMPLER: 'ParentBased_Always_On', OTEL_LOG_LEVEL: 'WARN', OTEL_TRACES_EXPORTER: 'NONE', OTEL_LOGS_EXPORTER: 'None' });
-    assert.equal((await service.get('/users/1')).status, 200);
-    assert.equal(await service.stop(), 0);
   });
 });
 

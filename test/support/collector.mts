@@ -31,13 +31,15 @@ export function validateConfig(configs: string[], env: Record<string, string> = 
 export class Collector {
   output = '';
   readonly grpcPort: number;
+  readonly httpPort: number;
   readonly healthPort: number;
   readonly process: ChildProcess;
   private readonly exited: Promise<unknown>;
 
-  private constructor(process: ChildProcess, grpcPort: number, healthPort: number) {
+  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number) {
     this.process = process;
     this.grpcPort = grpcPort;
+    this.httpPort = httpPort;
     this.healthPort = healthPort;
     this.exited = once(process, 'exit');
     process.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -47,6 +49,11 @@ export class Collector {
   /** The endpoint a service exports to. */
   get endpoint(): string {
     return `http://127.0.0.1:${this.grpcPort}`;
+  }
+
+  /** Its OTLP/HTTP receiver: the base URL, to which a client adds /v1/traces or /v1/logs. */
+  get httpEndpoint(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
   }
 
   /** `detached` puts it in its own process group, so a Ctrl-C meant for the caller does not reach it. */
@@ -70,7 +77,7 @@ export class Collector {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
     });
-    const collector = new Collector(child, grpc, health);
+    const collector = new Collector(child, grpc, http, health);
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
