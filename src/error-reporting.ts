@@ -24,7 +24,11 @@ export function initErrorReporting(dsn: string | undefined, release: string): vo
   });
 }
 
-/** An unexpected error: becomes a Sentry issue when error reporting is on. */
+/**
+ * An error nobody handled: becomes a Sentry issue when error reporting is on.
+ * Errors the code recovers from stay on their span and in the exception log,
+ * so that an issue always means something failed.
+ */
 export function reportError(error: Error): void {
   if (!sentry || reported.has(error)) return;
   reported.add(error);
