@@ -307,6 +307,14 @@ describe('overlay specifics', () => {
     const memory = (objects: K8sObject[]) => bytesOf(containersOf(find(objects, 'Deployment', 'otel-collector'))[0]!.resources.limits.memory);
     assert.ok(memory(eks) > memory(minikube));
   });
+
+  it('eks: the internet-facing gateway, and only it, distrusts incoming trace context', () => {
+    const trust = (objects: K8sObject[], name: string) =>
+      containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!.env.find((e: { name: string }) => e.name === 'TRUST_INCOMING_TRACE_CONTEXT')?.value;
+    assert.equal(trust(renderOverlay('eks'), 'gateway'), 'false');
+    assert.equal(trust(renderOverlay('eks'), 'users'), undefined, 'users continues the gateway\'s trace');
+    for (const name of APPS) assert.equal(trust(renderOverlay('minikube'), name), undefined);
+  });
 });
 
 describe('secrets stay out of git', () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
+import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
 import { ROOT, Service, freePort } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
@@ -336,5 +338,72 @@ describe('OTEL_SDK_DISABLED=true', () => {
       await service.stop();
       await receiver.close();
     }
+  });
+});
+
+describe('a gateway facing the internet: TRUST_INCOMING_TRACE_CONTEXT=false', () => {
+  let receiver: OtlpReceiver;
+  let users: Service;
+  let gateway: Service;
+  // An outside caller that asks for no tracing (…-00) and sends baggage.
+  const outside = newTraceparent();
+  const outsideHeaders = { traceparent: outside.traceparent.replace(/-01$/, '-00'), baggage: 'tenant=outsider' };
+
+  before(async () => {
+    receiver = await OtlpReceiver.start();
+    const common = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT };
+    users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
+    gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url, TRUST_INCOMING_TRACE_CONTEXT: 'false' });
+  });
+  after(async () => {
+    await Promise.all([gateway.stop(), users.stop()]);
+    await receiver.close();
+  });
+
+  it('traces the request anyway, in a new trace linked to the caller\'s, which continues into users', async () => {
+    assert.equal((await gateway.get('/chain/123', outsideHeaders)).status, 200);
+    const spans = await receiver.waitForSpans(
+      (all) => all.some((s) => s.resource['service.name'] === 'gateway' && s.kind === SPAN_KIND.SERVER && s.links.some((l) => l.traceId === outside.traceId)),
+      'the gateway server span, linked to the outside caller',
+    );
+    const gatewayServer = spans.find((s) => s.resource['service.name'] === 'gateway' && s.links.some((l) => l.traceId === outside.traceId))!;
+    assert.notEqual(gatewayServer.traceId, outside.traceId, 'a trace of our own');
+    assert.equal(gatewayServer.parentSpanId, '', 'a root span');
+    assert.deepEqual(gatewayServer.links.map((l) => [l.traceId, l.spanId]), [[outside.traceId, outside.parentId]]);
+
+    const trace = await receiver.waitForSpans(() => receiver.trace(gatewayServer.traceId).length >= 6, 'the six spans of /chain/123').then(() => receiver.trace(gatewayServer.traceId));
+    const client = trace.find((s) => s.kind === SPAN_KIND.CLIENT)!;
+    const usersServer = trace.find((s) => s.kind === SPAN_KIND.SERVER && s.resource['service.name'] === 'users')!;
+    assert.equal(usersServer.parentSpanId, client.spanId, 'our own call continues our trace');
+    assert.deepEqual(usersServer.links, [], 'users trusts the gateway');
+    assert.deepEqual(receiver.trace(outside.traceId), [], 'nothing joined the caller\'s trace');
+  });
+
+  it('passes our trace context on, sampled, without the caller\'s baggage', async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const downstream = createServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"1","name":"User 1"}');
+    });
+    const port = await listenOnLoopback(downstream);
+    const edge = await Service.start({ OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', DOWNSTREAM_URL: `http://127.0.0.1:${port}`, TRUST_INCOMING_TRACE_CONTEXT: 'false' });
+    try {
+      assert.equal((await edge.get('/chain/1', outsideHeaders)).status, 200);
+      const [headers] = seen;
+      assert.match(String(headers?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'sampled by us');
+      assert.equal(String(headers?.traceparent).split('-')[1] === outside.traceId, false);
+      assert.equal(headers?.baggage, undefined, 'the outside baggage stops here');
+    } finally {
+      await edge.stop();
+      await closeHttpServer(downstream);
+    }
+  });
+
+  it('by default (trust) the same request continues the caller\'s trace and obeys its -00', async () => {
+    const trusting = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, DOWNSTREAM_URL: users.url, OTEL_SERVICE_NAME: 'trusting' });
+    assert.equal((await trusting.get('/chain/123', outsideHeaders)).status, 200);
+    // Stopping flushes: whatever was going to be exported has been.
+    assert.equal(await trusting.stop(), 0);
+    assert.deepEqual(receiver.spans.filter((s) => s.resource['service.name'] === 'trusting'), [], 'tracing switched off from outside');
   });
 });
