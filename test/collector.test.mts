@@ -111,7 +111,7 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
 describe('tail sampling', () => {
   it('with the share of ordinary traces at 0, keeps the error traces and drops the rest', async () => {
     const pipeline = await startPipeline({ collectorEnv: { TAIL_SAMPLING_PERCENTAGE: '0' } });
-    const { sentry, service } = pipeline;
+    const { sentry, collector, service } = pipeline;
     try {
       const ordinary = newTraceparent();
       const failing = newTraceparent();
@@ -119,8 +119,9 @@ describe('tail sampling', () => {
       assert.equal((await service.get('/users/123', { traceparent: failing.traceparent })).status, 200);
 
       await sentry.waitFor(() => (sentry.trace(failing.traceId).length >= 4 ? true : undefined), 'the error trace');
-      // The ordinary trace was decided first (it started first): had it been kept, it would be here by now.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The collector counts its decisions: once it has dropped one trace, that trace never leaves.
+      const dropped = { decision: 'not_sampled' };
+      await waitFor(async () => ((await collector.metric('otelcol_processor_tail_sampling_global_count_traces_sampled', dropped)) === 1 || undefined), 'the decision to drop one trace');
       assert.deepEqual(sentry.trace(ordinary.traceId), [], 'the ordinary trace was sampled out');
     } finally {
       await pipeline.stop();

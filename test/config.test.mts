@@ -183,6 +183,26 @@ describe('the running service with bad configuration', () => {
   });
 });
 
+describe('the tests\' own environment', () => {
+  it('does not leak into the service they start: a developer\'s OTEL_* stays in their shell', async () => {
+    const receiver = await OtlpReceiver.start();
+    process.env.OTEL_TRACES_EXPORTER = 'none';
+    process.env.OTEL_SDK_DISABLED = 'true';
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT }).finally(() => {
+      delete process.env.OTEL_TRACES_EXPORTER;
+      delete process.env.OTEL_SDK_DISABLED;
+    });
+    try {
+      const { traceparent, traceId } = newTraceparent();
+      assert.equal((await service.get('/users/1', { traceparent })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the spans, exported as by default');
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+});
+
 for (const protocol of ['http/protobuf', 'http/json']) {
   describe(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol}: spans and log records over OTLP/HTTP, through the real collector`, () => {
     let sentry: SentryIngest;

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { COLLECTOR_CONFIG, ensureCollectorBuilt } from './support/collector.mts';
 import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from './support/k8s.mts';
 import { TestNetwork } from './support/netns.mts';
+import { unlessMissing } from './support/requirements.mts';
 import { ROOT } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 
@@ -87,7 +88,7 @@ function readSpans(file: string): FileSpan[] {
   return spans;
 }
 
-describe('cluster DNS rehearsal: collector, gateway and users on test hosts, by their cluster names', () => {
+describe('cluster DNS rehearsal: collector, gateway and users on test hosts, by their cluster names', { skip: unlessMissing(TestNetwork.missing()) }, () => {
   let network: TestNetwork;
   let folder: string;
   let received: string;

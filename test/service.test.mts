@@ -246,7 +246,7 @@ describe('shutdown', () => {
     try {
       for (let i = 0; i < 20; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
       const inFlight = service.get('/work?ms=300');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the request to be in flight');
       assert.equal(receiver.spans.length, 0, 'nothing exported before shutdown');
 
       const exit = service.stop('SIGTERM');
@@ -268,7 +268,7 @@ describe('shutdown', () => {
   it('a second signal exits at once', async () => {
     const service = await Service.start({ OTEL_TRACES_EXPORTER: 'none', SHUTDOWN_GRACE_MS: '60000' });
     const slow = service.get('/work?ms=5000').catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the slow request to be in flight');
     service.process.kill('SIGTERM');
     await waitFor(() => service.logs.some((l) => l.msg === 'shutting down') || undefined, 'the shutdown to begin');
     const started = Date.now();
@@ -308,7 +308,7 @@ describe('a client that leaves before the answer', () => {
     try {
       const controller = new AbortController();
       const leaving = fetch(`${service.url}/work?ms=2000`, { signal: controller.signal }).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the work to start');
       controller.abort();
       await leaving;
       const middle = await receiver.waitForSpans((spans) => spans.some((s) => s.name === 'middleWork'), 'the cancelled middleWork span');
@@ -329,8 +329,10 @@ describe('OTEL_SDK_DISABLED=true', () => {
     try {
       assert.equal((await service.get('/users/123')).status, 200);
       assert.equal((await service.get('/chain/42')).status, 200);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Stopping flushes whatever would have been exported.
+      assert.equal(await service.stop(), 0);
       assert.equal(receiver.spans.length, 0);
+      assert.equal(receiver.logs.length, 0);
       assert.ok(service.logs.some((line) => line.msg === 'middle work started'));
       assert.equal(service.logs.some((line) => line.trace_id !== undefined), false);
       assert.equal(service.logs.find((line) => line.msg === 'listening')?.tracing, false);

@@ -33,11 +33,14 @@ export class Collector {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly healthPort: number;
+  /** The collector's own metrics, Prometheus text at /metrics. */
+  readonly metricsPort: number;
   readonly process: ChildProcess;
   private readonly exited: Promise<unknown>;
 
-  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number) {
+  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number, metricsPort: number) {
     this.process = process;
+    this.metricsPort = metricsPort;
     this.grpcPort = grpcPort;
     this.httpPort = httpPort;
     this.healthPort = healthPort;
@@ -77,7 +80,7 @@ export class Collector {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
     });
-    const collector = new Collector(child, grpc, http, health);
+    const collector = new Collector(child, grpc, http, health, metrics);
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
@@ -87,6 +90,17 @@ export class Collector {
       20_000,
     );
     return collector;
+  }
+
+  /** One of the collector's own metrics, summed over the series that carry `labels`; undefined while there is none. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const values = text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+      .map((line) => Number(line.split(' ').at(-1)));
+    return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
   }
 
   async stop(): Promise<void> {
