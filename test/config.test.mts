@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Collector } from './support/collector.mts';
+import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
 import { SPAN_KIND } from './support/otlp-proto.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
 import { FAST_EXPORT } from './support/pipeline.mts';
@@ -179,6 +181,31 @@ describe('the running service with bad configuration', () => {
     } finally {
       assert.equal(await service.stop(), 0);
       await receiver.close();
+    }
+  });
+});
+
+describe('OTEL_PROPAGATORS=b3multi', () => {
+  it('continues X-B3-* headers and sends them on to the next service', async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const downstream = createServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"1","name":"User 1"}');
+    });
+    const port = await listenOnLoopback(downstream);
+    const service = await Service.start({ OTEL_PROPAGATORS: 'b3multi', OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', DOWNSTREAM_URL: `http://127.0.0.1:${port}` });
+    try {
+      const { traceId, parentId } = newTraceparent();
+      assert.equal((await service.get('/chain/1', { 'x-b3-traceid': traceId, 'x-b3-spanid': parentId, 'x-b3-sampled': '1' })).status, 200);
+      const [headers] = seen;
+      assert.equal(headers?.['x-b3-traceid'], traceId, 'the same trace');
+      assert.match(String(headers?.['x-b3-spanid']), /^[0-9a-f]{16}$/);
+      assert.notEqual(headers?.['x-b3-spanid'], parentId, 'with our client span as the parent');
+      assert.equal(headers?.['x-b3-sampled'], '1');
+      assert.equal(headers?.traceparent, undefined, 'and only b3');
+    } finally {
+      await service.stop();
+      await closeHttpServer(downstream);
     }
   });
 });
