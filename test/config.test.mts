@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Collector } from './support/collector.mts';
 import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
@@ -7,7 +10,7 @@ import { SPAN_KIND } from './support/otlp-proto.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
 import { FAST_EXPORT } from './support/pipeline.mts';
 import { SentryIngest } from './support/sentry-ingest.mts';
-import { Service, runService } from './support/service.mts';
+import { ROOT, Service, runService } from './support/service.mts';
 import { newTraceparent } from './support/traces.mts';
 
 const { ConfigError, parseConfig } = await import('../dist/config.js');
@@ -235,12 +238,19 @@ for (const protocol of ['http/protobuf', 'http/json']) {
     let sentry: SentryIngest;
     let collector: Collector;
     let service: Service;
+    const modulesFile = join(tmpdir(), `loaded-modules-${process.pid}-${protocol.replace('/', '-')}.json`);
 
     before(async () => {
       sentry = await SentryIngest.start();
       collector = await Collector.start(sentry.collectorEnv());
       // Only the base URL, as the OpenTelemetry Operator sets it: the exporters add /v1/traces and /v1/logs.
-      service = await Service.start({ OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_EXPORTER_OTLP_ENDPOINT: collector.httpEndpoint, ...FAST_EXPORT });
+      service = await Service.start({
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.httpEndpoint,
+        ...FAST_EXPORT,
+        NODE_OPTIONS: `--require ${join(ROOT, 'test/support/loaded-modules.cjs')}`,
+        LOADED_MODULES_FILE: modulesFile,
+      });
     });
     after(async () => {
       await service?.stop();
@@ -259,6 +269,13 @@ for (const protocol of ['http/protobuf', 'http/json']) {
       }, 'the log record "middle work started"');
       assert.equal(records[0]!.resource['service.name'], 'users-api');
       assert.deepEqual(service.logs.filter((line) => line.level === 'warn' && line.trace_id === undefined), [], 'no warning, no export failure');
+    });
+
+    it('does not load the gRPC stack', async () => {
+      assert.equal(await service.stop(), 0);
+      const loaded = JSON.parse(readFileSync(modulesFile, 'utf8')) as string[];
+      assert.deepEqual(loaded.filter((path) => path.includes('/@grpc/') || path.includes('otlp-grpc')), []);
+      assert.ok(loaded.some((path) => path.includes(protocol === 'http/json' ? 'exporter-trace-otlp-http' : 'exporter-trace-otlp-proto')), 'the probe sees the HTTP exporter');
     });
   });
 }
