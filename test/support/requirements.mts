@@ -1,13 +1,15 @@
-/**
- * For a test that needs what a developer's machine may lack (root, a tool).
- * In CI (CI=true) nothing is skipped: the test runs, and fails with the
- * reason. Anywhere else it is skipped, and says why: node:test prints the
- * reason beside the test (`# not run here: ...`) and counts it as skipped.
- * Pass the result as the `skip` option of describe() or it().
- */
-export function unlessMissing(missing: string | undefined): string | false {
-  if (missing === undefined || RUNNING_IN_CI) return false;
-  return `not run here: ${missing} (CI runs it)`;
-}
+import { describe, it } from 'node:test';
 
 export const RUNNING_IN_CI = /^(true|1)$/i.test(process.env.CI ?? '');
+
+/**
+ * describe() for tests that need what a developer's machine may lack (root,
+ * a tool); `missing` says what is missing, or is undefined. In CI (CI=true)
+ * nothing is skipped: the tests run, and fail with the reason. Anywhere else
+ * they become one skipped test that says why (`# not run here: ...`),
+ * counted as skipped in the summary.
+ */
+export function describeNeeding(missing: string | undefined, name: string, body: () => void): void {
+  if (missing === undefined || RUNNING_IN_CI) describe(name, body);
+  else it(name, { skip: `not run here: ${missing} (CI runs it)` }, () => {});
+}
