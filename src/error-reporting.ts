@@ -21,6 +21,10 @@ export function initErrorReporting(dsn: string | undefined, release: string): vo
     integrations: [sentry.openTelemetryIntegration()],
     // Our propagator (W3C trace context) already carries the trace to other services.
     tracePropagationTargets: [],
+    // No personal data by default, as for the spans (collector/config.yaml,
+    // transform/drop_personal_data): the SDK would otherwise attach the
+    // caller's IP address, every request header and the query string to each issue.
+    dataCollection: { userInfo: false, cookies: false, httpHeaders: false, urlQueryParams: false, httpBodies: [] },
   });
 }
 

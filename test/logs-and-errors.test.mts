@@ -131,8 +131,8 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
 
   const failing = newTraceparent();
 
-  it('/error becomes an error event, with its stack, in the trace of the OTLP spans', async () => {
-    assert.equal((await service.get('/error', { traceparent: failing.traceparent })).status, 500);
+  it('/error becomes an error event, with its stack, in the trace of the OTLP spans, and no personal data', async () => {
+    assert.equal((await service.get('/error?email=jane%40example.com', { traceparent: failing.traceparent, 'user-agent': 'Jane\'s laptop' })).status, 500);
     const event = await waitFor(() => eventsOf(failing.traceId)[0], 'the error event of /error');
     const server = await receiver.waitForSpans(() => receiver.trace(failing.traceId).length >= 1, 'the OTLP span of /error');
     assert.equal(server.find((s) => s.traceId === failing.traceId)!.name, 'GET /error');
@@ -143,6 +143,11 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
     assert.equal(exception.value, 'this endpoint fails on purpose');
     assert.ok(exception.stacktrace.frames.length > 2, 'with a stack trace');
     assert.ok(exception.stacktrace.frames.some((frame: { filename?: string }) => /dist\/app\.js$/.test(frame.filename ?? '')));
+
+    // As for the spans: no caller address, no headers, no query string.
+    assert.deepEqual(event.payload.request, { method: 'GET', url: `${service.url}/error` });
+    assert.equal(event.payload.user?.ip_address, undefined);
+    assert.doesNotMatch(JSON.stringify(event.payload), /jane|laptop/i);
   });
 
   it('a failed downstream call (502) becomes an event, with its cause', async () => {
