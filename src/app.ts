@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { getJson } from './downstream';
+import { reportError } from './error-reporting';
 import { HttpError } from './http-errors';
 import { logger } from './logger';
 import { middleWork } from './somework';
@@ -51,7 +52,7 @@ export function createApp({ downstreamUrl, isReady }: AppOptions): express.Expre
       if ((error as Error).name === 'AbortError' && res.destroyed) throw error; // our client left first
       logger.warn({ err: error, downstream: url.origin }, 'downstream call failed');
       // The cause stays in this log line and on the client span: no internal address goes to the client.
-      throw new HttpError(502, 'downstream call failed');
+      throw new HttpError(502, 'downstream call failed', { cause: error });
     }
   });
 
@@ -97,9 +98,11 @@ const handleError: ErrorRequestHandler = (error, _req, res, next) => {
     res.status(status).json({ error: (error as Error).message });
     return;
   }
-  // Anything else is ours: keep it on the server span, answer without details.
+  // Anything else is ours and nobody handled it: keep it on the server span,
+  // make it a Sentry issue, answer without details.
   const span = trace.getActiveSpan();
   if (span) recordError(span, error);
+  reportError(error instanceof Error ? error : new Error(String(error)));
   logger.error({ err: error }, 'request failed');
   res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
 };

@@ -3,9 +3,14 @@ import { join } from 'node:path';
 
 /**
  * Everything the service reads from its environment, read once, validated,
- * typed. Bad values stop the process with one line that names the variable.
- * The OTEL_* variables follow the OpenTelemetry specification
- * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
+ * typed. Two policies:
+ * - the service's own settings (PORT, DOWNSTREAM_URL, ...): a bad value stops
+ *   the process with one line that names the variable;
+ * - the OTEL_* variables follow the OpenTelemetry specification
+ *   (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+ *   a bad or unknown value is a warning, and the default is used. Telemetry
+ *   never takes the service down, and a variable injected cluster-wide (the
+ *   OpenTelemetry Operator sets several) must not crash-loop every pod.
  */
 export interface Config {
   port: number;
@@ -14,10 +19,19 @@ export interface Config {
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownGraceMs: number;
   logLevel: LogLevel;
-  tracing: TracingConfig;
-  logExport: LogExportConfig;
   /** When set, errors also go to Sentry as issues through the Sentry SDK; unset, that SDK is never loaded. */
   sentryDsn: string | undefined;
+  /** Who is speaking, and where: on every span, log record and Sentry issue. */
+  service: ServiceIdentity;
+  tracing: TracingConfig;
+  logExport: LogExportConfig;
+  /** OTEL_* values that were set but unusable, each replaced by its default: logged once the logger exists. */
+  warnings: ConfigWarning[];
+}
+
+export interface ServiceIdentity {
+  name: string;
+  version: string;
   /**
    * Where this copy runs (DEPLOYMENT_ENVIRONMENT: local, development, production...): the
    * resource's deployment.environment.name and the Sentry SDK's environment, so errors,
@@ -26,23 +40,43 @@ export interface Config {
   environment: string;
 }
 
-export interface TracingConfig {
-  enabled: boolean;
-  serviceName: string;
-  serviceVersion: string;
-  exporter: 'otlp' | 'console' | 'none';
-  /** OTLP gRPC endpoint, always with its scheme: http:// is plaintext, https:// is TLS. */
+/** How a batch processor queues and sends, for spans (OTEL_BSP_*) and log records (OTEL_BLRP_*) alike. */
+export interface BatchConfig {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+export const OTLP_PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** Where OTLP goes and how. The endpoint always has its scheme (http:// plaintext, https:// TLS); over HTTP it is the signal's full URL. */
+export interface OtlpTarget {
+  protocol: OtlpProtocol;
   endpoint: string;
+}
+
+/** What spans and log records have in common. */
+export interface SignalExportConfig {
+  /** False with OTEL_SDK_DISABLED=true: decided once, the same for both signals. */
+  enabled: boolean;
+  exporter: 'otlp' | 'console' | 'none';
+  otlp: OtlpTarget;
+  batch: BatchConfig;
+}
+
+export interface TracingConfig extends SignalExportConfig {
   sampler: SamplerName;
   /** Ratio for the traceidratio samplers, 0..1. */
   samplerRatio: number;
-  propagators: Array<'tracecontext' | 'baggage'>;
-  batch: {
-    maxQueueSize: number;
-    maxExportBatchSize: number;
-    scheduledDelayMillis: number;
-    exportTimeoutMillis: number;
-  };
+  propagators: PropagatorName[];
+  /**
+   * False where the service faces the internet: an incoming traceparent then
+   * starts a new trace that links to it (our sampler decides), and incoming
+   * baggage is dropped. Outgoing calls still carry our context.
+   */
+  trustIncomingContext: boolean;
   /** Longest attribute value kept; longer ones are truncated, so no request can grow a span without bound. */
   attributeValueLengthLimit: number;
   /** Health and readiness probes: answered, never traced. */
@@ -52,16 +86,15 @@ export interface TracingConfig {
 }
 
 /** The log lines also go out as OTLP log records, in the trace of the request that wrote them. */
-export interface LogExportConfig {
-  enabled: boolean;
-  exporter: 'otlp' | 'console' | 'none';
-  endpoint: string;
-  batch: {
-    maxQueueSize: number;
-    maxExportBatchSize: number;
-    scheduledDelayMillis: number;
-    exportTimeoutMillis: number;
-  };
+export type LogExportConfig = SignalExportConfig;
+
+/** An OTEL_* variable whose value was not used. */
+export interface ConfigWarning {
+  variable: string;
+  value: string;
+  /** What the service uses instead: the default, or the variable that now decides. */
+  used: string;
+  message: string;
 }
 
 export const SAMPLERS = [
@@ -74,13 +107,20 @@ export const SAMPLERS = [
 ] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
+export const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi'] as const;
+export type PropagatorName = (typeof PROPAGATORS)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DIAG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
 export type DiagLevel = (typeof DIAG_LEVELS)[number];
 
-export const DEFAULT_OTLP_ENDPOINT = 'http://otel-collector.observability.svc.cluster.local:4317';
+const EXPORTERS = ['otlp', 'console', 'none'] as const;
+
+/** The collector's Service in the cluster: gRPC on 4317 (this service's default), OTLP/HTTP on 4318. */
+export const DEFAULT_OTLP_GRPC_ENDPOINT = 'http://otel-collector.observability.svc.cluster.local:4317';
+export const DEFAULT_OTLP_HTTP_ENDPOINT = 'http://otel-collector.observability.svc.cluster.local:4318';
 export const DEFAULT_SERVICE_NAME = 'users-api';
 export const PROBE_PATHS = ['/healthz', '/readyz'];
 
@@ -97,167 +137,180 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 export function parseConfig(env: Env): Config {
-  const port = integer(env, 'PORT', 8080, 1, 65535);
+  const read = new EnvironmentReader(env);
+  const port = read.own('PORT', wholeNumber(1, 65535), 8080);
+  const enabled = read.otel('OTEL_SDK_DISABLED', trueOrFalse, false) === false;
   return {
     port,
-    downstreamUrl: httpUrl(env, 'DOWNSTREAM_URL', `http://127.0.0.1:${port}`),
-    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    tracing: parseTracingConfig(env),
-    logExport: parseLogExportConfig(env),
-    sentryDsn: sentryDsn(env),
-    environment: deploymentEnvironment(env),
-  };
-}
-
-/** Sentry's rules for an environment name: no slash, no whitespace, at most 64 characters, not "." or "..". */
-function deploymentEnvironment(env: Env): string {
-  const name = value(env, 'DEPLOYMENT_ENVIRONMENT') ?? 'local';
-  if (!/^[^\s/]{1,64}$/.test(name) || name === '.' || name === '..') {
-    throw new ConfigError('DEPLOYMENT_ENVIRONMENT', `must be a name without slashes or spaces, at most 64 characters (such as production), got "${name}"`);
-  }
-  return name;
-}
-
-function sdkEnabled(env: Env): boolean {
-  return boolean(env, 'OTEL_SDK_DISABLED', false) === false;
-}
-
-function parseLogExportConfig(env: Env): LogExportConfig {
-  const maxQueueSize = integer(env, 'OTEL_BLRP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
-  return {
-    enabled: sdkEnabled(env),
-    exporter: oneOf(env, 'OTEL_LOGS_EXPORTER', ['otlp', 'console', 'none'] as const, 'otlp'),
-    endpoint: otlpEndpoint(env, 'LOGS'),
-    batch: {
-      maxQueueSize,
-      maxExportBatchSize: integer(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', Math.min(512, maxQueueSize), 1, maxQueueSize),
-      scheduledDelayMillis: integer(env, 'OTEL_BLRP_SCHEDULE_DELAY', 1000, 0, 3_600_000),
-      exportTimeoutMillis: integer(env, 'OTEL_BLRP_EXPORT_TIMEOUT', 10_000, 1, 3_600_000),
+    downstreamUrl: read.own('DOWNSTREAM_URL', httpUrl, `http://127.0.0.1:${port}`),
+    shutdownGraceMs: read.own('SHUTDOWN_GRACE_MS', wholeNumber(0, 600_000), 10_000),
+    logLevel: read.own('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+    sentryDsn: read.own('SENTRY_DSN', sentryDsn, undefined),
+    service: {
+      name: read.otel('OTEL_SERVICE_NAME', anyText, DEFAULT_SERVICE_NAME),
+      version: packageVersion(),
+      environment: read.own('DEPLOYMENT_ENVIRONMENT', environmentName, 'local'),
     },
-  };
-}
-
-/** The signal's own variable wins over the shared one; gRPC takes either as is, with its scheme. */
-function otlpEndpoint(env: Env, signal: 'TRACES' | 'LOGS'): string {
-  const protocolVariable = value(env, `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) ? `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL` : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = value(env, protocolVariable);
-  if (protocol !== undefined && protocol !== 'grpc') {
-    throw new ConfigError(protocolVariable, `is "${protocol}", but this service exports over OTLP gRPC only: unset it or set it to "grpc"`);
-  }
-  const endpointVariable = value(env, `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) ? `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT` : 'OTEL_EXPORTER_OTLP_ENDPOINT';
-  return httpUrl(env, endpointVariable, DEFAULT_OTLP_ENDPOINT);
-}
-
-function sentryDsn(env: Env): string | undefined {
-  const raw = value(env, 'SENTRY_DSN');
-  if (raw === undefined) return undefined;
-  const dsn = URL.canParse(raw) ? new URL(raw) : undefined;
-  if (!dsn || !/^https?:$/.test(dsn.protocol) || !dsn.username || !/^\/\d+$/.test(dsn.pathname)) {
-    throw new ConfigError('SENTRY_DSN', 'must look like https://<public key>@o<org>.ingest.sentry.io/<project id> (Project Settings > Client Keys)');
-  }
-  return raw;
-}
-
-function parseTracingConfig(env: Env): TracingConfig {
-  // Measured (bench/): small batches sent often keep the export's bursts short, which
-  // keeps p99 near the untraced service's; the deep queue rides out a slow collector.
-  const maxQueueSize = integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 8192, 1, 1_000_000);
-  return {
-    enabled: sdkEnabled(env),
-    serviceName: value(env, 'OTEL_SERVICE_NAME') ?? DEFAULT_SERVICE_NAME,
-    serviceVersion: packageVersion(),
-    exporter: oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'console', 'none'] as const, 'otlp'),
-    endpoint: otlpEndpoint(env, 'TRACES'),
-    sampler: oneOf(env, 'OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on'),
-    samplerRatio: ratio(env, 'OTEL_TRACES_SAMPLER_ARG', 1),
-    propagators: propagators(env),
-    batch: {
-      maxQueueSize,
-      maxExportBatchSize: integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', Math.min(256, maxQueueSize), 1, maxQueueSize),
-      scheduledDelayMillis: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 200, 0, 3_600_000),
-      exportTimeoutMillis: integer(env, 'OTEL_BSP_EXPORT_TIMEOUT', 10_000, 1, 3_600_000),
+    tracing: {
+      enabled,
+      exporter: read.otel('OTEL_TRACES_EXPORTER', oneOf(EXPORTERS), 'otlp'),
+      otlp: otlpTarget(read, 'traces'),
+      // Measured (bench/): small batches sent often keep the export's bursts short, which
+      // keeps p99 near the untraced service's; the deep queue rides out a slow collector.
+      batch: batchConfig(read, 'OTEL_BSP', { maxQueueSize: 8192, maxExportBatchSize: 256, scheduledDelayMillis: 200, exportTimeoutMillis: 10_000 }),
+      sampler: read.otel('OTEL_TRACES_SAMPLER', oneOf(SAMPLERS), 'parentbased_always_on'),
+      samplerRatio: read.otel('OTEL_TRACES_SAMPLER_ARG', ratio, 1),
+      propagators: read.otel('OTEL_PROPAGATORS', propagatorList, ['tracecontext', 'baggage']),
+      trustIncomingContext: read.own('TRUST_INCOMING_TRACE_CONTEXT', trueOrFalse, true),
+      attributeValueLengthLimit: read.otel(
+        'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+        wholeNumber(1, 1_000_000),
+        read.otel('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', wholeNumber(1, 1_000_000), 4096),
+      ),
+      untracedPaths: PROBE_PATHS,
+      diagLogLevel: read.otel('OTEL_LOG_LEVEL', oneOf(DIAG_LEVELS), 'warn'),
     },
-    attributeValueLengthLimit: integer(
-      env,
-      value(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT') ? 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT' : 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-      4096,
-      1,
-      1_000_000,
-    ),
-    untracedPaths: PROBE_PATHS,
-    diagLogLevel: oneOf(env, 'OTEL_LOG_LEVEL', DIAG_LEVELS, 'warn'),
+    logExport: {
+      enabled,
+      exporter: read.otel('OTEL_LOGS_EXPORTER', oneOf(EXPORTERS), 'otlp'),
+      otlp: otlpTarget(read, 'logs'),
+      batch: batchConfig(read, 'OTEL_BLRP', { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000 }),
+    },
+    warnings: read.warnings,
   };
 }
 
-/** An unset or blank variable counts as unset, as the specification says. */
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  return raw === undefined || raw === '' ? undefined : raw;
+/**
+ * The signal's own variables win over the shared ones. Over gRPC the
+ * endpoint is used as given; over HTTP the shared endpoint is a base to which
+ * the signal's path (/v1/traces, /v1/logs) is added, while the signal's own
+ * endpoint is the full URL, as the specification says.
+ */
+function otlpTarget(read: EnvironmentReader, signal: 'traces' | 'logs'): OtlpTarget {
+  const SIGNAL = signal.toUpperCase();
+  const protocol = read.otel(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`, oneOf(OTLP_PROTOCOLS), read.otel('OTEL_EXPORTER_OTLP_PROTOCOL', oneOf(OTLP_PROTOCOLS), 'grpc'));
+  const base = read.otel('OTEL_EXPORTER_OTLP_ENDPOINT', httpUrl, protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : DEFAULT_OTLP_HTTP_ENDPOINT);
+  const endpoint = read.otel(`OTEL_EXPORTER_OTLP_${SIGNAL}_ENDPOINT`, httpUrl, protocol === 'grpc' ? base : `${base}/v1/${signal}`);
+  return { protocol, endpoint };
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = value(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
-  const parsed = Number(raw);
-  if (parsed < min || parsed > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
-  return parsed;
+function batchConfig(read: EnvironmentReader, prefix: 'OTEL_BSP' | 'OTEL_BLRP', defaults: BatchConfig): BatchConfig {
+  const maxQueueSize = read.otel(`${prefix}_MAX_QUEUE_SIZE`, wholeNumber(1, 1_000_000), defaults.maxQueueSize);
+  return {
+    maxQueueSize,
+    maxExportBatchSize: read.otel(`${prefix}_MAX_EXPORT_BATCH_SIZE`, wholeNumber(1, maxQueueSize), Math.min(defaults.maxExportBatchSize, maxQueueSize)),
+    scheduledDelayMillis: read.otel(`${prefix}_SCHEDULE_DELAY`, wholeNumber(0, 3_600_000), defaults.scheduledDelayMillis),
+    exportTimeoutMillis: read.otel(`${prefix}_EXPORT_TIMEOUT`, wholeNumber(1, 3_600_000), defaults.exportTimeoutMillis),
+  };
 }
 
-function ratio(env: Env, name: string, fallback: number): number {
-  const raw = value(env, name);
-  if (raw === undefined) return fallback;
-  const parsed = Number(raw);
-  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
-    throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`);
+/**
+ * Reads variables under the two policies. (@opentelemetry/core's
+ * getStringFromEnv and friends follow the same rules for blanks and
+ * booleans, but read only process.env and warn through the diagnostic
+ * logger, which is not set up yet: its level is one of these variables.)
+ */
+class EnvironmentReader {
+  readonly warnings: ConfigWarning[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  /** The service's own settings: a bad value stops the process. */
+  own<T>(name: string, parse: Parser<T>, fallback: T): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const parsed = parse(raw);
+    if (parsed instanceof Invalid) throw new ConfigError(name, parsed.secret ? parsed.expected : `${parsed.expected}, got "${raw}"`);
+    return parsed;
   }
-  return parsed;
+
+  /** OTEL_* variables: a bad value is one warning, and the default is used. */
+  otel<T>(name: string, parse: Parser<T>, fallback: T): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const parsed = parse(raw);
+    if (!(parsed instanceof Invalid)) return parsed;
+    if (!this.warnings.some((warning) => warning.variable === name)) {
+      const used = Array.isArray(fallback) ? fallback.join(',') : String(fallback);
+      this.warnings.push({ variable: name, value: raw, used, message: `ignoring ${name}="${raw}": it ${parsed.expected}; using ${used}` });
+    }
+    return fallback;
+  }
+
+  /** An unset or blank variable counts as unset, as the specification says. */
+  private raw(name: string): string | undefined {
+    const raw = this.env[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  }
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = value(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
+/** Why a value was refused, as "<what it> must ...". */
+class Invalid {
+  constructor(
+    readonly expected: string,
+    /** Not repeated in the error line. */
+    readonly secret = false,
+  ) {}
 }
+type Parser<T> = (raw: string) => T | Invalid;
+
+const anyText: Parser<string> = (raw) => raw;
+
+function wholeNumber(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    return parsed >= min && parsed <= max ? parsed : new Invalid(`must be a whole number from ${min} to ${max}`);
+  };
+}
+
+const ratio: Parser<number> = (raw) => {
+  const parsed = Number(raw);
+  return Number.isFinite(parsed) && parsed >= 0 && parsed <= 1 ? parsed : new Invalid('must be a number from 0 to 1');
+};
+
+/** Only "true" is true, in any case; anything but "true" or "false" is refused. */
+const trueOrFalse: Parser<boolean> = (raw) => {
+  const lower = raw.toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : new Invalid('must be true or false');
+};
 
 /** Enumerated values are read case-insensitively, as the specification asks. */
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = value(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
-  }
-  return raw as T;
+function oneOf<T extends string>(allowed: readonly T[]): Parser<T> {
+  return (raw) => {
+    const lower = raw.toLowerCase();
+    return (allowed as readonly string[]).includes(lower) ? (lower as T) : new Invalid(`must be one of ${allowed.join(', ')}`);
+  };
 }
 
-function httpUrl(env: Env, name: string, fallback: string): string {
-  const raw = value(env, name) ?? fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `must be a URL such as http://host:port, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(name, `must start with http:// (plaintext) or https:// (TLS), got "${raw}"`);
+const httpUrl: Parser<string> = (raw) => {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    return new Invalid('must be a URL that starts with http:// (plaintext) or https:// (TLS)');
   }
   return raw.replace(/\/+$/, '');
-}
+};
 
-function propagators(env: Env): TracingConfig['propagators'] {
-  const raw = value(env, 'OTEL_PROPAGATORS')?.toLowerCase() ?? 'tracecontext,baggage';
-  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
-  if (names.includes('none')) return [];
-  for (const name of names) {
-    if (name !== 'tracecontext' && name !== 'baggage') {
-      throw new ConfigError('OTEL_PROPAGATORS', `supports tracecontext, baggage and none, got "${name}"`);
-    }
+/** A comma-separated list; "none" alone means no propagation. */
+const propagatorList: Parser<PropagatorName[]> = (raw) => {
+  const names = raw.toLowerCase().split(',').map((name) => name.trim()).filter(Boolean);
+  if (names.length === 1 && names[0] === 'none') return [];
+  const known = names.every((name) => (PROPAGATORS as readonly string[]).includes(name));
+  return known && names.length > 0 ? [...new Set(names)] as PropagatorName[] : new Invalid(`must list some of ${PROPAGATORS.join(', ')}, or be none`);
+};
+
+/** Sentry's rules for an environment name: no slash, no whitespace, at most 64 characters, not "." or "..". */
+const environmentName: Parser<string> = (raw) =>
+  /^[^\s/]{1,64}$/.test(raw) && raw !== '.' && raw !== '..'
+    ? raw
+    : new Invalid('must be a name without slashes or spaces, at most 64 characters (such as production)');
+
+const sentryDsn: Parser<string | undefined> = (raw) => {
+  const dsn = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!dsn || !/^https?:$/.test(dsn.protocol) || !dsn.username || !/^\/\d+$/.test(dsn.pathname)) {
+    return new Invalid('must look like https://<public key>@o<org>.ingest.sentry.io/<project id> (Project Settings > Client Keys)', true);
   }
-  return names as TracingConfig['propagators'];
-}
+  return raw;
+};
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
@@ -267,8 +320,8 @@ function packageVersion(): string {
 let loaded: Config | undefined;
 
 /**
- * The process's configuration, parsed on first use. A bad value ends the
- * process here, before anything listens or exports.
+ * The process's configuration, parsed on first use. A bad value of the
+ * service's own ends the process here, before anything listens or exports.
  */
 export function loadConfig(): Config {
   if (loaded) return loaded;

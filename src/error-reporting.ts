@@ -27,10 +27,18 @@ export function initErrorReporting(dsn: string | undefined, service: { name: str
     integrations: [sentry.openTelemetryIntegration()],
     // Our propagator (W3C trace context) already carries the trace to other services.
     tracePropagationTargets: [],
+    // No personal data by default, as for the spans (collector/config.yaml,
+    // transform/drop_personal_data): the SDK would otherwise attach the
+    // caller's IP address, every request header and the query string to each issue.
+    dataCollection: { userInfo: false, cookies: false, httpHeaders: false, urlQueryParams: false, httpBodies: [] },
   });
 }
 
-/** An unexpected error: becomes a Sentry issue when error reporting is on. */
+/**
+ * An error nobody handled: becomes a Sentry issue when error reporting is on.
+ * Errors the code recovers from stay on their span and in the exception log,
+ * so that an issue always means something failed.
+ */
 export function reportError(error: Error): void {
   if (!sentry || reported.has(error)) return;
   reported.add(error);

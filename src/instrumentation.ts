@@ -10,9 +10,11 @@ import { buildResource } from './resource';
 import { initTracer } from './tracing';
 
 const config = loadConfig();
-const resource = buildResource({ ...config.tracing, environment: config.environment });
+const resource = buildResource(config.service);
 const shutdownTracing = initTracer(config.tracing, resource, logger);
 const shutdownLogExport = initLogExport(config.logExport, resource, logger);
+// Said only now that the logger (built from this config) and log export exist.
+for (const { message, ...fields } of config.warnings) logger.warn(fields, message);
 
 /** Flushes every span and log record still buffered, then stops exporting. */
 export async function shutdownTelemetry(): Promise<void> {

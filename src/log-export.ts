@@ -1,5 +1,4 @@
 import { logs } from '@opentelemetry/api';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import type { Resource } from '@opentelemetry/resources';
 import {
   BatchLogRecordProcessor,
@@ -12,10 +11,11 @@ import {
 import type { LogExportConfig } from './config';
 import { ExportMonitor } from './export-monitor';
 import type { Logger } from './logger';
+import { otlpLogExporter } from './otlp-exporters';
 import type { Shutdown } from './tracing';
 
 /**
- * Sends the service's log records over OTLP gRPC to the same collector as
+ * Sends the service's log records over OTLP to the same collector as
  * the spans. The records themselves come from the logger (logger.ts), which
  * hands each line to the OpenTelemetry logs API. Returns the flushing shutdown.
  */
@@ -63,6 +63,6 @@ function buildExporter(config: LogExportConfig, log: Logger): LogRecordExporter 
     case 'console':
       return new ConsoleLogRecordExporter();
     case 'otlp':
-      return new ExportMonitor<ReadableLogRecord>(new OTLPLogExporter({ url: config.endpoint }), log, 'log record', config.endpoint);
+      return new ExportMonitor<ReadableLogRecord>(otlpLogExporter(config.otlp), log, 'log record', config.otlp.endpoint);
   }
 }

@@ -1,6 +1,6 @@
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { TracingConfig } from './config';
+import type { ServiceIdentity } from './config';
 
 /** deployment.environment.name (semantic conventions, not yet stable: no constant in the stable entry point). */
 const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = 'deployment.environment.name';
@@ -14,9 +14,9 @@ const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = 'deployment.environment.name';
  * the collector turns it into Sentry's sentry.environment.
  * Only these detectors: the cloud ones would call metadata addresses off the machine.
  */
-export function buildResource(config: Pick<TracingConfig, 'serviceName' | 'serviceVersion'> & { environment: string }): Resource {
+export function buildResource(service: ServiceIdentity): Resource {
   return defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: config.serviceVersion }))
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: service.name, [ATTR_SERVICE_VERSION]: service.version }))
     .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }))
-    .merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.environment }));
+    .merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: service.environment }));
 }

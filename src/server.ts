@@ -8,7 +8,7 @@ import { closeErrorReporting, initErrorReporting } from './error-reporting';
 import { logger } from './logger';
 
 const config = loadConfig();
-initErrorReporting(config.sentryDsn, { name: config.tracing.serviceName, version: config.tracing.serviceVersion, environment: config.environment });
+initErrorReporting(config.sentryDsn, config.service);
 let ready = true;
 
 const app = createApp({ downstreamUrl: config.downstreamUrl, isReady: () => ready });
@@ -19,7 +19,7 @@ const server = app.listen(config.port, (error?: Error) => {
   }
   const { port } = server.address() as AddressInfo;
   logger.info(
-    { port, service: config.tracing.serviceName, tracing: config.tracing.enabled, sentry_sdk: config.sentryDsn !== undefined },
+    { port, service: config.service.name, tracing: config.tracing.enabled, sentry_sdk: config.sentryDsn !== undefined },
     'listening',
   );
 });

@@ -1,6 +1,5 @@
 import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
-import { reportError } from './error-reporting';
 
 export const tracer = trace.getTracer('users-api');
 
@@ -24,14 +23,13 @@ export function withSpan<T>(name: string, attributes: Attributes, work: (span: S
 
 /**
  * The exception event (type, message, stack), status ERROR and `error.type`,
- * as the conventions ask; and, when Sentry is on, the error as a Sentry issue
- * (once, however many spans it fails on its way up).
+ * as the conventions ask. Whether the error is also a Sentry issue is decided
+ * where it ends up: an error the code recovers from is not (app.ts reports
+ * the ones nobody handled).
  */
 export function recordError(span: Span, error: unknown): void {
   const exception = error instanceof Error ? error : new Error(String(error));
   span.recordException(exception);
   span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
   span.setAttribute(ATTR_ERROR_TYPE, exception.name);
-  // A client that went away cancels its work: not a bug to report.
-  if (exception.name !== 'AbortError') reportError(exception);
 }

@@ -1,10 +1,10 @@
-import { ClientRequest, type IncomingMessage } from 'node:http';
+import { ClientRequest, IncomingMessage } from 'node:http';
 import { TraceFlags, context, diag, propagation, trace, type DiagLogger, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, diagLogLevelFromString, setGlobalErrorHandler } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -23,6 +23,8 @@ import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from './config';
 import { ExportMonitor } from './export-monitor';
 import type { Logger } from './logger';
+import { otlpSpanExporter } from './otlp-exporters';
+import { UntrustedIncomingPropagator, linkToOutsideCaller } from './untrusted-context';
 
 export type Shutdown = () => Promise<void>;
 
@@ -57,6 +59,9 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => config.untracedPaths.includes((request.url ?? '').split('?')[0]!),
         applyCustomAttributesOnSpan: nameServerSpanAfterRoute,
+        requestHook: (span, request) => {
+          if (!config.trustIncomingContext && request instanceof IncomingMessage) linkToOutsideCaller(span);
+        },
       }),
     ],
   });
@@ -127,13 +132,20 @@ function buildExporter(config: TracingConfig, log: Logger): SpanExporter | undef
     case 'console':
       return new ConsoleSpanExporter();
     case 'otlp':
-      return new ExportMonitor<ReadableSpan>(new OTLPTraceExporter({ url: config.endpoint }), log, 'span', config.endpoint);
+      return new ExportMonitor<ReadableSpan>(otlpSpanExporter(config.otlp), log, 'span', config.otlp.endpoint);
   }
 }
 
+/** OTEL_PROPAGATORS; b3 and b3multi are the Zipkin headers that service meshes use. */
 function buildPropagator(config: TracingConfig): TextMapPropagator {
-  const known = { tracecontext: new W3CTraceContextPropagator(), baggage: new W3CBaggagePropagator() };
-  return new CompositePropagator({ propagators: config.propagators.map((name) => known[name]) });
+  const known = {
+    tracecontext: () => new W3CTraceContextPropagator(),
+    baggage: () => new W3CBaggagePropagator(),
+    b3: () => new B3Propagator(),
+    b3multi: () => new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
+  };
+  const propagator = new CompositePropagator({ propagators: config.propagators.map((name) => known[name]()) });
+  return config.trustIncomingContext ? propagator : new UntrustedIncomingPropagator(propagator);
 }
 
 const QUEUE_FULL = /^Dropped (\d+) spans because maxQueueSize reached/;

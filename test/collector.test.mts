@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { SpanKind } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { COLLECTOR_CONFIG, validateConfig, type Collector } from './support/collector.mts';
 import { startPipeline, type Pipeline } from './support/pipeline.mts';
 import { otlpJsonToProtobuf } from './support/otlp-proto.mts';
@@ -238,7 +241,7 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
 describe('tail sampling', () => {
   it('with the share of ordinary traces at 0, keeps the error traces and drops the rest', async () => {
     const pipeline = await startPipeline({ collectorEnv: { TAIL_SAMPLING_PERCENTAGE: '0' } });
-    const { sentry, service } = pipeline;
+    const { sentry, collector, service } = pipeline;
     try {
       const ordinary = newTraceparent();
       const failing = newTraceparent();
@@ -246,8 +249,9 @@ describe('tail sampling', () => {
       assert.equal((await service.get('/users/123', { traceparent: failing.traceparent })).status, 200);
 
       await sentry.waitFor(() => (sentry.trace(failing.traceId).length >= 4 ? true : undefined), 'the error trace');
-      // The ordinary trace was decided first (it started first): had it been kept, it would be here by now.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The collector counts its decisions: once it has dropped one trace, that trace never leaves.
+      const dropped = { decision: 'not_sampled' };
+      await waitFor(async () => ((await collector.metric('otelcol_processor_tail_sampling_global_count_traces_sampled', dropped)) === 1 || undefined), 'the decision to drop one trace');
       assert.deepEqual(sentry.trace(ordinary.traceId), [], 'the ordinary trace was sampled out');
     } finally {
       await pipeline.stop();
@@ -309,4 +313,53 @@ describe('a wrong Sentry key', () => {
       }
     });
   }
+});
+
+describe('no personal data to Sentry by default: the collector\'s transform/drop_personal_data', () => {
+  let pipeline: Pipeline;
+  before(async () => {
+    pipeline = await startPipeline();
+  });
+  after(() => pipeline?.stop());
+
+  it('removes the caller\'s address, user agent and query string from server spans, keeps the path, the route and user.id', async () => {
+    const { sentry, service } = pipeline;
+    const { traceparent, traceId } = newTraceparent();
+    const response = await service.get('/users/42?email=jane%40example.com', { traceparent, 'user-agent': 'Mozilla/5.0 (Jane\'s laptop)' });
+    assert.equal(response.status, 200);
+    const spans = await sentry.waitFor(() => (sentry.trace(traceId).length >= 2 ? sentry.trace(traceId) : undefined), 'the spans of /users/42');
+    const server = named(spans, 'GET /users/:id');
+    for (const key of ['client.address', 'network.peer.address', 'user_agent.original', 'url.query']) {
+      assert.equal(server.attributes[key], undefined, `${key} removed`);
+    }
+    assert.equal(server.attributes['url.path'], '/users/42');
+    assert.equal(server.attributes['http.route'], '/users/:id');
+    assert.equal(server.attributes['http.request.method'], 'GET');
+    assert.equal(named(spans, 'getUser').attributes['user.id'], '42', 'user.id stays: a value to think about');
+  });
+
+  it('leaves none of it in the exception log records the connector makes from spans', async () => {
+    const { sentry, service } = pipeline;
+    const { traceparent, traceId } = newTraceparent();
+    assert.equal((await service.get('/error?session=secret', { traceparent, 'user-agent': 'Mozilla/5.0 (Jane\'s laptop)' })).status, 500);
+    const log = await sentry.waitFor(() => sentry.logs.find((l) => l.traceId === traceId && l.attributes['span.name'] !== undefined), 'the exception log of /error');
+    assert.equal(log.attributes['url.path'], '/error');
+    for (const key of ['client.address', 'network.peer.address', 'user_agent.original', 'url.query']) assert.equal(log.attributes[key], undefined, `${key} removed`);
+  });
+
+  it('cuts the credentials, query and fragment from url.full on client spans, keeping host and path', async () => {
+    const { sentry, collector } = pipeline;
+    // A client span as any OpenTelemetry SDK sends it, straight to the collector.
+    const exporter = new OTLPTraceExporter({ url: collector.endpoint });
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const span = provider.getTracer('test').startSpan('GET', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': 'GET', 'url.full': 'https://jane:hunter2@api.example.com:8443/v1/users/42?email=jane%40example.com#profile' },
+    });
+    const { traceId } = span.spanContext();
+    span.end();
+    await provider.shutdown();
+    const [client] = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the client span');
+    assert.equal(client!.attributes['url.full'], 'https://api.example.com:8443/v1/users/42');
+  });
 });

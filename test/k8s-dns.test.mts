@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { COLLECTOR_CONFIG, ensureCollectorBuilt } from './support/collector.mts';
 import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from './support/k8s.mts';
 import { TestNetwork } from './support/netns.mts';
+import { describeNeeding } from './support/requirements.mts';
 import { ROOT } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 
@@ -87,7 +88,7 @@ function readSpans(file: string): FileSpan[] {
   return spans;
 }
 
-describe('cluster DNS rehearsal: collector, gateway and users on test hosts, by their cluster names', () => {
+describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gateway and users on test hosts, by their cluster names', () => {
   let network: TestNetwork;
   let folder: string;
   let received: string;

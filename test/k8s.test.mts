@@ -24,7 +24,7 @@ import { ROOT } from './support/service.mts';
  * reviewer would check by eye are checked here on the rendered objects.
  */
 
-const { DEFAULT_OTLP_ENDPOINT } = (await import('../dist/config.js')) as { DEFAULT_OTLP_ENDPOINT: string };
+const { DEFAULT_OTLP_GRPC_ENDPOINT, DEFAULT_OTLP_HTTP_ENDPOINT } = await import('../dist/config.js');
 const COLLECTOR_RELEASE = /otlpreceiver v(\d+\.\d+\.\d+)/.exec(readFileSync(`${ROOT}/collector/builder-config.yaml`, 'utf8'))![1]!;
 const DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/Dockerfile`, 'utf8'))?.[1]);
 const APP_NAMESPACE = 'users-demo';
@@ -152,15 +152,16 @@ for (const overlay of OVERLAYS) {
       }
     });
 
-    it("serves the collector at the service's default OTLP endpoint (DEFAULT_OTLP_ENDPOINT in src/config.ts)", () => {
-      const url = new URL(DEFAULT_OTLP_ENDPOINT);
+    it("serves the collector at the service's default OTLP endpoints (DEFAULT_OTLP_*_ENDPOINT in src/config.ts)", () => {
+      const url = new URL(DEFAULT_OTLP_GRPC_ENDPOINT);
+      assert.equal(new URL(DEFAULT_OTLP_HTTP_ENDPOINT).hostname, url.hostname);
       const [name, namespace, ...rest] = url.hostname.split('.');
       assert.equal(rest.join('.'), 'svc.cluster.local', url.hostname);
       const service = find(objects, 'Service', name!, namespace);
       assert.equal(service.spec.type, 'ClusterIP');
       assert.deepEqual(
         service.spec.ports.map((p: { port: number }) => p.port),
-        [Number(url.port), 4318],
+        [Number(url.port), Number(new URL(DEFAULT_OTLP_HTTP_ENDPOINT).port)],
         'OTLP gRPC at the port of the default endpoint, OTLP HTTP at 4318',
       );
     });
@@ -312,6 +313,14 @@ describe('overlay specifics', () => {
     assert.deepEqual(lb.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), [`${APP_NAMESPACE}/gateway-public`]);
     const memory = (objects: K8sObject[]) => bytesOf(containersOf(find(objects, 'Deployment', 'otel-collector'))[0]!.resources.limits.memory);
     assert.ok(memory(eks) > memory(minikube));
+  });
+
+  it('eks: the internet-facing gateway, and only it, distrusts incoming trace context', () => {
+    const trust = (objects: K8sObject[], name: string) =>
+      containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!.env.find((e: { name: string }) => e.name === 'TRUST_INCOMING_TRACE_CONTEXT')?.value;
+    assert.equal(trust(renderOverlay('eks'), 'gateway'), 'false');
+    assert.equal(trust(renderOverlay('eks'), 'users'), undefined, 'users continues the gateway\'s trace');
+    for (const name of APPS) assert.equal(trust(renderOverlay('minikube'), name), undefined);
   });
 });
 

@@ -157,7 +157,8 @@ describe('OTEL_LOGS_EXPORTER=none', () => {
       assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the spans, which still go out');
       assert.equal(service.logs.filter((line) => line.trace_id === traceId).length, 3);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Stopping flushes whatever would have been exported.
+      assert.equal(await service.stop(), 0);
       assert.deepEqual(receiver.logs, []);
     } finally {
       await service.stop();
@@ -166,15 +167,17 @@ describe('OTEL_LOGS_EXPORTER=none', () => {
   });
 });
 
-describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing)', () => {
+describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing): only errors nobody handled', () => {
   let envelopes: SentryEnvelopes;
   let receiver: OtlpReceiver;
   let service: Service;
+  const eventsOf = (traceId: string) => envelopes.ofType('event').filter((item) => item.payload.contexts?.trace?.trace_id === traceId);
 
   before(async () => {
     envelopes = await SentryEnvelopes.start();
     receiver = await OtlpReceiver.start();
-    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, SENTRY_DSN: envelopes.dsn, ...FAST_EXPORT });
+    // /chain calls a port where nothing listens: a real failure.
+    service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, SENTRY_DSN: envelopes.dsn, DOWNSTREAM_URL: `http://127.0.0.1:${await freePort()}`, ...FAST_EXPORT });
   });
   after(async () => {
     await service?.stop();
@@ -182,16 +185,14 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
     await envelopes?.close();
   });
 
-  it('/error becomes exactly one error event, with its stack, in the trace of the OTLP spans', async () => {
-    const { traceparent: header, traceId } = newTraceparent();
-    assert.equal((await service.get('/error', { traceparent: header })).status, 500);
-    const event = await waitFor(
-      () => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId),
-      'the error event of /error',
-    );
-    const server = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 1, 'the OTLP span of /error');
-    assert.equal(server.find((s) => s.traceId === traceId)!.name, 'GET /error');
-    assert.equal(event.payload.contexts.trace.span_id, receiver.trace(traceId)[0]!.spanId, 'linked to the server span');
+  const failing = newTraceparent();
+
+  it('/error becomes an error event, with its stack, in the trace of the OTLP spans, and no personal data', async () => {
+    assert.equal((await service.get('/error?email=jane%40example.com', { traceparent: failing.traceparent, 'user-agent': 'Jane\'s laptop' })).status, 500);
+    const event = await waitFor(() => eventsOf(failing.traceId)[0], 'the error event of /error');
+    const server = await receiver.waitForSpans(() => receiver.trace(failing.traceId).length >= 1, 'the OTLP span of /error');
+    assert.equal(server.find((s) => s.traceId === failing.traceId)!.name, 'GET /error');
+    assert.equal(event.payload.contexts.trace.span_id, receiver.trace(failing.traceId)[0]!.spanId, 'linked to the server span');
 
     const [exception] = event.payload.exception.values;
     assert.equal(exception.type, 'Error');
@@ -199,27 +200,37 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
     assert.ok(exception.stacktrace.frames.length > 2, 'with a stack trace');
     assert.ok(exception.stacktrace.frames.some((frame: { filename?: string }) => /dist\/app\.js$/.test(frame.filename ?? '')));
 
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(envelopes.ofType('event').filter((item) => item.payload.contexts?.trace?.trace_id === traceId).length, 1, 'exactly one');
+    // As for the spans: no caller address, no headers, no query string.
+    assert.deepEqual(event.payload.request, { method: 'GET', url: `${service.url}/error` });
+    assert.equal(event.payload.user?.ip_address, undefined);
+    assert.doesNotMatch(JSON.stringify(event.payload), /jane|laptop/i);
   });
 
-  it('the recovered somework error becomes an event too, linked to the errorWork span', async () => {
-    const { traceparent: header, traceId } = newTraceparent();
-    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
-    const event = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the somework event');
-    assert.equal(event.payload.exception.values[0].type, 'SomeworkError');
-    const errorWork = await receiver.waitForSpans(() => receiver.trace(traceId).some((s) => s.name === 'errorWork'), 'errorWork');
-    assert.equal(event.payload.contexts.trace.span_id, errorWork.find((s) => s.traceId === traceId && s.name === 'errorWork')!.spanId);
+  it('a failed downstream call (502) becomes an event, with its cause', async () => {
+    const { traceparent, traceId } = newTraceparent();
+    assert.equal((await service.get('/chain/42', { traceparent })).status, 502);
+    const event = await waitFor(() => eventsOf(traceId)[0], 'the error event of the 502');
+    const types = event.payload.exception.values.map((value: { type: string }) => value.type);
+    assert.ok(types.includes('HttpError'), `the 502, got ${types}`);
+    assert.ok(event.payload.exception.values.some((value: { value?: string }) => /ECONNREFUSED/.test(value.value ?? '')), 'and its cause');
   });
 
-  it('a client error (400, 404) makes no event, and the SDK sends no transaction or span', async () => {
-    const { traceparent: header, traceId } = newTraceparent();
-    assert.equal((await service.get('/users/bad%20id!', { traceparent: header })).status, 400);
-    assert.equal((await service.get('/nowhere', { traceparent: header })).status, 404);
-    await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the spans of the two requests');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(envelopes.ofType('event').filter((item) => item.payload.contexts?.trace?.trace_id === traceId), []);
-    assert.deepEqual(envelopes.items.filter((item) => ['transaction', 'span'].includes(item.type)), []);
+  it('the error somework recovers from stays on its span, and neither it nor a client error (400, 404) becomes an event', async () => {
+    const recovered = newTraceparent();
+    assert.equal((await service.get('/users/123', { traceparent: recovered.traceparent })).status, 200);
+    const clientErrors = newTraceparent();
+    assert.equal((await service.get('/users/bad%20id!', { traceparent: clientErrors.traceparent })).status, 400);
+    assert.equal((await service.get('/nowhere', { traceparent: clientErrors.traceparent })).status, 404);
+
+    // Stopping flushes the Sentry SDK and the spans: whatever was going to be sent has been.
+    assert.equal(await service.stop(), 0);
+    const errorWork = receiver.trace(recovered.traceId).find((span) => span.name === 'errorWork');
+    assert.ok(errorWork, 'the errorWork span arrived');
+    assert.ok(errorWork.events.some((event) => event.name === 'exception'), 'with its exception');
+    assert.deepEqual(eventsOf(recovered.traceId), [], 'no issue for an error handled on purpose');
+    assert.deepEqual(eventsOf(clientErrors.traceId), []);
+    assert.equal(eventsOf(failing.traceId).length, 1, '/error made exactly one event');
+    assert.deepEqual(envelopes.items.filter((item) => ['transaction', 'span'].includes(item.type)), [], 'the SDK sends no transaction or span');
   });
 });
 

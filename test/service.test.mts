@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
+import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service, freePort, runService } from './support/service.mts';
+import { ROOT, Service, freePort } from './support/service.mts';
 import { waitFor } from './support/wait.mts';
 import { named, newTraceparent } from './support/traces.mts';
 import { FAST_EXPORT } from './support/pipeline.mts';
@@ -244,7 +246,7 @@ describe('shutdown', () => {
     try {
       for (let i = 0; i < 20; i += 1) assert.equal((await service.get(`/users/${i}`)).status, 200);
       const inFlight = service.get('/work?ms=300');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the request to be in flight');
       assert.equal(receiver.spans.length, 0, 'nothing exported before shutdown');
 
       const exit = service.stop('SIGTERM');
@@ -266,7 +268,7 @@ describe('shutdown', () => {
   it('a second signal exits at once', async () => {
     const service = await Service.start({ OTEL_TRACES_EXPORTER: 'none', SHUTDOWN_GRACE_MS: '60000' });
     const slow = service.get('/work?ms=5000').catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the slow request to be in flight');
     service.process.kill('SIGTERM');
     await waitFor(() => service.logs.some((l) => l.msg === 'shutting down') || undefined, 'the shutdown to begin');
     const started = Date.now();
@@ -299,37 +301,6 @@ describe('the collector away', () => {
   });
 });
 
-describe('bad configuration', () => {
-  const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['a non-numeric PORT', { PORT: 'eighty' }, /^configuration error: PORT must be a whole number, got "eighty"$/],
-    ['a PORT of 0', { PORT: '0' }, /^configuration error: PORT must be between 1 and 65535, got 0$/],
-    ['a sampler argument out of range', { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^configuration error: OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "1.5"$/],
-    ['an unknown sampler', { OTEL_TRACES_SAMPLER: 'sometimes' }, /^configuration error: OTEL_TRACES_SAMPLER must be one of /],
-    ['an unparsable endpoint URL', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://exa mple:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/],
-    ['an endpoint without a scheme', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4317' }, /^configuration error: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must start with http:\/\/ .*/],
-    ['the http/protobuf protocol', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, /^configuration error: OTEL_EXPORTER_OTLP_PROTOCOL is "http\/protobuf", but this service exports over OTLP gRPC only/],
-    ['a bad DOWNSTREAM_URL', { DOWNSTREAM_URL: 'users:8080' }, /^configuration error: DOWNSTREAM_URL must start with http:\/\//],
-  ];
-  for (const [what, env, message] of cases) {
-    it(`exits 1 with one line naming the variable: ${what}`, async () => {
-      const { code, stderr, stdout } = await runService(env);
-      assert.equal(code, 1);
-      assert.equal(stdout, '', 'nothing started, nothing logged');
-      const lines = stderr.trim().split('\n');
-      assert.equal(lines.length, 1, `one line, got: ${stderr}`);
-      assert.match(lines[0]!, message);
-    });
-  }
-});
-
-describe('configuration read as the specification says', () => {
-  it('takes enumerated OTEL_* values in any case', async () => {
-    const service = await Service.start({ OTEL_TRACES_SAMPLER: 'ParentBased_Always_On', OTEL_LOG_LEVEL: 'WARN', OTEL_TRACES_EXPORTER: 'NONE', OTEL_LOGS_EXPORTER: 'None' });
-    assert.equal((await service.get('/users/1')).status, 200);
-    assert.equal(await service.stop(), 0);
-  });
-});
-
 describe('a client that leaves before the answer', () => {
   it('cancels the work quietly: no error logged, no SDK warning, the service keeps serving', async () => {
     const receiver = await OtlpReceiver.start();
@@ -337,7 +308,7 @@ describe('a client that leaves before the answer', () => {
     try {
       const controller = new AbortController();
       const leaving = fetch(`${service.url}/work?ms=2000`, { signal: controller.signal }).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the work to start');
       controller.abort();
       await leaving;
       const middle = await receiver.waitForSpans((spans) => spans.some((s) => s.name === 'middleWork'), 'the cancelled middleWork span');
@@ -358,8 +329,10 @@ describe('OTEL_SDK_DISABLED=true', () => {
     try {
       assert.equal((await service.get('/users/123')).status, 200);
       assert.equal((await service.get('/chain/42')).status, 200);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Stopping flushes whatever would have been exported.
+      assert.equal(await service.stop(), 0);
       assert.equal(receiver.spans.length, 0);
+      assert.equal(receiver.logs.length, 0);
       assert.ok(service.logs.some((line) => line.msg === 'middle work started'));
       assert.equal(service.logs.some((line) => line.trace_id !== undefined), false);
       assert.equal(service.logs.find((line) => line.msg === 'listening')?.tracing, false);
@@ -367,5 +340,72 @@ describe('OTEL_SDK_DISABLED=true', () => {
       await service.stop();
       await receiver.close();
     }
+  });
+});
+
+describe('a gateway facing the internet: TRUST_INCOMING_TRACE_CONTEXT=false', () => {
+  let receiver: OtlpReceiver;
+  let users: Service;
+  let gateway: Service;
+  // An outside caller that asks for no tracing (…-00) and sends baggage.
+  const outside = newTraceparent();
+  const outsideHeaders = { traceparent: outside.traceparent.replace(/-01$/, '-00'), baggage: 'tenant=outsider' };
+
+  before(async () => {
+    receiver = await OtlpReceiver.start();
+    const common = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT };
+    users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
+    gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url, TRUST_INCOMING_TRACE_CONTEXT: 'false' });
+  });
+  after(async () => {
+    await Promise.all([gateway.stop(), users.stop()]);
+    await receiver.close();
+  });
+
+  it('traces the request anyway, in a new trace linked to the caller\'s, which continues into users', async () => {
+    assert.equal((await gateway.get('/chain/123', outsideHeaders)).status, 200);
+    const spans = await receiver.waitForSpans(
+      (all) => all.some((s) => s.resource['service.name'] === 'gateway' && s.kind === SPAN_KIND.SERVER && s.links.some((l) => l.traceId === outside.traceId)),
+      'the gateway server span, linked to the outside caller',
+    );
+    const gatewayServer = spans.find((s) => s.resource['service.name'] === 'gateway' && s.links.some((l) => l.traceId === outside.traceId))!;
+    assert.notEqual(gatewayServer.traceId, outside.traceId, 'a trace of our own');
+    assert.equal(gatewayServer.parentSpanId, '', 'a root span');
+    assert.deepEqual(gatewayServer.links.map((l) => [l.traceId, l.spanId]), [[outside.traceId, outside.parentId]]);
+
+    const trace = await receiver.waitForSpans(() => receiver.trace(gatewayServer.traceId).length >= 6, 'the six spans of /chain/123').then(() => receiver.trace(gatewayServer.traceId));
+    const client = trace.find((s) => s.kind === SPAN_KIND.CLIENT)!;
+    const usersServer = trace.find((s) => s.kind === SPAN_KIND.SERVER && s.resource['service.name'] === 'users')!;
+    assert.equal(usersServer.parentSpanId, client.spanId, 'our own call continues our trace');
+    assert.deepEqual(usersServer.links, [], 'users trusts the gateway');
+    assert.deepEqual(receiver.trace(outside.traceId), [], 'nothing joined the caller\'s trace');
+  });
+
+  it('passes our trace context on, sampled, without the caller\'s baggage', async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const downstream = createServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"1","name":"User 1"}');
+    });
+    const port = await listenOnLoopback(downstream);
+    const edge = await Service.start({ OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', DOWNSTREAM_URL: `http://127.0.0.1:${port}`, TRUST_INCOMING_TRACE_CONTEXT: 'false' });
+    try {
+      assert.equal((await edge.get('/chain/1', outsideHeaders)).status, 200);
+      const [headers] = seen;
+      assert.match(String(headers?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'sampled by us');
+      assert.equal(String(headers?.traceparent).split('-')[1] === outside.traceId, false);
+      assert.equal(headers?.baggage, undefined, 'the outside baggage stops here');
+    } finally {
+      await edge.stop();
+      await closeHttpServer(downstream);
+    }
+  });
+
+  it('by default (trust) the same request continues the caller\'s trace and obeys its -00', async () => {
+    const trusting = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, DOWNSTREAM_URL: users.url, OTEL_SERVICE_NAME: 'trusting' });
+    assert.equal((await trusting.get('/chain/123', outsideHeaders)).status, 200);
+    // Stopping flushes: whatever was going to be exported has been.
+    assert.equal(await trusting.stop(), 0);
+    assert.deepEqual(receiver.spans.filter((s) => s.resource['service.name'] === 'trusting'), [], 'tracing switched off from outside');
   });
 });

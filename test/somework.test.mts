@@ -3,12 +3,13 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { useServiceDefaultsInThisProcess } from './support/service.mts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 const contextManager = new AsyncLocalStorageContextManager();
 
-process.env.LOG_LEVEL ??= 'silent';
+useServiceDefaultsInThisProcess();
 // The modules under test take their tracer when loaded, so register the provider first.
 trace.setGlobalTracerProvider(provider);
 context.setGlobalContextManager(contextManager.enable());

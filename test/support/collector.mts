@@ -34,11 +34,14 @@ export class Collector {
   /** OTLP/HTTP: POST /v1/traces and /v1/logs, protobuf or JSON. */
   readonly httpPort: number;
   readonly healthPort: number;
+  /** The collector's own metrics, Prometheus text at /metrics. */
+  readonly metricsPort: number;
   readonly process: ChildProcess;
   private readonly exited: Promise<unknown>;
 
-  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number) {
+  private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number, metricsPort: number) {
     this.process = process;
+    this.metricsPort = metricsPort;
     this.grpcPort = grpcPort;
     this.httpPort = httpPort;
     this.healthPort = healthPort;
@@ -50,6 +53,11 @@ export class Collector {
   /** The endpoint a service exports to. */
   get endpoint(): string {
     return `http://127.0.0.1:${this.grpcPort}`;
+  }
+
+  /** Its OTLP/HTTP receiver: the base URL, to which a client adds /v1/traces or /v1/logs. */
+  get httpEndpoint(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
   }
 
   /** `detached` puts it in its own process group, so a Ctrl-C meant for the caller does not reach it. */
@@ -73,7 +81,7 @@ export class Collector {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
     });
-    const collector = new Collector(child, grpc, http, health);
+    const collector = new Collector(child, grpc, http, health, metrics);
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
@@ -83,6 +91,17 @@ export class Collector {
       20_000,
     );
     return collector;
+  }
+
+  /** One of the collector's own metrics, summed over the series that carry `labels`; undefined while there is none. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const values = text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+      .map((line) => Number(line.split(' ').at(-1)));
+    return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
   }
 
   async stop(): Promise<void> {

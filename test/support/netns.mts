@@ -28,10 +28,17 @@ export class TestNetwork {
     this.subnet = subnet;
   }
 
+  /** Why this machine cannot make test hosts, or undefined when it can. */
+  static missing(): string | undefined {
+    if (process.getuid?.() !== 0) return 'network namespaces need root';
+    if (spawnSync('ip', ['-V']).status !== 0) return '`ip` is missing (apt-get install iproute2)';
+    return undefined;
+  }
+
   /** Fails with a plain message when this machine cannot make test hosts. */
   static check(): void {
-    if (process.getuid?.() !== 0) throw new Error('network namespaces need root: run the tests as root (CI does)');
-    if (spawnSync('ip', ['-V']).status !== 0) throw new Error('`ip` is missing: apt-get install iproute2');
+    const missing = TestNetwork.missing();
+    if (missing) throw new Error(`${missing}: run the tests as root with iproute2 (CI does)`);
   }
 
   /** `subnet` is the first three octets of a /24 used only inside the namespaces, e.g. "10.213.77". */

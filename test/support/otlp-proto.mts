@@ -45,6 +45,13 @@ message Span {
     repeated KeyValue attributes = 3;
   }
   repeated Event events = 11;
+  message Link {
+    bytes trace_id = 1;
+    bytes span_id = 2;
+    string trace_state = 3;
+    repeated KeyValue attributes = 4;
+  }
+  repeated Link links = 13;
   Status status = 15;
 }
 message Status { string message = 2; int32 code = 3; }
@@ -88,6 +95,7 @@ export interface ReceivedSpan {
   endNs: bigint;
   attributes: Attributes;
   events: Array<{ name: string; timeNs: bigint; attributes: Attributes }>;
+  links: Array<{ traceId: string; spanId: string; attributes: Attributes }>;
   status: { code: number; message: string };
   resource: Attributes;
   scope: string;
@@ -131,6 +139,7 @@ export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
             timeNs: BigInt(event.time_unix_nano ?? 0),
             attributes: attributes(event.attributes),
           })),
+          links: (span.links ?? []).map((link: any) => ({ traceId: hex(link.trace_id), spanId: hex(link.span_id), attributes: attributes(link.attributes) })),
           status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
           resource,
           scope: scopeSpans.scope?.name ?? '',

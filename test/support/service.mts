@@ -103,6 +103,20 @@ function spawnService(env: Record<string, string>, cwd = ROOT, detached = false)
   });
 }
 
+/**
+ * For tests that load the built modules into their own process: those read
+ * process.env when loaded, so clear what a developer's shell may have set
+ * (OTEL_*, the service's own settings) and keep the log quiet.
+ */
+export function useServiceDefaultsInThisProcess(): void {
+  for (const name of Object.keys(process.env)) {
+    if (name.startsWith('OTEL_') || SERVICE_VARIABLES.includes(name)) delete process.env[name];
+  }
+  process.env.LOG_LEVEL = 'silent';
+}
+
+const SERVICE_VARIABLES = ['PORT', 'DOWNSTREAM_URL', 'SHUTDOWN_GRACE_MS', 'LOG_LEVEL', 'SENTRY_DSN', 'TRUST_INCOMING_TRACE_CONTEXT'];
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   const port = await listenOnLoopback(server);
