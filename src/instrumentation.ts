@@ -5,16 +5,20 @@
  */
 import { loadConfig } from './config';
 import { initLogExport } from './log-export';
-import { logger } from './logger';
+import { telemetryLogger } from './logger';
 import { buildResource } from './resource';
 import { initTracer } from './tracing';
 
 const config = loadConfig();
 const resource = buildResource(config.tracing);
-const shutdownTracing = initTracer(config.tracing, resource, logger);
-const shutdownLogExport = initLogExport(config.logExport, resource, logger);
+const shutdownTracing = initTracer(config.tracing, resource, telemetryLogger);
+const shutdownLogExport = initLogExport(config.logExport, resource, telemetryLogger);
 
-/** Flushes every span and log record still buffered, then stops exporting. */
-export async function shutdownTelemetry(): Promise<void> {
-  await Promise.all([shutdownTracing(), shutdownLogExport()]);
+/**
+ * Flushes every span and log record still buffered, then stops exporting.
+ * Gives up after `timeoutMs`, saying what was not delivered.
+ */
+export async function shutdownTelemetry(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await Promise.all([shutdownTracing(deadline), shutdownLogExport(deadline)]);
 }
