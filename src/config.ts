@@ -117,7 +117,7 @@ function parseLogExportConfig(env: Env): LogExportConfig {
       maxQueueSize,
       maxExportBatchSize: integer(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', Math.min(512, maxQueueSize), 1, maxQueueSize),
       scheduledDelayMillis: integer(env, 'OTEL_BLRP_SCHEDULE_DELAY', 1000, 0, 3_600_000),
-      exportTimeoutMillis: integer(env, 'OTEL_BLRP_EXPORT_TIMEOUT', 30_000, 1, 3_600_000),
+      exportTimeoutMillis: integer(env, 'OTEL_BLRP_EXPORT_TIMEOUT', 60_000, 1, 3_600_000),
     },
   };
 }
@@ -160,7 +160,7 @@ function parseTracingConfig(env: Env): TracingConfig {
       maxQueueSize,
       maxExportBatchSize: integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', Math.min(256, maxQueueSize), 1, maxQueueSize),
       scheduledDelayMillis: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 200, 0, 3_600_000),
-      exportTimeoutMillis: integer(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30_000, 1, 3_600_000),
+      exportTimeoutMillis: integer(env, 'OTEL_BSP_EXPORT_TIMEOUT', 60_000, 1, 3_600_000),
     },
     attributeValueLengthLimit: integer(
       env,

@@ -120,11 +120,12 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       assert.ok(during.answers.length >= before.answers.length * (4 / 3) * 0.6, `throughput kept: ${before.answers.length} in 3 s, then ${during.answers.length} in 4 s`);
       assert.ok(rssAfter - rssBefore <= 50, `RSS grew by ${(rssAfter - rssBefore).toFixed(1)} MiB (at most 50)`);
 
-      // Reported once (not once per failed batch), with a count, outside any request's trace.
+      // Reported once (not once per failed batch), outside any request's trace; the batch is retried meanwhile.
       const lines = service.logs.filter(failing);
       assert.equal(lines.length, 1, `one "export is failing" line, got ${lines.length}`);
-      assert.ok(lostIn(lines[0]!) > 0, 'the line says how many spans were lost');
+      assert.equal(lines[0]!.retrying, true, 'UNAVAILABLE is retried');
       assert.equal(lines[0]!.trace_id, undefined);
+      assert.ok(service.logs.some(dropReport), 'the full queue is reported while the service runs');
 
       // Every span ended after the kill is lost; by the end of the run the service must have said so.
       const spansAfterKill = during.answers.reduce((sum, a) => sum + SPANS_OF[a.path]!.length, 0);
@@ -171,6 +172,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       const lines = await waitFor(() => (service.logs.some(failing) ? service.logs.filter(failing) : undefined), 'the refusal to be reported');
       assert.equal(lines.length, 1);
       assert.match(String(lines[0]!.error), /RESOURCE_EXHAUSTED|^8 /);
+      assert.equal(lines[0]!.retrying, false, 'a refusal without retry information is not retried (OTLP specification)');
 
       // Accepting again: export recovers and spans arrive.
       receiver.failWith = undefined;
@@ -186,12 +188,14 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
 });
 
 describe('a collector slower than the service', { timeout: 60_000 }, () => {
-  it('drops what the queue cannot hold, says so once, and accounts for every span', async () => {
+  it('drops what the queue cannot hold, says so once as it happens, and accounts for every span, with OTEL_LOG_LEVEL=none', async () => {
     const receiver = await OtlpReceiver.start();
     receiver.answerDelayMs = 500;
     const service = await Service.start({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_LOGS_EXPORTER: 'none',
+      // The SDK says nothing at all: the drops are still counted, from the processor's own metrics.
+      OTEL_LOG_LEVEL: 'none',
       OTEL_BSP_MAX_QUEUE_SIZE: '20',
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10',
       OTEL_BSP_SCHEDULE_DELAY: '10',
@@ -203,6 +207,7 @@ describe('a collector slower than the service', { timeout: 60_000 }, () => {
         assert.equal((await service.get(`/users/u${i}`)).status, 200);
         await sleep(10);
       }
+      await waitFor(() => service.logs.find((line) => /^span queue full/.test(line.msg)), 'the full queue to be reported while the service runs');
       assert.equal(await service.stop(), 0);
 
       const queueFull = service.logs.filter((line) => /^span queue full/.test(line.msg));
