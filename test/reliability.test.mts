@@ -125,7 +125,6 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       assert.equal(lines.length, 1, `one "export is failing" line, got ${lines.length}`);
       assert.equal(lines[0]!.retrying, true, 'UNAVAILABLE is retried');
       assert.equal(lines[0]!.trace_id, undefined);
-      assert.ok(service.logs.some(dropReport), 'the full queue is reported while the service runs');
 
       // Every span ended after the kill is lost; by the end of the run the service must have said so.
       const spansAfterKill = during.answers.reduce((sum, a) => sum + SPANS_OF[a.path]!.length, 0);
@@ -182,6 +181,99 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       await waitFor(() => service.logs.find(recovered), 'the recovery to be reported');
     } finally {
       await service.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('a collector that starts late', { timeout: 120_000 }, () => {
+  it('loses nothing: every span and log record written before it started arrives once it does, 20 s later', async () => {
+    const grpcPort = await freePort();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${grpcPort}`, ...FAST_EXPORT });
+    const sentry = await SentryIngest.start();
+    let collector: Collector | undefined;
+    try {
+      const started = Date.now();
+      const traces: string[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        const { traceparent, traceId } = newTraceparent();
+        traces.push(traceId);
+        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+      }
+      await waitFor(() => service.logs.find(failing), 'the failing export to be reported');
+      // The scenario itself, not a guess at timing: the collector comes 20 s after the service.
+      await sleep(20_000 - (Date.now() - started));
+      collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
+
+      // 4 spans and 3 log records per request (the service's own: the collector's exception records carry span.name).
+      const ownLogs = (id: string) => sentry.logs.filter((log) => log.traceId === id && log.attributes['span.name'] === undefined);
+      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && ownLogs(id).length === 3);
+      await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
+      assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
+      assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter((line) => /^log record(s dropped since| queue full)/.test(line.msg))), [], 'nothing dropped');
+      for (const what of ['span', 'log record']) {
+        const recovered = service.logs.find((line) => line.msg === `${what} export recovered`);
+        assert.ok(recovered, `${what} export recovered`);
+        assert.equal(recovered.lost, 0, `no ${what} lost`);
+      }
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
+      await collector?.stop();
+      await sentry.close();
+    }
+  });
+});
+
+describe('an idle service with no collector', { timeout: 120_000 }, () => {
+  it('reports the failing export once, and its reports never become losses of their own', async () => {
+    // Reports every second instead of every 30 s (an undocumented setting for tests): 45 report
+    // intervals in 45 s. A report exported as a log record, lost and reported again, would show.
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, EXPORT_REPORT_INTERVAL_MS: '1000' });
+    try {
+      await sleep(45_000);
+      const reports = service.logs.filter((line) => line.level !== 'info' || /export/.test(line.msg));
+      assert.deepEqual(
+        reports.map((line) => line.msg),
+        ['log record export is failing; retrying with backoff while log records wait in the queue (dropped only if it fills)'],
+        'only the first failure, for the one record the service wrote ("listening"), still retried',
+      );
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
+});
+
+describe('log records dropped while the service runs', { timeout: 60_000 }, () => {
+  it('are reported as they happen, even with OTEL_LOG_LEVEL=none, and every record is accounted for', async () => {
+    const receiver = await OtlpReceiver.start();
+    receiver.answerDelayMs = 500;
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_LOG_LEVEL: 'none',
+      OTEL_BLRP_MAX_QUEUE_SIZE: '20',
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '10',
+      OTEL_BLRP_SCHEDULE_DELAY: '10',
+    });
+    const logQueueFull = (line: LogLine) => /^log record queue full/.test(line.msg);
+    try {
+      const requests = 60;
+      for (let i = 0; i < requests; i += 1) {
+        assert.equal((await service.get('/users/123')).status, 200);
+        await sleep(10);
+      }
+      await waitFor(() => service.logs.find(logQueueFull), 'the full log queue to be reported while the service runs');
+      assert.equal(await service.stop(), 0);
+      const lost = service.logs
+        .filter((line) => logQueueFull(line) || /^log records dropped since the last report/.test(line.msg))
+        .reduce((sum, line) => sum + lostIn(line), 0);
+      assert.ok(lost > 0);
+      // 3 records per request, plus "listening" and "shutting down"; the reports themselves are never exported.
+      assert.equal(receiver.logs.length + lost, requests * 3 + 2, `${receiver.logs.length} arrived, ${lost} reported lost`);
+      assert.ok(receiver.logs.every((log) => !/dropped|queue full|export/.test(String(log.body))), 'no report was exported');
+    } finally {
+      await service.stop('SIGKILL');
       await receiver.close();
     }
   });
