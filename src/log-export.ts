@@ -23,8 +23,7 @@ import type { Shutdown } from './tracing';
  */
 export function initLogExport(config: LogExportConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
-  const monitor = config.exporter === 'otlp' ? new ExportMonitor(log, 'log record', config.endpoint) : undefined;
-  const exporter = buildExporter(config, monitor);
+  const { exporter, monitor } = buildExporter(config, log);
   if (!exporter) return async () => {};
 
   const provider = new LoggerProvider({
@@ -44,14 +43,18 @@ export function initLogExport(config: LogExportConfig, resource: Resource, log: 
   };
 }
 
-function buildExporter(config: LogExportConfig, monitor: ExportMonitor | undefined): LogRecordExporter | undefined {
+/** The exporter, and for OTLP the monitor that reports on it. */
+function buildExporter(config: LogExportConfig, log: Logger): { exporter?: LogRecordExporter; monitor?: ExportMonitor } {
   switch (config.exporter) {
     case 'none':
-      return undefined;
+      return {};
     case 'console':
-      return new ConsoleLogRecordExporter();
-    case 'otlp':
+      return { exporter: new ConsoleLogRecordExporter() };
+    case 'otlp': {
+      const monitor = new ExportMonitor(log, 'log record', config.endpoint);
       // Retries stop before the processor's own export timeout would give up on the batch.
-      return new RetryingExporter<ReadableLogRecord>(() => new OTLPLogExporter({ url: config.endpoint }), monitor!, config.batch.exportTimeoutMillis);
+      const exporter = new RetryingExporter<ReadableLogRecord>(() => new OTLPLogExporter({ url: config.endpoint }), monitor, config.batch.exportTimeoutMillis);
+      return { exporter, monitor };
+    }
   }
 }

@@ -37,8 +37,7 @@ export type Shutdown = (deadline: number) => Promise<void>;
 export function initTracer(config: TracingConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
 
-  const monitor = config.exporter === 'otlp' ? new ExportMonitor(log, 'span', config.endpoint) : undefined;
-  const exporter = buildExporter(config, monitor);
+  const { exporter, monitor } = buildExporter(config, log);
   routeDiagnostics(config, log);
   const provider = new TracerProvider({
     resource,
@@ -108,15 +107,19 @@ function buildSampler(config: TracingConfig): Sampler {
   }
 }
 
-function buildExporter(config: TracingConfig, monitor: ExportMonitor | undefined): SpanExporter | undefined {
+/** The exporter, and for OTLP the monitor that reports on it. */
+function buildExporter(config: TracingConfig, log: Logger): { exporter?: SpanExporter; monitor?: ExportMonitor } {
   switch (config.exporter) {
     case 'none':
-      return undefined;
+      return {};
     case 'console':
-      return new ConsoleSpanExporter();
-    case 'otlp':
+      return { exporter: new ConsoleSpanExporter() };
+    case 'otlp': {
+      const monitor = new ExportMonitor(log, 'span', config.endpoint);
       // Retries stop before the processor's own export timeout would give up on the batch.
-      return new RetryingExporter<ReadableSpan>(() => new OTLPTraceExporter({ url: config.endpoint }), monitor!, config.batch.exportTimeoutMillis);
+      const exporter = new RetryingExporter<ReadableSpan>(() => new OTLPTraceExporter({ url: config.endpoint }), monitor, config.batch.exportTimeoutMillis);
+      return { exporter, monitor };
+    }
   }
 }
 
