@@ -8,11 +8,15 @@ import SonicBoom from 'sonic-boom';
  * 100 ms, forever. When the reader of stdout has gone (`| head`, a parent that
  * exited) and the service had written nothing since, the shutdown's last
  * lines are still queued behind a write whose EPIPE has not come back yet:
- * process.exit never returns, and SIGTERM is ignored until SIGKILL.
+ * process.exit never returns, and SIGTERM is ignored until SIGKILL (a reader
+ * that is there but never reads does the same, with EAGAIN).
  * Here nothing writes at exit: the shutdown waits, within a bound, for the
  * queued lines (closeStdout), then exits whatever stdout does.
  */
-const stream = new SonicBoom({ fd: 1 });
+// Through process.stdout.fd, as pino does: creating process.stdout puts a pipe in
+// non-blocking mode, so a reader that stops reading makes writes wait (EAGAIN,
+// retried), rather than block a thread that process.exit would wait for.
+const stream = new SonicBoom({ fd: process.stdout.fd });
 let open = true;
 
 // EPIPE: nobody reads stdout any more. Drop the lines from now on, never the service.

@@ -73,7 +73,7 @@ async function startWithStdout(kind: 'socket pair' | 'pipe', env: Record<string,
   };
 }
 
-describe('SIGTERM when nobody reads stdout any more', { timeout: 120_000 }, () => {
+describe('SIGTERM when stdout is broken', { timeout: 120_000 }, () => {
   // The condition that made SIGTERM ignored forever: the reader has gone, nothing was
   // written since (so no write has failed yet), and the shutdown is quick, so its last
   // lines are still queued behind a write whose EPIPE has not come back when it exits.
@@ -109,6 +109,18 @@ describe('SIGTERM when nobody reads stdout any more', { timeout: 120_000 }, () =
       }
     });
   }
+
+  it('keeps serving, and exits 0 on SIGTERM, when the reader of stdout is there but never reads', async () => {
+    const service = await startWithStdout('pipe', { OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      // 3 lines of about 180 bytes per request: far more than the 64 KiB a pipe holds.
+      for (let i = 0; i < 400; i += 1) assert.equal((await fetch(`http://127.0.0.1:${service.port}/work?ms=0`)).status, 200);
+      service.child.kill('SIGTERM');
+      assert.equal(await exitWithin(service.child, 5_000), 0, 'exits 0 within 5 s, the lines nobody reads left behind');
+    } finally {
+      service.cleanUp();
+    }
+  });
 });
 
 describe('npm start', { timeout: 60_000 }, () => {
