@@ -45,13 +45,16 @@ const server = app.listen(config.port, (error?: Error) => {
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (!ready) {
     logger.warn({ signal }, 'second signal: exiting now');
-    process.exit(1);
+    return exit(1);
   }
   ready = false;
   const deadlineMs = config.shutdownGraceMs + TELEMETRY_FLUSH_MS + STDOUT_FLUSH_MS;
   logger.info({ signal, deadline_ms: deadlineMs }, 'shutting down');
-  // The hard deadline, whatever hangs.
-  setTimeout(() => process.exit(1), deadlineMs + 500).unref();
+  // The hard deadline, whatever hangs (stderr: written at once, unlike the log lines).
+  setTimeout(() => {
+    process.stderr.write(`shutdown still not done after ${deadlineMs} ms: exiting\n`);
+    process.exit(1);
+  }, deadlineMs + 500).unref();
 
   const grace = setTimeout(() => {
     logger.warn({ grace_ms: config.shutdownGraceMs }, 'requests still running after the grace period: closing their connections');
