@@ -43,7 +43,7 @@ function isRetryable(error: Error | undefined): boolean {
  * waits for the export meanwhile, so new data waits in its queue, and only a
  * full queue drops. A batch is retried while the next attempt would start
  * within `budgetMs` (the processor's export timeout), and not past the
- * shutdown's deadline.
+ * shutdown's deadline (see stopRetryingAt).
  *
  * An UNAVAILABLE attempt is retried on a fresh exporter, hence a fresh
  * connection: after a few failed connections gRPC's own reconnection backs
@@ -52,6 +52,7 @@ function isRetryable(error: Error | undefined): boolean {
 export class RetryingExporter<T> implements Exporter<T> {
   private exporter: Exporter<T>;
   private retryUntil = Infinity;
+  private failing = false;
   private readonly sleeping = new Set<() => void>();
   private pending = 0;
   private whenIdle: Array<() => void> = [];
@@ -80,6 +81,7 @@ export class RetryingExporter<T> implements Exporter<T> {
     const attempt = (backoffMs: number): void => {
       const exporter = this.exporter;
       exporter.export(items, (result) => {
+        this.failing = result.code !== ExportResultCode.SUCCESS;
         if (result.code === ExportResultCode.SUCCESS) {
           this.observer.attemptSucceeded();
           return finish(result);
@@ -100,9 +102,13 @@ export class RetryingExporter<T> implements Exporter<T> {
     attempt(INITIAL_BACKOFF_MS);
   }
 
-  /** From now on, no retry starts after `deadline` (a Date.now() time); batches waiting longer give up now. */
+  /**
+   * For the shutdown: no retry starts after `deadline` (a Date.now() time),
+   * and none at all if the last attempt failed (a collector that is away is
+   * not waited for; one that just hiccups is). Batches waiting longer give up now.
+   */
   stopRetryingAt(deadline: number): void {
-    this.retryUntil = Math.min(this.retryUntil, deadline);
+    this.retryUntil = Math.min(this.retryUntil, this.failing ? Date.now() : deadline);
     for (const giveUp of this.sleeping) giveUp();
   }
 
