@@ -228,16 +228,26 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
 describe('an idle service with no collector', { timeout: 120_000 }, () => {
   it('reports the failing export once, and its reports never become losses of their own', async () => {
     // Reports every second instead of every 30 s (an undocumented setting for tests): 45 report
-    // intervals in 45 s. A report exported as a log record, lost and reported again, would show.
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, EXPORT_REPORT_INTERVAL_MS: '1000' });
+    // intervals in 45 s. Retries end after 5 s, so the one record the service wrote ("listening")
+    // is really lost, and reported; a report exported as a log record would then be lost and
+    // reported in its turn, every second.
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      OTEL_BLRP_EXPORT_TIMEOUT: '5000',
+      EXPORT_REPORT_INTERVAL_MS: '1000',
+    });
     try {
       await sleep(45_000);
       const reports = service.logs.filter((line) => line.level !== 'info' || /export/.test(line.msg));
       assert.deepEqual(
-        reports.map((line) => line.msg),
-        ['log record export is failing; retrying with backoff while log records wait in the queue (dropped only if it fills)'],
-        'only the first failure, for the one record the service wrote ("listening"), still retried',
+        reports.map((line) => [line.msg.split(';')[0], line.lost]),
+        [
+          ['log record export is failing', undefined],
+          ['log records dropped since the last report', 1],
+        ],
+        'the failure, then the loss of "listening", then nothing',
       );
+      assert.deepEqual(reports[1]!.by_reason, { 'export failed': 1 });
     } finally {
       assert.equal(await service.stop(), 0);
     }
