@@ -19,7 +19,7 @@ import { Collector } from './support/collector.mts';
 import { latencyPercentile, loadLoop, rssMiB, type Answer } from './support/load.mts';
 import { SPAN_KIND, type ReceivedSpan } from './support/otlp-proto.mts';
 import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT } from './support/pipeline.mts';
+import { FAST_EXPORT, startPipeline } from './support/pipeline.mts';
 import { SentryIngest } from './support/sentry-ingest.mts';
 import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
 import { newTraceparent } from './support/traces.mts';
@@ -93,9 +93,9 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
   });
 
   it('keeps serving, at the same latency and bounded memory, when the collector is killed under load, and reports the drops', async () => {
-    const sentry = await SentryIngest.start();
-    const collector = await Collector.start(sentry.collectorEnv());
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    // startPipeline cleans up what it started if a part fails to start.
+    const pipeline = await startPipeline();
+    const { collector, service } = pipeline;
     const load = (durationMs: number) =>
       loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000, headers: traced });
     try {
@@ -136,9 +136,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
           `the service reported ${reported} lost (${service.logs.filter(dropReport).length} "spans dropped" lines; the last report is due at shutdown)`,
       );
     } finally {
-      await service.stop();
-      await collector.stop();
-      await sentry.close();
+      await pipeline.stop();
     }
   });
 
