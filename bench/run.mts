@@ -221,7 +221,7 @@ interface ServiceReports {
   exportFailingLines: number;
   dropReportLines: number;
   recoveredLines: number;
-  /** Spans the service said it lost: failed exports (ExportMonitor) plus queue overflow (SDK diagnostics). */
+  /** Spans the service said it lost (ExportMonitor): failed exports and queue overflow. */
   spansReportedLost: number;
   queueOverflowLines: number;
   otherWarnings: number;
@@ -240,6 +240,9 @@ function readReports(lines: LogLine[]): ServiceReports {
       reports.spansReportedLost += lost;
     } else if (/^(span|trace) export recovered/.test(msg)) {
       reports.recoveredLines += 1;
+    } else if (/^span queue full/.test(msg)) {
+      reports.queueOverflowLines += 1;
+      reports.spansReportedLost += lost;
     } else if (/Dropped (\d+) spans because maxQueueSize/.test(msg)) {
       reports.queueOverflowLines += 1;
       reports.spansReportedLost += Number(/Dropped (\d+) spans/.exec(msg)![1]);

@@ -157,7 +157,7 @@ export function parseConfig(env: Env): Config {
       otlp: otlpTarget(read, 'traces'),
       // Measured (bench/): small batches sent often keep the export's bursts short, which
       // keeps p99 near the untraced service's; the deep queue rides out a slow collector.
-      batch: batchConfig(read, 'OTEL_BSP', { maxQueueSize: 8192, maxExportBatchSize: 256, scheduledDelayMillis: 200, exportTimeoutMillis: 10_000 }),
+      batch: batchConfig(read, 'OTEL_BSP', { maxQueueSize: 8192, maxExportBatchSize: 256, scheduledDelayMillis: 200, exportTimeoutMillis: 60_000 }),
       sampler: read.otel('OTEL_TRACES_SAMPLER', oneOf(SAMPLERS), 'parentbased_always_on'),
       samplerRatio: read.otel('OTEL_TRACES_SAMPLER_ARG', ratio, 1),
       propagators: read.otel('OTEL_PROPAGATORS', propagatorList, ['tracecontext', 'baggage']),
@@ -174,7 +174,7 @@ export function parseConfig(env: Env): Config {
       enabled,
       exporter: read.otel('OTEL_LOGS_EXPORTER', oneOf(EXPORTERS), 'otlp'),
       otlp: otlpTarget(read, 'logs'),
-      batch: batchConfig(read, 'OTEL_BLRP', { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 10_000 }),
+      batch: batchConfig(read, 'OTEL_BLRP', { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 60_000 }),
     },
     warnings: read.warnings,
   };

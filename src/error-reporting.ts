@@ -45,7 +45,7 @@ export function reportError(error: Error): void {
   sentry.captureException(error);
 }
 
-/** Sends what is still queued; call at shutdown. */
-export async function closeErrorReporting(): Promise<void> {
-  await sentry?.close(2_000);
+/** Sends what is still queued, waiting at most `timeoutMs`; call at shutdown. */
+export async function closeErrorReporting(timeoutMs: number): Promise<void> {
+  await sentry?.close(timeoutMs);
 }

@@ -1,117 +1,129 @@
-import { ROOT_CONTEXT, context } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider, type ObservableCallback, type ObservableUpDownCounter } from '@opentelemetry/api';
+import type { ExportObserver } from './export-retry';
 import type { Logger } from './logger';
 
-/** What span and log record exporters have in common. */
-interface Exporter<T> {
-  export(items: T[], done: (result: ExportResult) => void): void;
-  shutdown(): Promise<void>;
-  forceFlush?(): Promise<void>;
-}
+/** Undocumented: shortens the report interval for the tests. */
+const REPORT_INTERVAL_MS = Number(process.env.EXPORT_REPORT_INTERVAL_MS) || 30_000;
+
+type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
 
 /**
- * Wraps an exporter to make lost data visible without flooding the log: one
- * line when export starts failing, one when the queue overflows, then one
- * summary per interval of what else was lost and why, and one line when
- * export recovers; the counts on these lines add up to everything lost.
- * (The OTLP gRPC exporters do not retry, and the SDK reports nothing by
- * default: a collector that is away would otherwise lose data silently.)
+ * Makes lost spans or log records visible without flooding the log: one line
+ * when export starts failing, one when the queue overflows, then one summary
+ * per interval of what else was lost and why, and one line when export
+ * recovers; the counts on these lines add up to everything lost.
+ *
+ * The counts come from the batch processor itself: its self-observability
+ * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`
+ * counter, whose `error.type` says why an item was not exported), read here
+ * as they are recorded, whatever OTEL_LOG_LEVEL says. The lines go to stdout
+ * only (telemetryLogger): a report about a failing export must not be
+ * exported through it.
  */
-export class ExportMonitor<T> implements Exporter<T> {
+export class ExportMonitor implements ExportObserver {
+  /** Hand this to the batch processor as its `selfObsMeterProvider`. */
+  readonly meterProvider: MeterProvider;
   private failure: string | undefined;
   private queueFull = false;
-  private readonly lostSinceReport = new Map<string, number>();
+  private readonly lostSinceReport = new Map<Reason, number>();
   private lostWhileFailing = 0;
-  private handedOver = 0;
-  private exportedOrFailed = 0;
-  private droppedByQueue = 0;
+  private readonly queueSizeCallbacks = new Set<ObservableCallback>();
   private closed = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly exporter: Exporter<T>,
     private readonly log: Logger,
     private readonly what: 'span' | 'log record',
     private readonly destination: string,
-    reportIntervalMs = 30_000,
+    reportIntervalMs = REPORT_INTERVAL_MS,
   ) {
-    this.timer = setInterval(() => this.inRoot(() => this.reportLosses()), reportIntervalMs).unref();
+    this.meterProvider = { getMeter: () => this.processorMeter() };
+    this.timer = setInterval(() => this.reportLosses(), reportIntervalMs).unref();
   }
 
-  /** Counts what was handed to the batch processor, to find at shutdown what its full queue dropped unseen. */
-  handedToProcessor(count: number): void {
-    this.handedOver += count;
-  }
-
-  export(items: T[], done: (result: ExportResult) => void): void {
-    this.exporter.export(items, (result) => {
-      this.exportedOrFailed += items.length;
-      // The batch was handed over inside whichever request filled it: report outside any trace.
-      this.inRoot(() => {
-        if (result.code === ExportResultCode.SUCCESS) this.succeeded();
-        else this.failed(items.length, result.error);
-      });
-      done(result);
-    });
-  }
-
-  /** The batch processor's queue was full: `count` items were dropped before export. */
-  droppedByFullQueue(count: number): void {
-    this.droppedByQueue += count;
-    this.inRoot(() => {
-      if (this.queueFull) return this.lose('queue full', count);
-      this.queueFull = true; // said at most once per report interval
-      this.log.warn({ lost: count }, `${this.what} queue full: ${this.what}s are dropped until export catches up`);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.exporter.forceFlush?.() ?? Promise.resolve();
-  }
-
-  async shutdown(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.timer);
-    // The processor has flushed: whatever it was handed and neither exported nor reported was dropped by its full queue.
-    const unseen = this.handedOver - this.exportedOrFailed - this.droppedByQueue;
-    if (this.handedOver > 0 && unseen > 0) this.lose('queue full', unseen);
-    this.inRoot(() => this.reportLosses());
-    await this.exporter.shutdown();
-  }
-
-  private failed(count: number, error: Error | undefined): void {
-    this.lostWhileFailing += count;
-    if (this.failure !== undefined) return this.lose('export failing', count);
+  attemptFailed(error: Error | undefined, retryInMs: number | undefined): void {
+    if (this.closed || this.failure !== undefined) return;
     this.failure = error?.message ?? 'unknown error';
+    const retrying = retryInMs !== undefined;
     this.log.warn(
-      { destination: this.destination, error: this.failure, lost: count },
-      `${this.what} export is failing; ${this.what}s are dropped until it recovers (the service keeps serving)`,
+      { destination: this.destination, error: this.failure, retrying },
+      retrying
+        ? `${this.what} export is failing; retrying with backoff while ${this.what}s wait in the queue (dropped only if it fills)`
+        : `${this.what} export is failing; ${this.what}s are dropped until it recovers (the service keeps serving)`,
     );
   }
 
-  private succeeded(): void {
-    if (this.failure === undefined) return;
+  attemptSucceeded(): void {
+    if (this.closed || this.failure === undefined) return;
     this.reportLosses();
     this.log.info({ destination: this.destination, lost: this.lostWhileFailing }, `${this.what} export recovered`);
     this.failure = undefined;
     this.lostWhileFailing = 0;
   }
 
-  private lose(reason: string, count: number): void {
+  /**
+   * The last report, once the processor has flushed or the shutdown's
+   * deadline has passed: `inFlight` items were still being exported, and
+   * whatever is left in the queue was never sent.
+   */
+  shutdown(inFlight = 0): void {
+    if (this.closed) return;
+    const undelivered = inFlight + this.queueSize();
+    if (undelivered > 0) this.lose('shutdown deadline', undelivered);
+    this.reportLosses();
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+
+  /** From the processor's `processed` counter: `error.type` is unset when exported, `queue_full` when dropped, else the export error. */
+  private processed(count: number, attributes: Attributes | undefined): void {
+    const errorType = attributes?.['error.type'];
+    if (this.closed || errorType === undefined) return;
+    if (errorType === 'queue_full' && !this.queueFull) {
+      this.queueFull = true; // said at most once per report interval; later drops go into the summary
+      if (this.failure !== undefined) this.lostWhileFailing += count;
+      this.log.warn({ lost: count }, `${this.what} queue full: ${this.what}s are dropped until export catches up`);
+      return;
+    }
+    this.lose(errorType === 'queue_full' ? 'queue full' : 'export failed', count);
+  }
+
+  private lose(reason: Reason, count: number): void {
     this.lostSinceReport.set(reason, (this.lostSinceReport.get(reason) ?? 0) + count);
+    if (this.failure !== undefined) this.lostWhileFailing += count;
   }
 
   private reportLosses(): void {
     this.queueFull = false;
-    if (this.lostSinceReport.size === 0) return;
-    const byReason = Object.fromEntries(this.lostSinceReport);
-    const lost = [...this.lostSinceReport.values()].reduce((sum, count) => sum + count, 0);
+    const byReason = Object.fromEntries([...this.lostSinceReport].filter(([, count]) => count > 0));
     this.lostSinceReport.clear();
+    const lost = Object.values(byReason).reduce((sum, count) => sum + count, 0);
+    if (lost === 0) return;
     this.log.warn({ destination: this.destination, error: this.failure, lost, by_reason: byReason }, `${this.what}s dropped since the last report`);
   }
 
-  private inRoot(report: () => void): void {
-    context.with(ROOT_CONTEXT, report);
+  private queueSize(): number {
+    let size = 0;
+    for (const callback of this.queueSizeCallbacks) void callback({ observe: (value) => (size += value) });
+    return size;
+  }
+
+  /**
+   * A Meter that hears the two instruments the monitor needs (the processed
+   * counter and the queue size); every other instrument is a no-op. The
+   * metrics API is all it takes: no metrics SDK, nothing exported.
+   */
+  private processorMeter(): Meter {
+    const counter: Counter = { add: (value, attributes) => this.processed(value, attributes) };
+    const queueSize: ObservableUpDownCounter = {
+      addCallback: (callback) => this.queueSizeCallbacks.add(callback),
+      removeCallback: () => {}, // the processor removes it at shutdown, when the monitor still wants the last size
+    };
+    const noop = createNoopMeter();
+    return Object.assign(Object.create(noop) as Meter, {
+      createCounter: (name: string) => (/^otel\.sdk\.processor\.\w+\.processed$/.test(name) ? counter : noop.createCounter(name)),
+      createObservableUpDownCounter: (name: string) =>
+        /^otel\.sdk\.processor\.\w+\.queue\.size$/.test(name) ? queueSize : noop.createObservableUpDownCounter(name),
+    });
   }
 }

@@ -5,18 +5,22 @@
  */
 import { loadConfig } from './config';
 import { initLogExport } from './log-export';
-import { logger } from './logger';
+import { logger, telemetryLogger } from './logger';
 import { buildResource } from './resource';
 import { initTracer } from './tracing';
 
 const config = loadConfig();
 const resource = buildResource(config.service);
-const shutdownTracing = initTracer(config.tracing, resource, logger);
-const shutdownLogExport = initLogExport(config.logExport, resource, logger);
+const shutdownTracing = initTracer(config.tracing, resource, telemetryLogger);
+const shutdownLogExport = initLogExport(config.logExport, resource, telemetryLogger);
 // Said only now that the logger (built from this config) and log export exist.
 for (const { message, ...fields } of config.warnings) logger.warn(fields, message);
 
-/** Flushes every span and log record still buffered, then stops exporting. */
-export async function shutdownTelemetry(): Promise<void> {
-  await Promise.all([shutdownTracing(), shutdownLogExport()]);
+/**
+ * Flushes every span and log record still buffered, then stops exporting.
+ * Gives up after `timeoutMs`, saying what was not delivered.
+ */
+export async function shutdownTelemetry(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await Promise.all([shutdownTracing(deadline), shutdownLogExport(deadline)]);
 }

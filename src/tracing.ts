@@ -1,5 +1,5 @@
 import { ClientRequest, IncomingMessage } from 'node:http';
-import { TraceFlags, context, diag, propagation, trace, type DiagLogger, type Span, type TextMapPropagator } from '@opentelemetry/api';
+import { context, diag, propagation, trace, type DiagLogger, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, diagLogLevelFromString, setGlobalErrorHandler } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -17,38 +17,41 @@ import {
   type ReadableSpan,
   type Sampler,
   type SpanExporter,
-  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from './config';
+import { settleBy } from './deadline';
 import { ExportMonitor } from './export-monitor';
+import { RetryingExporter } from './export-retry';
 import type { Logger } from './logger';
 import { otlpSpanExporter } from './otlp-exporters';
 import { UntrustedIncomingPropagator, linkToOutsideCaller } from './untrusted-context';
 
-export type Shutdown = () => Promise<void>;
+/** Flushes what is buffered and stops; gives up at `deadline` (a Date.now() time), saying what was not delivered. */
+export type Shutdown = (deadline: number) => Promise<void>;
 
 /**
  * Sets up tracing for the whole process: the one place that knows the
  * tracing SDK. Everything else uses @opentelemetry/api only. Returns the
  * function that flushes every finished span and stops tracing; the caller
- * owns the lifetime.
+ * owns the lifetime. `log` is for the pipeline's reports about itself.
  */
 export function initTracer(config: TracingConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
 
-  const exporter = buildExporter(config, log);
-  const monitor = exporter instanceof ExportMonitor ? exporter : undefined;
-  routeDiagnostics(config, log, monitor);
+  const { exporter, monitor } = buildExporter(config, log);
+  routeDiagnostics(config, log);
   const provider = new TracerProvider({
     resource,
     sampler: buildSampler(config),
     spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
-    spanProcessors: [
-      ...(monitor ? [countHandedOver(monitor)] : []),
-      // SDK 3 takes one options object; it reads no OTEL_BSP_* itself, so config passes them in.
-      ...(exporter ? [new BatchSpanProcessor({ exporter, ...config.batch })] : []),
-    ],
+    spanProcessors: exporter
+      ? [
+          // SDK 3 takes one options object; it reads no OTEL_BSP_* itself, so config passes them in.
+          // The monitor counts what the processor drops or fails to export from the processor's own metrics.
+          new BatchSpanProcessor({ exporter, ...config.batch, selfObsMeterProvider: monitor?.meterProvider }),
+        ]
+      : [],
   });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -66,17 +69,13 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
     ],
   });
 
-  return async () => {
+  return async (deadline) => {
     stopInstrumenting();
-    try {
-      await provider.shutdown();
-    } catch (error) {
-      log.warn({ error: String(error) }, 'some spans could not be delivered at shutdown');
-    } finally {
-      // The processor skips its exporter's shutdown when the last flush failed:
-      // the monitor must still say what was lost.
-      await monitor?.shutdown();
-    }
+    const retrying = exporter instanceof RetryingExporter ? exporter : undefined;
+    retrying?.stopRetryingAt(deadline);
+    // A failed last batch rejects the flush: the monitor has counted it already.
+    const flushed = (await settleBy(provider.shutdown(), deadline)) && (await settleBy(retrying?.idle() ?? Promise.resolve(), deadline));
+    monitor?.shutdown(flushed ? 0 : retrying?.inFlight);
   };
 }
 
@@ -93,18 +92,6 @@ function nameServerSpanAfterRoute(span: Span, request: ClientRequest | IncomingM
   if (typeof route?.path !== 'string') return;
   span.setAttribute(ATTR_HTTP_ROUTE, baseUrl + route.path);
   span.updateName(`${request.method} ${baseUrl}${route.path}`);
-}
-
-/** Tells the monitor how many sampled spans went to the batch processor, so no drop goes unsaid. */
-function countHandedOver(monitor: ExportMonitor<ReadableSpan>): SpanProcessor {
-  return {
-    onStart: () => {},
-    onEnd: (span) => {
-      if (span.spanContext().traceFlags & TraceFlags.SAMPLED) monitor.handedToProcessor(1);
-    },
-    forceFlush: async () => {},
-    shutdown: async () => {},
-  };
 }
 
 function buildSampler(config: TracingConfig): Sampler {
@@ -125,14 +112,19 @@ function buildSampler(config: TracingConfig): Sampler {
   }
 }
 
-function buildExporter(config: TracingConfig, log: Logger): SpanExporter | undefined {
+/** The exporter, and for OTLP the monitor that reports on it. */
+function buildExporter(config: TracingConfig, log: Logger): { exporter?: SpanExporter; monitor?: ExportMonitor } {
   switch (config.exporter) {
     case 'none':
-      return undefined;
+      return {};
     case 'console':
-      return new ConsoleSpanExporter();
-    case 'otlp':
-      return new ExportMonitor<ReadableSpan>(otlpSpanExporter(config.otlp), log, 'span', config.otlp.endpoint);
+      return { exporter: new ConsoleSpanExporter() };
+    case 'otlp': {
+      const monitor = new ExportMonitor(log, 'span', config.otlp.endpoint);
+      // Retries stop before the processor's own export timeout would give up on the batch.
+      const exporter = new RetryingExporter<ReadableSpan>(() => otlpSpanExporter(config.otlp), monitor, config.batch.exportTimeoutMillis);
+      return { exporter, monitor };
+    }
   }
 }
 
@@ -148,21 +140,20 @@ function buildPropagator(config: TracingConfig): TextMapPropagator {
   return config.trustIncomingContext ? propagator : new UntrustedIncomingPropagator(propagator);
 }
 
-const QUEUE_FULL = /^Dropped (\d+) spans because maxQueueSize reached/;
+/** SDK warnings that say again what ExportMonitor reports from the processor's metrics. */
+const REPORTED_BY_MONITOR = /^Dropped \d+ spans because maxQueueSize reached/;
 
 /**
- * The SDK's own warnings go to the service log (OTEL_LOG_LEVEL, default
- * warn), except what ExportMonitor counts and reports once per interval:
- * failed exports, and spans dropped because the queue was full.
+ * The SDK's own messages go to the service log (OTEL_LOG_LEVEL, default
+ * warn), on stdout only, as `log` writes them. Drops and failed exports do
+ * not depend on them: ExportMonitor counts those from the processors.
  */
-function routeDiagnostics(config: TracingConfig, log: Logger, monitor: ExportMonitor<ReadableSpan> | undefined): void {
+function routeDiagnostics(config: TracingConfig, log: Logger): void {
   const component = 'opentelemetry-sdk';
   const diagLogger: DiagLogger = {
     error: (message, ...args) => log.error({ component, args }, message),
     warn: (message, ...args) => {
-      const queueFull = QUEUE_FULL.exec(message);
-      if (queueFull && monitor) monitor.droppedByFullQueue(Number(queueFull[1]));
-      else log.warn({ component, args }, message);
+      if (!REPORTED_BY_MONITOR.test(message)) log.warn({ component, args }, message);
     },
     info: (message, ...args) => log.info({ component, args }, message),
     debug: (message, ...args) => log.debug({ component, args }, message),

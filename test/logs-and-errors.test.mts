@@ -148,6 +148,54 @@ describe('log export with the collector away', () => {
   });
 });
 
+describe('the logger never throws', () => {
+  it('exports circular objects, BigInts, Symbols, throwing getters and huge values as bounded records, each with a body', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      ...FAST_EXPORT,
+      NODE_OPTIONS: `--require ${join(ROOT, 'test/support/misbehave.cjs')}`,
+      MISBEHAVE: 'log-hostile',
+    });
+    try {
+      service.process.kill('SIGUSR2');
+      await waitFor(() => receiver.logs.find((log) => log.body === 'after the hostile calls'), 'the record written after the hostile calls');
+      assert.equal(service.process.exitCode, null, 'still running');
+      assert.equal((await service.get('/users/42')).status, 200);
+
+      const span = await receiver.waitForSpans((spans) => spans.some((s) => s.name === 'misbehaving'), 'the span the calls were made in');
+      const records = receiver.logs.filter((log) => log.traceId === span.find((s) => s.name === 'misbehaving')!.traceId);
+      assert.equal(records.length, 12, `one record per call: ${records.map((r) => String(r.body).slice(0, 40)).join(' | ')}`);
+      for (const record of records) assert.ok(typeof record.body === 'string' && record.body.length > 0, 'every record has a body');
+      const attributesOf = (body: string) => records.find((record) => record.body === body)!.attributes;
+
+      assert.equal(attributesOf('a circular object').circular, '{"name":"circular","self":"[Circular]"}');
+      assert.equal(attributesOf('a BigInt').big, '12345678901234567890');
+      assert.equal(attributesOf('a Symbol').symbol, 'Symbol(tag)');
+      assert.deepEqual(JSON.parse(String(attributesOf('nested oddities').nested)), { big: '1', symbol: 'Symbol(deep)', fn: 'fn() {}' });
+      assert.match(String(attributesOf('a throwing getter').throwing), /getter throws/);
+      assert.ok(records.some((record) => record.body === 'user ada has 3 items ({"a":1})'), 'printf-style arguments are formatted into the body');
+
+      // What one call can export is bounded.
+      assert.equal(String(attributesOf('a 1 MB string').huge).length, 4096);
+      assert.ok(Object.keys(attributesOf('ten thousand fields')).length <= 128, 'at most 128 attributes');
+      const long = records.find((record) => String(record.body).startsWith('yyy'))!;
+      assert.equal(String(long.body).length, 4096);
+      // A call without a message still has a body.
+      assert.ok(records.some((record) => record.body === '{"only":"fields"}'));
+      const error = records.find((record) => record.body === 'an error as the only argument')!;
+      assert.equal(error.attributes['exception.type'], 'Error');
+
+      // stdout has every line, and the bridge never failed.
+      assert.ok(service.logs.some((line) => line.msg === 'a circular object'));
+      assert.ok(!service.logs.some((line) => /could not be turned into/.test(line.msg)));
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+});
+
 describe('OTEL_LOGS_EXPORTER=none', () => {
   it('turns log export off while stdout keeps every line', async () => {
     const receiver = await OtlpReceiver.start();

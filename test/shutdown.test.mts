@@ -1,0 +1,238 @@
+/*
+ * The service always stops when asked, within a deadline the pod allows, and
+ * says why when it stops on its own: SIGTERM with nobody reading stdout, SIGTERM
+ * to `npm start`, a collector that never answers, an exception nobody caught.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { OtlpReceiver } from './support/otlp-receiver.mts';
+import { FAST_EXPORT } from './support/pipeline.mts';
+import { SentryEnvelopes } from './support/sentry-envelopes.mts';
+import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
+import { newTraceparent } from './support/traces.mts';
+import { waitFor } from './support/wait.mts';
+
+const MISBEHAVE = join(ROOT, 'test/support/misbehave.cjs');
+
+/** Resolves with the exit code, or with 'hung' (after a SIGKILL) if the process has not exited within `timeoutMs`. */
+async function exitWithin(child: ChildProcess, timeoutMs: number): Promise<number | null | 'hung'> {
+  if (child.exitCode !== null) return child.exitCode;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return signal === 'SIGKILL' ? 'hung' : code;
+}
+
+async function answers(port: number): Promise<boolean> {
+  return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok ?? false;
+}
+
+/**
+ * The built service with its stdout on a socket pair (what a parent process
+ * that spawns it with a pipe gives it) or on a real pipe (`| head`), whose
+ * reader the test closes.
+ */
+async function startWithStdout(kind: 'socket pair' | 'pipe', env: Record<string, string>) {
+  const port = await freePort();
+  let fifoDir: string | undefined;
+  let readEnd: number | undefined;
+  let stdout: 'pipe' | number = 'pipe';
+  if (kind === 'pipe') {
+    fifoDir = mkdtempSync(join(tmpdir(), 'stdout-'));
+    const fifo = join(fifoDir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // a reader first, so opening the write end does not block
+    stdout = openSync(fifo, constants.O_WRONLY);
+  }
+  const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/server.js'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+    stdio: ['ignore', stdout, 'pipe'],
+  });
+  if (typeof stdout === 'number') closeSync(stdout);
+  await waitFor(async () => (await answers(port)) || undefined, 'the service to answer /healthz', 15_000);
+  return {
+    child,
+    port,
+    /** The reader goes away, as when the demo's parent exits or `head` has read enough. */
+    closeReader() {
+      if (readEnd !== undefined) closeSync(readEnd);
+      else child.stdout!.destroy();
+    },
+    cleanUp() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('SIGTERM when stdout is broken', { timeout: 120_000 }, () => {
+  // The condition that made SIGTERM ignored forever: the reader has gone, nothing was
+  // written since (so no write has failed yet), and the shutdown is quick, so its last
+  // lines are still queued behind a write whose EPIPE has not come back when it exits.
+  for (const kind of ['socket pair', 'pipe'] as const) {
+    it(`exits 0 at once, on a ${kind}, with nothing to flush`, async () => {
+      const service = await startWithStdout(kind, { OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' });
+      try {
+        await sleep(300);
+        service.closeReader();
+        await sleep(300);
+        service.child.kill('SIGTERM');
+        assert.equal(await exitWithin(service.child, 5_000), 0, 'exits 0 within 5 s (it used to hang until SIGKILL)');
+      } finally {
+        service.cleanUp();
+      }
+    });
+
+    it(`exits 0, on a ${kind}, and still delivers the spans of the last request`, async () => {
+      const receiver = await OtlpReceiver.start();
+      const service = await startWithStdout(kind, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+      try {
+        await sleep(300);
+        service.closeReader();
+        // A request that writes no line: the spans are queued (default delay), the broken stdout not yet seen.
+        const { traceparent, traceId } = newTraceparent();
+        assert.equal((await fetch(`http://127.0.0.1:${service.port}/users/42`, { headers: { traceparent } })).status, 200);
+        service.child.kill('SIGTERM');
+        assert.equal(await exitWithin(service.child, 10_000), 0);
+        assert.deepEqual(receiver.trace(traceId).map((span) => span.name).sort(), ['GET /users/:id', 'getUser'], 'the spans were flushed before exit');
+      } finally {
+        service.cleanUp();
+        await receiver.close();
+      }
+    });
+  }
+
+  it('keeps serving, and exits 0 on SIGTERM, when the reader of stdout is there but never reads', async () => {
+    const service = await startWithStdout('pipe', { OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      // 3 lines of about 180 bytes per request: far more than the 64 KiB a pipe holds.
+      for (let i = 0; i < 400; i += 1) assert.equal((await fetch(`http://127.0.0.1:${service.port}/work?ms=0`)).status, 200);
+      service.child.kill('SIGTERM');
+      assert.equal(await exitWithin(service.child, 5_000), 0, 'exits 0 within 5 s, the lines nobody reads left behind');
+    } finally {
+      service.cleanUp();
+    }
+  });
+});
+
+describe('npm start', { timeout: 60_000 }, () => {
+  it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', async () => {
+    const port = await freePort();
+    // Under `npm test`, npm_execpath is the npm that runs the tests; otherwise npm from PATH.
+    const [command, prefix] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+    const npm = spawn(command, [...prefix, 'start'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a leftover can be found and killed
+    });
+    let output = '';
+    npm.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    try {
+      await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+      npm.kill('SIGTERM'); // to npm only, as a process manager or `kill <npm pid>` does
+      assert.notEqual(await exitWithin(npm, 10_000), 'hung', 'npm exits');
+      await waitFor(async () => ((await answers(port)) ? undefined : true), 'nothing to answer on the port any more', 5_000);
+      assert.match(output, /"msg":"stopped"/, `the service itself shut down gracefully: ${output}`);
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone: nothing was left behind
+      }
+    }
+  });
+});
+
+describe('the shutdown deadline', { timeout: 60_000 }, () => {
+  it('exits within the deadline it announces, shorter than the pod grace period, even when the collector never answers', async () => {
+    // A collector that accepts connections and never says a word.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port: collectorPort } = silent.address() as { port: number };
+    const manifest = readFileSync(join(ROOT, 'k8s/base/app/users.yaml'), 'utf8');
+    const graceSeconds = Number(/terminationGracePeriodSeconds: (\d+)/.exec(manifest)![1]);
+    const preStopSeconds = Number(/preStop:\s*\n\s*sleep: \{ seconds: (\d+) \}/.exec(manifest)![1]);
+    const shutdownGraceMs = /name: SHUTDOWN_GRACE_MS\s*\n\s*value: "(\d+)"/.exec(manifest)![1]!;
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`, SHUTDOWN_GRACE_MS: shutdownGraceMs, ...FAST_EXPORT });
+    try {
+      for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
+      const started = Date.now();
+      const code = await service.stop('SIGTERM', 40_000);
+      const tookMs = Date.now() - started;
+      const announced = service.logs.find((line) => line.msg === 'shutting down')!;
+      const deadlineMs = Number(announced.deadline_ms);
+      assert.ok(preStopSeconds * 1000 + deadlineMs < graceSeconds * 1000, `preStop ${preStopSeconds} s + deadline ${deadlineMs} ms < terminationGracePeriodSeconds ${graceSeconds} s`);
+      assert.equal(code, 0, 'a telemetry flush that cannot finish is not a failure of the service');
+      assert.ok(tookMs <= deadlineMs, `stopped in ${tookMs} ms, within the ${deadlineMs} ms announced`);
+      const undelivered = service.logs.filter((line) => /^spans dropped since the last report/.test(line.msg));
+      assert.ok(
+        undelivered.reduce((sum, line) => sum + Number(line.lost), 0) >= 5 * 4,
+        `the spans that could not leave are reported: ${JSON.stringify(undelivered)}`,
+      );
+    } finally {
+      await service.stop('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('an error nobody handled', { timeout: 90_000 }, () => {
+  for (const [mode, origin] of [
+    ['throw', 'uncaughtException'],
+    ['reject', 'unhandledRejection'],
+  ] as const) {
+    it(`${origin}: one fatal line with the stack and trace ids, the error in Sentry, telemetry flushed, exit 1`, async () => {
+      const envelopes = await SentryEnvelopes.start();
+      const receiver = await OtlpReceiver.start();
+      const service = await Service.start({
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        SENTRY_DSN: envelopes.dsn,
+        NODE_OPTIONS: `--require ${MISBEHAVE}`,
+        MISBEHAVE: mode,
+      });
+      try {
+        service.process.kill('SIGUSR2');
+        const started = Date.now();
+        assert.equal(await exitWithin(service.process, 15_000), 1, 'exit 1');
+        assert.ok(Date.now() - started < 8_000, 'within the crash flush bound (5 s) and stdout (1 s)');
+
+        const fatal = service.logs.filter((line: LogLine) => line.level === 'fatal');
+        assert.equal(fatal.length, 1, `one fatal line: ${JSON.stringify(service.logs)}`);
+        const [line] = fatal as [LogLine];
+        assert.equal(line.origin, origin);
+        const err = line.err as { message: string; stack: string };
+        assert.match(err.stack, /on purpose/);
+        assert.match(err.stack, /misbehave\.cjs/);
+        const span = receiver.spans.find((s) => s.name === 'misbehaving');
+        assert.ok(span, 'the span the error happened in was flushed');
+        assert.equal(line.trace_id, span.traceId);
+        assert.equal(line.span_id, span.spanId);
+        const record = receiver.logs.find((log) => log.severityText === 'FATAL');
+        assert.ok(record, 'the fatal line was flushed as an OTLP log record');
+        assert.equal(record.traceId, span.traceId);
+        assert.match(String(record.attributes['exception.stacktrace']), /on purpose/);
+
+        const events = envelopes.ofType('event').filter((item) => /on purpose/.test(item.payload.exception?.values?.[0]?.value ?? ''));
+        assert.equal(events.length, 1, 'one Sentry event');
+        assert.equal(events[0]!.payload.exception.values[0].mechanism.handled, false, 'marked unhandled');
+        assert.equal(events[0]!.payload.contexts.trace.trace_id, span.traceId, 'in the trace of the span');
+      } finally {
+        await service.stop('SIGKILL');
+        await receiver.close();
+        await envelopes.close();
+      }
+    });
+  }
+});
