@@ -53,14 +53,14 @@ bounded() {
 }
 
 # What the step logging to $LOG is doing now, from the log itself: modules
-# downloaded ("go: downloading ..."), then packages compiled (`go build -v`
-# prints one line per package) out of the total, when $TOTAL_PACKAGES is known.
+# downloaded ("go: downloading ..."), packages compiled (`go build -v` and
+# `go install -v` print one line per package), out of $TOTAL_PACKAGES if known.
 progress() {
   local downloads packages
   downloads=$(tail -n "+$((STEP_LOG_FROM + 1))" "$LOG" | grep -c '^go: downloading' || true)
   packages=$(tail -n "+$((STEP_LOG_FROM + 1))" "$LOG" | grep -cvE '^(go: |[0-9]{4}-[0-9]{2}-[0-9]{2}T)' || true)
   if [[ -n "${TOTAL_PACKAGES:-}" ]]; then echo "$packages of $TOTAL_PACKAGES packages compiled"
-  else echo "$downloads modules downloaded"; fi
+  else echo "$downloads modules downloaded, $packages packages compiled"; fi
 }
 
 # Runs one step (bounded) with its output in $LOG, saying every $PROGRESS_S
@@ -125,7 +125,7 @@ export GOWORK=off
 BUILDER="$GOBIN_DIR/builder"
 if [[ ! -x "$BUILDER" ]] || ! "$BUILDER" version 2>&1 | grep -q "${BUILDER_VERSION}\$"; then
   say "installing ocb (go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION) into $CACHE_DIR/bin ..."
-  GOBIN="$GOBIN_DIR" run_with_progress go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" \
+  GOBIN="$GOBIN_DIR" run_with_progress go install -v "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" \
     || { tail -n 30 "$LOG" >&2; fail "go install of the builder failed (log: $LOG)"; }
 fi
 

@@ -7,6 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/** The interactive demo's ports (the README names them); `--once` picks free ones. */
+export const DEMO_PORTS = { collector: 4317, gateway: 8080, users: 8081 };
+
 export interface PortHolder {
   pid: number;
   command: string;
