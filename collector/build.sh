@@ -47,10 +47,8 @@ hash_stdin() {
 }
 
 # `timeout` is GNU coreutils; fall back to running unbounded where it is missing.
-bounded() {
-  if command -v timeout >/dev/null 2>&1; then timeout --kill-after=10 "$TIMEOUT_S" "$@"
-  else "$@"; fi
-}
+BOUNDED=()
+command -v timeout >/dev/null 2>&1 && BOUNDED=(timeout --kill-after=10 "$TIMEOUT_S")
 
 # What the step logging to $LOG is doing now, from the log itself: modules
 # downloaded ("go: downloading ..."), packages compiled (`go build -v` and
@@ -70,7 +68,7 @@ progress() {
 run_with_progress() {
   local started=$SECONDS next=$((SECONDS + PROGRESS_S)) pid
   STEP_LOG_FROM=$(wc -l <"$LOG")
-  bounded "$@" >>"$LOG" 2>&1 &
+  ${BOUNDED[@]+"${BOUNDED[@]}"} "$@" >>"$LOG" 2>&1 & # a simple command, so $! is timeout itself
   pid=$!
   trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM INT HUP
   while kill -0 "$pid" 2>/dev/null; do

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +40,45 @@ describe('npm run demo -- --once', () => {
     assert.match(error, /exception\.type=Error/);
   });
 });
+
+describe('collector/build.sh, as the demo runs it on a first run', () => {
+  it('says how far it has got while it compiles, and a stop reaches go', async () => {
+    // A copy of collector/ with the builder already installed, and an empty Go build cache: a cold compile.
+    const folder = mkdtempSync(join(tmpdir(), 'collector-build-'));
+    const goCache = join(folder, 'go-build');
+    cpSync(join(ROOT, 'collector'), join(folder, 'collector'), { recursive: true });
+    cpSync(join(ROOT, '.cache/collector/bin'), join(folder, '.cache/collector/bin'), { recursive: true });
+    const build = spawn('bash', [join(folder, 'collector/build.sh')], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', GOCACHE: goCache, COLLECTOR_BUILD_PROGRESS_S: '3' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    build.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = once(build, 'exit');
+    const fromThisBuild = () => readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && environOf(pid).includes(`GOCACHE=${goCache}`));
+    try {
+      await waitFor(() => (/ \d+ of \d+ packages compiled\n[^]* \d+ of \d+ packages compiled/.test(output) ? true : undefined), `two progress lines:\n${output}`, 240_000);
+      const [first, second] = [...output.matchAll(/ (\d+) of (\d+) packages compiled/g)].map((m) => Number(m[1]));
+      assert.ok(second! > first!, `the count grows:\n${output}`);
+      process.kill(-build.pid!, 'SIGTERM'); // as the demo stops it
+      const [code] = await exited;
+      assert.notEqual(code, 0);
+      await waitFor(() => (fromThisBuild().length === 0 ? true : undefined), 'the go processes of the build to end', 15_000);
+    } finally {
+      for (const pid of fromThisBuild()) process.kill(Number(pid), 'SIGKILL');
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+function environOf(pid: string): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
 
 describe('a service the demo starts that cannot start', () => {
   it('says why: the line it logged (EADDRINUSE goes to its stdout, as JSON)', async () => {
