@@ -71,6 +71,10 @@ describe('README', () => {
     for (const block of blocks) assert.match(block.mark, /^(runnable|manual)$/, `README.md line ${block.line}: mark the block`);
   });
 
+  it('keeps the settings of runnable blocks to their commands: nothing `export`ed stays in the reader\'s shell', () => {
+    for (const block of blocks.filter((b) => b.mark === 'runnable')) assert.doesNotMatch(block.code, /^\s*export\s/m, `README.md line ${block.line}`);
+  });
+
   describe('runs every `sh runnable` block, in order, in a fresh copy, as a user\'s shell would', () => {
     ensureCollectorBuilt();
     const copy = freshCopy();
