@@ -98,6 +98,7 @@ async function startCollector(sentry: Record<string, string>, grpcPort: number):
   started.collector = starting.catch(() => undefined);
   const collector = await starting.catch((error: Error) => Promise.reject(new Error(`the collector did not start: ${error.message}`)));
   watch('collector', collector.process, () => lastLines(collector.output));
+  stillStarting();
   return collector;
 }
 
@@ -121,6 +122,7 @@ async function startService(name: string, env: Record<string, string>): Promise<
   started.services.push(starting.catch(() => undefined));
   const service = await starting.catch((error: Error) => Promise.reject(new Error(`${name} did not start: ${error.message}`)));
   watch(name, service.process, () => service.lastWords());
+  stillStarting();
   return service;
 }
 
@@ -131,10 +133,9 @@ function watch(name: string, child: ChildProcess, lastWords: () => string): void
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
     void end(1, `${name} stopped on its own (${how}). What it said last:\n${lastWords()}`);
   });
-  stillStarting();
 }
 
-/** Throws once the demo is ending, so that nothing new starts. */
+/** Throws once the demo is ending, so that nothing new starts (end() stops what has). */
 function stillStarting(): void {
   if (ending) throw new Error('stopping');
 }
@@ -212,6 +213,7 @@ let firstStopRequest = 0;
 function requestStop(reason: string): void {
   if (firstStopRequest === 0) {
     firstStopRequest = Date.now();
+    if (ending) return; // already ending, after a failure
     console.log(`\n${reason}: stopping the services (they flush their spans), then the collector … (again to stop at once)`);
     void end(0);
   } else if (Date.now() - firstStopRequest > 1_000) {
