@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
@@ -43,11 +43,11 @@ describe('npm run demo -- --once', () => {
 
 describe('collector/build.sh, as the demo runs it on a first run', () => {
   it('says how far it has got while it compiles, and a stop reaches go', async () => {
-    // A copy of collector/ with the builder already installed, and an empty Go build cache: a cold compile.
+    // A copy of collector/ (with the builder, when it is installed here) and an empty Go build cache: a cold compile.
     const folder = mkdtempSync(join(tmpdir(), 'collector-build-'));
     const goCache = join(folder, 'go-build');
     cpSync(join(ROOT, 'collector'), join(folder, 'collector'), { recursive: true });
-    cpSync(join(ROOT, '.cache/collector/bin'), join(folder, '.cache/collector/bin'), { recursive: true });
+    if (existsSync(join(ROOT, '.cache/collector/bin'))) cpSync(join(ROOT, '.cache/collector/bin'), join(folder, '.cache/collector/bin'), { recursive: true });
     const build = spawn('bash', [join(folder, 'collector/build.sh')], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', GOCACHE: goCache, COLLECTOR_BUILD_PROGRESS_S: '3' },
       stdio: ['ignore', 'ignore', 'pipe'],
