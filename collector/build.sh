@@ -11,9 +11,14 @@
 # quick. The binary is skipped when it exists and the stamp (a hash of the
 # manifest, the local connector's sources and this script) matches.
 #
+# A cold build (empty Go caches) downloads a few hundred modules and compiles
+# a few thousand packages: while a step runs, a line every
+# COLLECTOR_BUILD_PROGRESS_S seconds says how long it has run and how far it is.
+#
 # Environment:
-#   COLLECTOR_BUILD_TIMEOUT  limit for each step (go install, builder), default 1800 (s)
-#   PRINT_BINARY_PATH=1      print only the binary path on stdout (for scripts)
+#   COLLECTOR_BUILD_TIMEOUT     limit for each step (go install, builder, go build), default 1800 (s)
+#   COLLECTOR_BUILD_PROGRESS_S  seconds between progress lines, default 15
+#   PRINT_BINARY_PATH=1         print only the binary path on stdout (for scripts)
 set -euo pipefail
 
 BUILDER_VERSION=v0.161.0
@@ -29,6 +34,7 @@ BINARY="$DIST_DIR/$DIST_NAME"
 STAMP="$CACHE_DIR/build.stamp"
 LOG="$CACHE_DIR/build.log"
 TIMEOUT_S="${COLLECTOR_BUILD_TIMEOUT:-1800}"
+PROGRESS_S="${COLLECTOR_BUILD_PROGRESS_S:-15}"
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
 
@@ -41,9 +47,39 @@ hash_stdin() {
 }
 
 # `timeout` is GNU coreutils; fall back to running unbounded where it is missing.
-bounded() {
-  if command -v timeout >/dev/null 2>&1; then timeout --kill-after=10 "$TIMEOUT_S" "$@"
-  else "$@"; fi
+BOUNDED=()
+command -v timeout >/dev/null 2>&1 && BOUNDED=(timeout --kill-after=10 "$TIMEOUT_S")
+
+# What the step logging to $LOG is doing now, from the log itself: modules
+# downloaded ("go: downloading ..."), packages compiled (`go build -v` and
+# `go install -v` print one line per package), out of $TOTAL_PACKAGES if known.
+progress() {
+  local downloads packages
+  downloads=$(tail -n "+$((STEP_LOG_FROM + 1))" "$LOG" | grep -c '^go: downloading' || true)
+  packages=$(tail -n "+$((STEP_LOG_FROM + 1))" "$LOG" | grep -cvE '^(go: |[0-9]{4}-[0-9]{2}-[0-9]{2}T)' || true)
+  if [[ -n "${TOTAL_PACKAGES:-}" ]]; then echo "$packages of $TOTAL_PACKAGES packages compiled"
+  else echo "$downloads modules downloaded, $packages packages compiled"; fi
+}
+
+# Runs one step (bounded) with its output in $LOG, saying every $PROGRESS_S
+# seconds what it is doing. Stopped itself (Ctrl-C, SIGTERM, SIGHUP), it stops
+# the step: `timeout` runs it in a process group of its own, which a Ctrl-C at
+# the terminal does not reach.
+run_with_progress() {
+  local started=$SECONDS next=$((SECONDS + PROGRESS_S)) pid
+  STEP_LOG_FROM=$(wc -l <"$LOG")
+  ${BOUNDED[@]+"${BOUNDED[@]}"} "$@" >>"$LOG" 2>&1 & # a simple command, so $! is timeout itself
+  pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM INT HUP
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( SECONDS >= next )) && kill -0 "$pid" 2>/dev/null; then
+      say "  $((SECONDS - started)) s, $(progress)"
+      next=$((next + PROGRESS_S))
+    fi
+  done
+  trap - TERM INT HUP
+  wait "$pid"
 }
 
 stamp_value() {
@@ -87,16 +123,26 @@ export GOWORK=off
 BUILDER="$GOBIN_DIR/builder"
 if [[ ! -x "$BUILDER" ]] || ! "$BUILDER" version 2>&1 | grep -q "${BUILDER_VERSION}\$"; then
   say "installing ocb (go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION) into $CACHE_DIR/bin ..."
-  GOBIN="$GOBIN_DIR" bounded go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" >>"$LOG" 2>&1 \
+  GOBIN="$GOBIN_DIR" run_with_progress go install -v "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" \
     || { tail -n 30 "$LOG" >&2; fail "go install of the builder failed (log: $LOG)"; }
 fi
 
-say "building $DIST_NAME (first build: a few minutes; log: $LOG) ..."
+say "building $DIST_NAME (log: $LOG) ..."
 start=$(date +%s)
 rm -f "$STAMP"
-if ! bounded "$BUILDER" --config collector/builder-config.yaml >>"$LOG" 2>&1; then
+# The builder generates the sources and fetches the modules; its compile step
+# (`go build -trimpath -o <name> -ldflags=-s -w -gcflags=`, internal/builder/main.go
+# at v0.161.0) runs here with -v, so that the progress lines can count packages.
+say "  generating the sources and fetching the Go modules ..."
+if ! run_with_progress "$BUILDER" --skip-compilation --config collector/builder-config.yaml; then
   tail -n 30 "$LOG" >&2
   fail "builder failed (log: $LOG)"
+fi
+TOTAL_PACKAGES=$(go -C "$DIST_DIR" list -deps . | wc -l)
+say "  compiling $TOTAL_PACKAGES packages (those in the Go build cache are not compiled again) ..."
+if ! run_with_progress go -C "$DIST_DIR" build -v -trimpath -o "$DIST_NAME" "-ldflags=-s -w" "-gcflags="; then
+  tail -n 30 "$LOG" >&2
+  fail "compiling failed (log: $LOG)"
 fi
 [[ -x "$BINARY" ]] || fail "builder finished but $BINARY is missing"
 echo "$WANT" >"$STAMP"

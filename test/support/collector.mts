@@ -82,14 +82,20 @@ export class Collector {
       detached: options.detached ?? false,
     });
     const collector = new Collector(child, grpc, http, health, metrics);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
-        return (await fetch(`http://127.0.0.1:${health}/`).catch(() => undefined))?.ok || undefined;
-      },
-      'the collector health check',
-      20_000,
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
+          return (await fetch(`http://127.0.0.1:${health}/`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))?.ok || undefined;
+        },
+        'the collector health check',
+        20_000,
+      );
+    } catch (error) {
+      child.kill('SIGKILL');
+      await collector.exited;
+      throw error;
+    }
     return collector;
   }
 

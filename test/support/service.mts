@@ -50,15 +50,28 @@ export class Service {
     const port = Number(env.PORT ?? (await freePort()));
     const child = spawnService({ ...env, PORT: String(port) }, options.cwd, options.detached);
     const service = new Service(child, port);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${service.stderr}`);
-        return (await fetch(`${service.url}/healthz`).catch(() => undefined))?.ok || undefined;
-      },
-      'the service to answer /healthz',
-      15_000,
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${service.lastWords()}`);
+          return (await fetch(`${service.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))?.ok || undefined;
+        },
+        'the service to answer /healthz',
+        15_000,
+      );
+    } catch (error) {
+      await service.stop('SIGKILL');
+      throw error;
+    }
     return service;
+  }
+
+  /** What the service said last: its stderr, else its last warning or error log lines, with the error's message. */
+  lastWords(): string {
+    if (this.stderr.trim()) return this.stderr.trim();
+    const said = this.logs.filter((line) => ['warn', 'error', 'fatal'].includes(line.level)).slice(-3);
+    const err = (line: LogLine) => (line.err as { message?: string } | undefined)?.message;
+    return said.map((line) => (err(line) ? `${line.msg}: ${err(line)}` : line.msg)).join('\n') || '(it said nothing)';
   }
 
   get(path: string, headers: Record<string, string> = {}): Promise<Response> {
