@@ -86,6 +86,7 @@ export function requestTitle(spans: Span[]): string {
   const ids = new Set(spans.map((s) => s.spanId));
   const roots = spans.filter((s) => !ids.has(s.parentSpanId)).sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
   const request = roots.find((s) => s.kind === SERVER) ?? roots[0]!;
+  // url.query arrives only where the collector keeps it (transform/drop_personal_data removes it by default).
   const { 'http.request.method': method, 'url.path': path, 'url.query': query, 'http.response.status_code': status } = request.attributes;
   if (method === undefined || path === undefined) return request.name;
   return `${String(method)} ${String(path)}${query ? `?${String(query)}` : ''} → ${String(status ?? '?')}`;
