@@ -18,11 +18,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, freemem, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Collector, ensureCollectorBuilt } from '../test/support/collector.mts';
-import { freePort } from '../test/support/service.mts';
+import { Collector, ensureCollectorBuilt } from '../harness/collector.mts';
+import { freePort } from '../harness/service.mts';
 import { CollectorMetrics, type ReceiverCounts } from './lib/collector-metrics.mts';
 import { fixedRate, saturate, type LoadResult } from './lib/load.mts';
-import { BenchService, get, pin, planPinning, type LogLine, type Pinning, type ServiceSpec } from './lib/processes.mts';
+import { BenchService, get, pin, planPinning, type LogLine, type Pinning, type ServiceSpec } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
 
 const ROOT = resolve(import.meta.dirname, '..');

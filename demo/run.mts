@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readSync, closeSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Collector, COLLECTOR_BINARY } from '../test/support/collector.mts';
-import { ROOT, Service, freePort } from '../test/support/service.mts';
+import { Collector, COLLECTOR_BINARY } from '../harness/collector.mts';
+import { ROOT, Service, freePort } from '../harness/service.mts';
 import { parseLine, type LogRecord, type Span } from './otlp-json.mts';
 import { drawTrace } from './waterfall.mts';
 

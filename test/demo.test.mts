@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { ROOT } from './support/service.mts';
+import { ROOT } from '../harness/service.mts';
 
 describe('npm run demo -- --once', () => {
   it('draws the waterfall of each request from what the real collector received, then exits 0', () => {

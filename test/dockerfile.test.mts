@@ -5,8 +5,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service } from './support/service.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { ROOT, Service } from '../harness/service.mts';
 
 /*
  * There is no Docker engine here, so the Dockerfile is proven in two ways:

@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { COLLECTOR_CONFIG, ensureCollectorBuilt } from './support/collector.mts';
-import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from './support/k8s.mts';
-import { TestNetwork } from './support/netns.mts';
-import { describeNeeding } from './support/requirements.mts';
-import { ROOT } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
+import { COLLECTOR_CONFIG, ensureCollectorBuilt } from '../harness/collector.mts';
+import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from '../harness/k8s.mts';
+import { TestNetwork } from '../harness/netns.mts';
+import { describeNeeding } from '../harness/requirements.mts';
+import { ROOT } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
 
 /*
  * A rehearsal of the cluster's DNS and ports: the real collector and the two

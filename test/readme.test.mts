@@ -4,8 +4,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ensureCollectorBuilt } from './support/collector.mts';
-import { ROOT } from './support/service.mts';
+import { ensureCollectorBuilt } from '../harness/collector.mts';
+import { ROOT } from '../harness/service.mts';
 
 interface Block {
   mark: string;

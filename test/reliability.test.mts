@@ -15,15 +15,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
-import { Collector } from './support/collector.mts';
-import { latencyPercentile, loadLoop, rssMiB, type Answer } from './support/load.mts';
-import { SPAN_KIND, type ReceivedSpan } from './support/otlp-proto.mts';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT, startPipeline } from './support/pipeline.mts';
-import { SentryIngest } from './support/sentry-ingest.mts';
-import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
-import { newTraceparent } from './support/traces.mts';
-import { waitFor } from './support/wait.mts';
+import { Collector } from '../harness/collector.mts';
+import { latencyPercentile, loadLoop, rssMiB, type Answer } from '../harness/load.mts';
+import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { FAST_EXPORT, startPipeline } from '../harness/pipeline.mts';
+import { SentryIngest } from '../harness/sentry-ingest.mts';
+import { ROOT, Service, freePort, type LogLine } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
 
 const PATHS = ['/users/42', '/users/123'];
 const SPANS_OF: Record<string, string[]> = {

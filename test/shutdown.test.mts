@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT } from './support/pipeline.mts';
-import { SentryEnvelopes } from './support/sentry-envelopes.mts';
-import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
-import { newTraceparent } from './support/traces.mts';
-import { waitFor } from './support/wait.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { FAST_EXPORT } from '../harness/pipeline.mts';
+import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
+import { ROOT, Service, freePort, type LogLine } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
 
-const MISBEHAVE = join(ROOT, 'test/support/misbehave.cjs');
+const MISBEHAVE = join(ROOT, 'harness/misbehave.cjs');
 
 /** Resolves with the exit code, or with 'hung' (after a SIGKILL) if the process has not exited within `timeoutMs`. */
 async function exitWithin(child: ChildProcess, timeoutMs: number): Promise<number | null | 'hung'> {

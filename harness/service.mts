@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { listenOnLoopback } from './loopback.mts';
 import { waitFor } from './wait.mts';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+export const ROOT = join(import.meta.dirname, '..');
 
 export interface LogLine {
   level: string;
