@@ -19,10 +19,11 @@ import { cpus, freemem, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Collector, ensureCollectorBuilt } from '../harness/collector.mts';
-import { freePort } from '../harness/service.mts';
+import { SERVICE_NODE_ARGS, Service, freePort, status, type LogLine } from '../harness/service.mts';
+import { rssMiB } from '../harness/stats.mts';
 import { CollectorMetrics, type ReceiverCounts } from './lib/collector-metrics.mts';
-import { fixedRate, saturate, type LoadResult } from './lib/load.mts';
-import { BenchService, get, pin, planPinning, type LogLine, type Pinning, type ServiceSpec } from './lib/pinning.mts';
+import { closedLoop, openLoop, summarize, type LoadSummary } from '../harness/load.mts';
+import { pin, planPinning, type Pinning } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -89,6 +90,14 @@ const settings = {
 
 // ---------------------------------------------------------------- variants
 
+/** How to start one variant of the service. */
+interface ServiceSpec {
+  /** Arguments after the node binary. */
+  nodeArgs: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
 interface Variant {
   key: string;
   label: string;
@@ -103,7 +112,7 @@ interface Variant {
   saturationS?: number;
 }
 
-const OWN_SERVICE = ['--require', './dist/instrumentation.js', 'dist/server.js'];
+const OWN_SERVICE = SERVICE_NODE_ARGS;
 
 const VARIANTS: Variant[] = [
   {
@@ -190,7 +199,7 @@ function experimentVariants(file: string): Variant[] {
 // ---------------------------------------------------------------- one variant
 
 interface Phase {
-  load: LoadResult;
+  load: LoadSummary;
   spansExpected: number;
   spansReceived: number;
   spansRefused: number;
@@ -253,7 +262,7 @@ function readReports(lines: LogLine[]): ServiceReports {
   return reports;
 }
 
-function expectedSpans(load: LoadResult, perRequest: Record<string, number>): number {
+function expectedSpans(load: LoadSummary, perRequest: Record<string, number>): number {
   return Object.entries(load.perPath).reduce((sum, [path, count]) => sum + count * (perRequest[path] ?? 0), 0);
 }
 
@@ -292,14 +301,16 @@ async function measure(
   const endpoint = started ? started.collector.endpoint : `http://127.0.0.1:${await freePort()}`;
   const spec = variant.spec(endpoint);
   if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];
-  const service = await BenchService.start(spec, {
-    port: await freePort(),
+  const service = await Service.start(spec.env, {
+    cwd: spec.cwd,
+    nodeArgs: spec.nodeArgs,
     cpus: pinning.service,
-    logFile: join(logDir, `${variant.key}${options.nodeFlags ? '-profiled' : ''}.log`),
+    outputFile: join(logDir, `${variant.key}${options.nodeFlags ? '-profiled' : ''}.log`),
+    readyTimeoutMs: 30_000,
   });
   const log = (message: string) => process.stderr.write(`[bench] ${variant.key}: ${message}\n`);
   log(`ready in ${service.startToReadyMs.toFixed(0)} ms`);
-  const rssReadyMiB = service.rssMiB();
+  const rssReadyMiB = rssMiB(service.process.pid!);
   try {
     // Spans each request makes, as the collector counts them (one request at a time, then a full flush).
     let served = 0; // requests this process answered (for per-request CPU in profiles)
@@ -310,8 +321,8 @@ async function measure(
       for (const path of PATHS) {
         const before = await started.metrics.read();
         for (let i = 0; i < settings.calibrationRequests; i += 1) {
-          const { status } = await get(`${service.url}${path}`);
-          if (status !== 200) throw new Error(`${path} answered ${status} during calibration`);
+          const answer = await status(`${service.url}${path}`, 10_000);
+          if (answer !== 200) throw new Error(`${path} answered ${answer} during calibration`);
         }
         const after = await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 15_000 });
         spansPerRequest[path] = delta(after, before).accepted / settings.calibrationRequests;
@@ -323,21 +334,22 @@ async function measure(
       notes.push('no collector: spans per request taken from the traced variant');
     }
 
-    const groups = PATHS.map((path) => ({ path, connections: settings.connections }));
-    const warm = await saturate({ baseUrl: service.url, groups, durationS: settings.warmupS, deadlineS: settings.warmupS + 10 });
+    // One pool of connections per path: /users/123 sleeps 50 ms, and one pool cycling through both would be paced by it.
+    const pools = PATHS.map((path) => ({ paths: [path], connections: settings.connections }));
+    const warm = summarize(await closedLoop({ baseUrl: service.url, pools, durationMs: settings.warmupS * 1000 }));
     log(`warm-up ${warm.rps.toFixed(0)} req/s`);
     // The warm-up's rate includes the cold JIT: size the counted run from a short probe after it.
-    const probe = await saturate({ baseUrl: service.url, groups, durationS: settings.probeS, deadlineS: settings.probeS + 10 });
+    const probe = summarize(await closedLoop({ baseUrl: service.url, pools, durationMs: settings.probeS * 1000 }));
     served += warm.responses + probe.responses;
-    const rssWarmMiB = service.rssMiB();
+    const rssWarmMiB = rssMiB(service.process.pid!);
     if (started) await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 20_000 });
 
     // Saturation: a request count from the warm-up rate, so the run ends with nothing in flight.
     const saturationS = variant.saturationS ?? settings.saturationS;
     const before = started ? await started.metrics.read() : undefined;
-    const counted = groups.map((g) => ({ ...g, amount: Math.round((probe.perPath[g.path]! / probe.elapsedS) * saturationS) }));
-    const load = await saturate({ baseUrl: service.url, groups: counted, deadlineS: saturationS * 2 + 10 });
-    const rssAfterSaturationMiB = service.rssMiB();
+    const counted = pools.map((pool) => ({ ...pool, requests: Math.round(((probe.perPath[pool.paths[0]!] ?? 0) / probe.elapsedS) * saturationS) }));
+    const load = summarize(await closedLoop({ baseUrl: service.url, pools: counted, durationMs: (saturationS * 2 + 10) * 1000 }));
+    const rssAfterSaturationMiB = rssMiB(service.process.pid!);
     served += load.responses + (started ? settings.calibrationRequests * PATHS.length : 0);
     log(`saturation ${load.rps.toFixed(0)} req/s over ${load.elapsedS.toFixed(1)} s, p99 ${load.p99Ms.toFixed(1)} ms`);
     if (load.cutOff) notes.push('saturation run hit its deadline: span accounting approximate');
@@ -348,7 +360,7 @@ async function measure(
     let fixed: Phase | undefined;
     if (options.fixed) {
       const beforeFixed = started ? await started.metrics.read() : undefined;
-      const fixedLoad = await fixedRate({ baseUrl: service.url, paths: PATHS, rate: settings.fixedRate, durationS: settings.fixedS });
+      const fixedLoad = summarize(await openLoop({ baseUrl: service.url, paths: PATHS, rate: settings.fixedRate, durationS: settings.fixedS }));
       log(`fixed rate ${fixedLoad.rps.toFixed(0)} req/s, p50 ${fixedLoad.p50Ms.toFixed(2)} ms, p99 ${fixedLoad.p99Ms.toFixed(2)} ms`);
       const fixedExpected = variant.traced ? expectedSpans(fixedLoad, spansPerRequest) : 0;
       const afterFixed = started
@@ -357,10 +369,10 @@ async function measure(
       fixed = phase(fixedLoad, fixedExpected, started ? delta(afterFixed!, beforeFixed!) : { accepted: 0, refused: 0 });
       served += fixedLoad.responses;
     }
-    const rssEndMiB = service.rssMiB();
+    const rssEndMiB = rssMiB(service.process.pid!);
     const exitCode = await service.stop();
     if (exitCode !== 0) notes.push(`the service exited with ${exitCode} on SIGTERM`);
-    const serviceReports = readReports(service.logs());
+    const serviceReports = readReports(service.logs);
     return {
       key: variant.key,
       label: variant.label,
@@ -383,7 +395,7 @@ async function measure(
   }
 }
 
-function phase(load: LoadResult, spansExpected: number, received: { accepted: number; refused: number }): Phase {
+function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number }): Phase {
   const spansLost = Math.max(0, spansExpected - received.accepted);
   return {
     load,
@@ -456,9 +468,9 @@ function table(results: VariantResult[]): string {
   const base = results.find((r) => r.key === 'untraced');
   const withRatio = (value: number, baseValue: number | undefined, digits: number) =>
     `${Number.isFinite(value) ? value.toFixed(digits) : '–'}${base && base !== undefined && baseValue ? ` (${ratio(value, baseValue)})` : ''}`;
-  const p99 = (load: LoadResult | undefined, baseLoad: LoadResult | undefined, digits: number) =>
+  const p99 = (load: LoadSummary | undefined, baseLoad: LoadSummary | undefined, digits: number) =>
     load ? PATHS.map((path) => withRatio(load.latencyByPath[path]!.p99Ms, baseLoad?.latencyByPath[path]?.p99Ms, digits)).join(' / ') : '–';
-  const p50 = (load: LoadResult | undefined) => (load ? PATHS.map((path) => f2(load.latencyByPath[path]!.p50Ms)).join(' / ') : '–');
+  const p50 = (load: LoadSummary | undefined) => (load ? PATHS.map((path) => f2(load.latencyByPath[path]!.p50Ms)).join(' / ') : '–');
   const lost = (p: Phase | undefined) => (p && p.spansExpected ? `${p.spansExpected}→${p.spansReceived} (${p.spansLostPercent.toFixed(1)}% lost)` : '–');
   const header = [
     'variant',
@@ -492,7 +504,7 @@ function table(results: VariantResult[]): string {
 
 function packageVersions(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-  const names = [...Object.keys(pkg.dependencies ?? {}), 'autocannon', '@opentelemetry/auto-instrumentations-node', '@opentelemetry/sdk-node'];
+  const names = [...Object.keys(pkg.dependencies ?? {}), '@opentelemetry/auto-instrumentations-node', '@opentelemetry/sdk-node'];
   const versions: Record<string, string> = {};
   for (const name of names) {
     const file = join(ROOT, 'node_modules', name, 'package.json');

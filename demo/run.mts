@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Collector, COLLECTOR_BINARY } from '../harness/collector.mts';
 import { ROOT, Service, freePort } from '../harness/service.mts';
-import { parseLine, type LogRecord, type Span } from './otlp-json.mts';
+import { decodeJsonLine, type ReceivedLog, type ReceivedSpan } from '../harness/otlp.mts';
 import { drawTrace } from './waterfall.mts';
 
 const once = process.argv.includes('--once');
@@ -30,8 +30,8 @@ const REQUESTS = ['/users/42', '/users/123', '/chain/123', '/error', '/users/not
 class ReceivedTraces {
   private offset = 0;
   private partial = '';
-  private readonly spans = new Map<string, Span[]>();
-  private readonly logs = new Map<string, LogRecord[]>();
+  private readonly spans = new Map<string, ReceivedSpan[]>();
+  private readonly logs = new Map<string, ReceivedLog[]>();
   private readonly lastArrival = new Map<string, number>();
   private readonly drawn = new Set<string>();
 
@@ -48,7 +48,7 @@ class ReceivedTraces {
     const lines = this.partial.split('\n');
     this.partial = lines.pop() ?? '';
     for (const line of lines.filter(Boolean)) {
-      const { spans, logs } = parseLine(line);
+      const { spans, logs } = decodeJsonLine(line);
       for (const span of spans) {
         this.spans.set(span.traceId, [...(this.spans.get(span.traceId) ?? []), span]);
         this.lastArrival.set(span.traceId, Date.now());

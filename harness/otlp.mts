@@ -189,6 +189,15 @@ export function otlpJsonToProtobuf(signal: 'traces' | 'logs', body: string): Uin
   return type.encode(type.fromObject(withIdBytes)).finish();
 }
 
+/** One line of the collector's file exporter: an OTLP/JSON export request, of spans or of log records. */
+export function decodeJsonLine(line: string): { spans: ReceivedSpan[]; logs: ReceivedLog[] } {
+  const request = JSON.parse(line) as { resourceSpans?: unknown; resourceLogs?: unknown };
+  return {
+    spans: request.resourceSpans ? decodeSpans(otlpJsonToProtobuf('traces', line)) : [],
+    logs: request.resourceLogs ? decodeLogs(otlpJsonToProtobuf('logs', line)) : [],
+  };
+}
+
 function hex(bytes: number[] | undefined): string {
   return Buffer.from(bytes ?? []).toString('hex');
 }

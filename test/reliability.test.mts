@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
 import { Collector } from '../harness/collector.mts';
-import { latencyPercentile, loadLoop, rssMiB, type Answer } from '../harness/load.mts';
+import { closedLoop, type Answer } from '../harness/load.mts';
+import { percentile as nearestRank, rssMiB } from '../harness/stats.mts';
 import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT, startPipeline } from '../harness/pipeline.mts';
@@ -46,8 +47,8 @@ const traced = (_i: number) => {
 };
 
 function p(answers: Answer[], path: string, percentile: number): number {
-  return latencyPercentile(
-    answers.filter((a) => a.path === path),
+  return nearestRank(
+    answers.filter((a) => a.path === path).map((a) => a.ms),
     percentile,
   );
 }
@@ -97,7 +98,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     const pipeline = await startPipeline();
     const { collector, service } = pipeline;
     const load = (durationMs: number) =>
-      loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000, headers: traced });
+      closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 40_000 }], durationMs, headers: traced });
     try {
       await load(1_000); // warm-up
       const before = await load(3_000);
@@ -145,7 +146,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     // memory_limiter would need the collector's memory capped by a cgroup.
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
-    const load = (durationMs: number) => loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000 });
+    const load = (durationMs: number) => closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 40_000 }], durationMs });
     try {
       await load(1_000);
       const accepting = await load(3_000);
@@ -332,12 +333,10 @@ describe('SIGTERM under load', { timeout: 60_000 }, () => {
     // The default schedule delay: spans still queued at SIGTERM must be flushed by the shutdown.
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
     try {
-      const running = loadLoop({
+      const running = closedLoop({
         baseUrl: service.url,
-        paths: PATHS,
-        concurrency: 16,
+        pools: [{ paths: PATHS, connections: 16, requests: 40_000 }],
         durationMs: 8_000,
-        maxRequests: 40_000,
         headers: traced,
         stop: () => service.process.exitCode !== null,
       });
@@ -477,10 +476,10 @@ describe('hostile input', { timeout: 90_000 }, () => {
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
     try {
-      await loadLoop({ baseUrl: service.url, paths: ['/nope/warm-up'], concurrency: 8, durationMs: 500, maxRequests: 500 });
+      await closedLoop({ baseUrl: service.url, pools: [{ paths: ['/nope/warm-up'], connections: 8, requests: 500 }], durationMs: 500 });
       const rssBefore = rssMiB(service.process.pid!);
       const paths = Array.from({ length: 3_000 }, (_, i) => `/nope/${i}/${Math.random().toString(36).slice(2)}`);
-      const run = await loadLoop({ baseUrl: service.url, paths, concurrency: 32, durationMs: 15_000, maxRequests: paths.length });
+      const run = await closedLoop({ baseUrl: service.url, pools: [{ paths, connections: 32, requests: paths.length }], durationMs: 15_000 });
       assert.equal(run.failures, 0, run.failureMessages.join('; '));
       assert.equal(run.answers.length, paths.length);
       assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [404]);
