@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
 import { Collector } from '../harness/collector.mts';
+import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../harness/export-reports.mts';
 import { closedLoop, type Answer } from '../harness/load.mts';
 import { percentile as nearestRank, rssMiB } from '../harness/stats.mts';
 import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
@@ -35,10 +36,7 @@ const SPANS_OF: Record<string, string[]> = {
 const ATTRIBUTE_LIMIT = 4096;
 
 // The lines src/export-monitor.ts writes; the counts on them add up to every span lost.
-const failing = (line: LogLine) => /^span export is failing/.test(line.msg);
-const dropReport = (line: LogLine) => /^(spans dropped since the last report|span queue full)/.test(line.msg);
-const recovered = (line: LogLine) => /^span export recovered/.test(line.msg);
-const lostIn = (line: LogLine) => Number(line.lost ?? 0);
+const { failing, loss: dropReport, recovered } = SPAN_REPORTS;
 
 /** Each request carries its own traceparent, so its spans can be found. */
 const traced = (_i: number) => {
@@ -209,7 +207,7 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
       const complete = () => traces.every((id) => sentry.trace(id).length === 4 && ownLogs(id).length === 3);
       await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
       assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
-      assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter((line) => /^log record(s dropped since| queue full)/.test(line.msg))), [], 'nothing dropped');
+      assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter(LOG_RECORD_REPORTS.loss)), [], 'nothing dropped');
       for (const what of ['span', 'log record']) {
         const recovered = service.logs.find((line) => line.msg === `${what} export recovered`);
         assert.ok(recovered, `${what} export recovered`);
