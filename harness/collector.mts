@@ -82,15 +82,16 @@ export class Collector extends ManagedProcess {
     return collector;
   }
 
+  /** The collector's own metrics, as Prometheus text. */
+  async metricsText(): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    if (!response.ok) throw new Error(`the collector's metrics answered ${response.status}`);
+    return response.text();
+  }
+
   /** One of the collector's own metrics, summed over the series that carry `labels`; undefined while there is none. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const values = text
-      .split('\n')
-      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
-      .map((line) => Number(line.split(' ').at(-1)));
-    return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
+    return sumSeries(await this.metricsText(), name, labels);
   }
 
   override describe(): string {
@@ -100,4 +101,14 @@ export class Collector extends ManagedProcess {
   override stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
     return super.stop(signal, timeoutMs);
   }
+}
+
+/** A metric in Prometheus text (a counter's `_total` suffix optional), summed over the series that carry `labels`; undefined while there is none. */
+export function sumSeries(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const values = text
+    .split('\n')
+    .filter((line) => [name, `${name}_total`].some((full) => line.startsWith(`${full}{`) || line.startsWith(`${full} `)))
+    .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+    .map((line) => Number(line.split(' ').at(-1)));
+  return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
 }

@@ -45,9 +45,7 @@ function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: numbe
 }
 
 async function startCollector(pinning: Pinning): Promise<{ collector: Collector; metrics: CollectorMetrics }> {
-  const metricsPort = await freePort();
   const collector = await Collector.start({
-    COLLECTOR_METRICS_PORT: String(metricsPort),
     COLLECTOR_EXPORTERS: '[debug]',
     DEBUG_VERBOSITY: 'basic',
     TAIL_SAMPLING_PERCENTAGE: '100',
@@ -61,7 +59,7 @@ async function startCollector(pinning: Pinning): Promise<{ collector: Collector;
     if (collector.output.length > 200_000) collector.output = collector.output.slice(-50_000);
   };
   collector.process.stdout?.on('data', keep);
-  return { collector, metrics: new CollectorMetrics(metricsPort) };
+  return { collector, metrics: new CollectorMetrics(collector) };
 }
 
 /** One variant from start to stop: calibration, warm-up, saturation, fixed rate, memory, and what it logged. */
