@@ -4,7 +4,7 @@
  * the requests finished.
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { parseLine, type LogRecord, type Span } from './otlp-json.mts';
+import { decodeJsonLine, type ReceivedLog, type ReceivedSpan } from '../harness/otlp.mts';
 import { drawTrace, type Style } from './waterfall.mts';
 
 /** A trace is complete once no span of it has arrived for this long. */
@@ -14,8 +14,8 @@ const SERVER = 2;
 export class ReceivedTraces {
   private offset = 0;
   private partial = '';
-  private readonly spans = new Map<string, Span[]>();
-  private readonly logs = new Map<string, LogRecord[]>();
+  private readonly spans = new Map<string, ReceivedSpan[]>();
+  private readonly logs = new Map<string, ReceivedLog[]>();
   private readonly lastArrival = new Map<string, number>();
   private readonly drawn = new Set<string>();
 
@@ -43,7 +43,7 @@ export class ReceivedTraces {
     const lines = this.partial.split('\n');
     this.partial = lines.pop() ?? '';
     for (const line of lines.filter(Boolean)) {
-      const { spans, logs } = parseLine(line);
+      const { spans, logs } = decodeJsonLine(line);
       for (const span of spans) {
         this.spans.set(span.traceId, [...(this.spans.get(span.traceId) ?? []), span]);
         this.lastArrival.set(span.traceId, Date.now());
@@ -82,7 +82,7 @@ export class ReceivedTraces {
 }
 
 /** `GET /users/42 → 200`, from the trace's first server span (the request as it arrived); else the root span's name. */
-export function requestTitle(spans: Span[]): string {
+export function requestTitle(spans: ReceivedSpan[]): string {
   const ids = new Set(spans.map((s) => s.spanId));
   const roots = spans.filter((s) => !ids.has(s.parentSpanId)).sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
   const request = roots.find((s) => s.kind === SERVER) ?? roots[0]!;

@@ -18,8 +18,8 @@ import { once as eventOnce } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Collector, COLLECTOR_BINARY } from '../test/support/collector.mts';
-import { ROOT, Service, freePort } from '../test/support/service.mts';
+import { Collector, COLLECTOR_BINARY } from '../harness/collector.mts';
+import { ROOT, Service, freePort } from '../harness/service.mts';
 import { DEMO_PORTS as PORTS, describeBusyPort, whoListensOn } from './ports.mts';
 import { ReceivedTraces } from './received-traces.mts';
 

@@ -1,4 +1,4 @@
-import type { LogRecord, Span } from './otlp-json.mts';
+import { STATUS_CODE, type ReceivedLog as LogRecord, type ReceivedSpan as Span } from '../harness/otlp.mts';
 
 export interface Style {
   color: boolean;
@@ -29,7 +29,7 @@ export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?
   const total = Number(end - start) || 1;
   const ms = (ns: bigint | number) => `${(Number(ns) / 1e6).toFixed(1)} ms`;
   const labelWidth = Math.max(...spans.map((s) => depthOf(s, spans) * 2 + s.name.length + 2)) + 1;
-  const serviceWidth = Math.max(...spans.map((s) => s.service.length));
+  const serviceWidth = Math.max(...spans.map((s) => serviceOf(s).length));
 
   const root = (children.get('') ?? [])[0]!;
   const lines = [`${paint('bold', title ?? root.name)}  ${paint('dim', `trace ${root.traceId}`)}  ${ms(total)}`];
@@ -37,32 +37,40 @@ export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?
     const offset = Math.floor((Number(span.startNs - start) / total) * style.barWidth);
     const length = Math.max(1, Math.round((Number(span.endNs - span.startNs) / total) * style.barWidth));
     const bar = ' '.repeat(offset) + '█'.repeat(Math.min(length, style.barWidth - offset));
-    const mark = span.error ? '✖ ' : '  ';
+    const mark = failed(span) ? '✖ ' : '  ';
     const label = `${'  '.repeat(depth)}${mark}${span.name}`.padEnd(labelWidth);
     const kind = KIND[span.kind] ? paint('dim', ` ${KIND[span.kind]}`) : '';
-    const line = `  ${paint('cyan', span.service.padEnd(serviceWidth))}  ${label} ${paint(span.error ? 'red' : 'yellow', bar.padEnd(style.barWidth))} ${ms(span.endNs - span.startNs)}${kind}`;
-    lines.push(span.error ? line.replace(mark + span.name, paint('red', mark + span.name)) : line);
+    const line = `  ${paint('cyan', serviceOf(span).padEnd(serviceWidth))}  ${label} ${paint(failed(span) ? 'red' : 'yellow', bar.padEnd(style.barWidth))} ${ms(span.endNs - span.startNs)}${kind}`;
+    lines.push(failed(span) ? line.replace(mark + span.name, paint('red', mark + span.name)) : line);
 
     const indent = ' '.repeat(2 + serviceWidth + 2 + depth * 2 + 4);
     for (const event of span.events) {
       const detail = event.name === 'exception' ? `${event.attributes['exception.type']}: ${event.attributes['exception.message']}` : '';
       lines.push(paint('dim', `${indent}· ${event.name} +${ms(event.timeNs - span.startNs)} ${detail}`.trimEnd()));
     }
-    if (span.error && span.attributes['exception.type']) {
+    if (failed(span) && span.attributes['exception.type']) {
       lines.push(paint('red', `${indent}⚑ on the span for Sentry: exception.type=${span.attributes['exception.type']}, exception.stacktrace (${String(span.attributes['exception.stacktrace'] ?? '').split('\n').length} lines)`));
     }
     for (const log of logs.filter((l) => l.spanId === span.spanId)) {
       // The collector's exception logs carry span.name; the rest are the service's own log lines.
       if (log.attributes['span.name'] !== undefined) {
-        lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severity || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
+        lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severityText || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
       } else {
-        lines.push(paint('dim', `${indent}✎ log ${log.severity} ${String(log.body)}`));
+        lines.push(paint('dim', `${indent}✎ log ${log.severityText} ${String(log.body)}`));
       }
     }
     for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
   };
   for (const top of children.get('') ?? []) visit(top, 0);
   return lines.join('\n');
+}
+
+function serviceOf(span: Span): string {
+  return String(span.resource['service.name'] ?? '?');
+}
+
+function failed(span: Span): boolean {
+  return span.status.code === STATUS_CODE.ERROR;
 }
 
 function depthOf(span: Span, spans: Span[]): number {

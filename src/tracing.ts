@@ -14,21 +14,14 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   TracerProvider,
-  type ReadableSpan,
   type Sampler,
-  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
+import { buildBatchExport, type Shutdown } from './batch-export';
 import type { TracingConfig } from './config';
-import { settleBy } from './deadline';
-import { ExportMonitor } from './export-monitor';
-import { RetryingExporter } from './export-retry';
 import type { Logger } from './logger';
 import { otlpSpanExporter } from './otlp-exporters';
 import { UntrustedIncomingPropagator, linkToOutsideCaller } from './untrusted-context';
-
-/** Flushes what is buffered and stops; gives up at `deadline` (a Date.now() time), saying what was not delivered. */
-export type Shutdown = (deadline: number) => Promise<void>;
 
 /**
  * Sets up tracing for the whole process: the one place that knows the
@@ -39,19 +32,22 @@ export type Shutdown = (deadline: number) => Promise<void>;
 export function initTracer(config: TracingConfig, resource: Resource, log: Logger): Shutdown {
   if (!config.enabled) return async () => {};
 
-  const { exporter, monitor } = buildExporter(config, log);
+  const spanExport = buildBatchExport(
+    {
+      what: 'span',
+      consoleExporter: () => new ConsoleSpanExporter(),
+      otlpExporter: otlpSpanExporter,
+      batchProcessor: (options) => new BatchSpanProcessor(options),
+    },
+    config,
+    log,
+  );
   routeDiagnostics(config, log);
   const provider = new TracerProvider({
     resource,
     sampler: buildSampler(config),
     spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
-    spanProcessors: exporter
-      ? [
-          // SDK 3 takes one options object; it reads no OTEL_BSP_* itself, so config passes them in.
-          // The monitor counts what the processor drops or fails to export from the processor's own metrics.
-          new BatchSpanProcessor({ exporter, ...config.batch, selfObsMeterProvider: monitor?.meterProvider }),
-        ]
-      : [],
+    spanProcessors: spanExport.processor ? [spanExport.processor] : [],
   });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -71,11 +67,7 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
 
   return async (deadline) => {
     stopInstrumenting();
-    const retrying = exporter instanceof RetryingExporter ? exporter : undefined;
-    retrying?.stopRetryingAt(deadline);
-    // A failed last batch rejects the flush: the monitor has counted it already.
-    const flushed = (await settleBy(provider.shutdown(), deadline)) && (await settleBy(retrying?.idle() ?? Promise.resolve(), deadline));
-    monitor?.shutdown(flushed ? 0 : retrying?.inFlight);
+    await spanExport.shutdown(deadline, () => provider.shutdown());
   };
 }
 
@@ -109,22 +101,6 @@ function buildSampler(config: TracingConfig): Sampler {
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: ratio });
-  }
-}
-
-/** The exporter, and for OTLP the monitor that reports on it. */
-function buildExporter(config: TracingConfig, log: Logger): { exporter?: SpanExporter; monitor?: ExportMonitor } {
-  switch (config.exporter) {
-    case 'none':
-      return {};
-    case 'console':
-      return { exporter: new ConsoleSpanExporter() };
-    case 'otlp': {
-      const monitor = new ExportMonitor(log, 'span', config.otlp.endpoint);
-      // Retries stop before the processor's own export timeout would give up on the batch.
-      const exporter = new RetryingExporter<ReadableSpan>(() => otlpSpanExporter(config.otlp), monitor, config.batch.exportTimeoutMillis);
-      return { exporter, monitor };
-    }
   }
 }
 

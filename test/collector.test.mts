@@ -5,13 +5,13 @@ import { gzipSync } from 'node:zlib';
 import { SpanKind } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { COLLECTOR_CONFIG, validateConfig, type Collector } from './support/collector.mts';
-import { startPipeline, type Pipeline } from './support/pipeline.mts';
-import { otlpJsonToProtobuf } from './support/otlp-proto.mts';
-import { RELAY_MAX_BODY_BYTES, SentryIngest } from './support/sentry-ingest.mts';
-import { ROOT, type Service } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
-import { named, newTraceparent } from './support/traces.mts';
+import { COLLECTOR_CONFIG, validateConfig, type Collector } from '../harness/collector.mts';
+import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
+import { otlpJsonToProtobuf } from '../harness/otlp.mts';
+import { RELAY_MAX_BODY_BYTES, SentryIngest } from '../harness/sentry-ingest.mts';
+import { ROOT, type Service } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
+import { named, newTraceparent } from '../harness/traces.mts';
 
 const SENTRY_EXPORTER_OVERLAY = `${ROOT}/collector/sentry-exporter.yaml`;
 

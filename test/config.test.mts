@@ -4,14 +4,14 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Collector } from './support/collector.mts';
-import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
-import { SPAN_KIND } from './support/otlp-proto.mts';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT } from './support/pipeline.mts';
-import { SentryIngest } from './support/sentry-ingest.mts';
-import { ROOT, Service, runService } from './support/service.mts';
-import { newTraceparent } from './support/traces.mts';
+import { Collector } from '../harness/collector.mts';
+import { closeHttpServer, listenOnLoopback } from '../harness/loopback.mts';
+import { SPAN_KIND } from '../harness/otlp.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { FAST_EXPORT } from '../harness/pipeline.mts';
+import { SentryIngest } from '../harness/sentry-ingest.mts';
+import { ROOT, Service, runService } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
 
 const { ConfigError, parseConfig } = await import('../dist/config.js');
 
@@ -248,7 +248,7 @@ for (const protocol of ['http/protobuf', 'http/json']) {
         OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.httpEndpoint,
         ...FAST_EXPORT,
-        NODE_OPTIONS: `--require ${join(ROOT, 'test/support/loaded-modules.cjs')}`,
+        NODE_OPTIONS: `--require ${join(ROOT, 'harness/loaded-modules.cjs')}`,
         LOADED_MODULES_FILE: modulesFile,
       });
     });

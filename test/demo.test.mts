@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureCollectorBuilt } from './support/collector.mts';
-import { ROOT, Service } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
-import { describeNeeding } from './support/requirements.mts';
+import { ensureCollectorBuilt } from '../harness/collector.mts';
+import { ROOT, Service } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
+import { describeNeeding } from '../harness/requirements.mts';
 
 describe('npm run demo -- --once', () => {
   it('draws the waterfall of each request from what the real collector received, then exits 0', () => {

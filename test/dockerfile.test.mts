@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service } from './support/service.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { stopProcess } from '../harness/process.mts';
+import { ROOT, Service } from '../harness/service.mts';
 
 /*
  * There is no Docker engine here, so the Dockerfile is proven in two ways:
@@ -140,9 +140,7 @@ describe('Dockerfile runtime stage, rehearsed: only what it copies, its npm ci, 
           let output = '';
           child.stdout.on('data', (chunk) => (output += chunk));
           child.stderr.on('data', (chunk) => (output += chunk));
-          const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-          const [code] = await once(child, 'exit');
-          clearTimeout(timer);
+          const { code } = await stopProcess(child, null, 300_000);
           assert.equal(code, 0, `${command} failed in the rehearsal (exit ${code}):\n${output}`);
         }
       }

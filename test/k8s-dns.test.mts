@@ -3,12 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { COLLECTOR_CONFIG, ensureCollectorBuilt } from './support/collector.mts';
-import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from './support/k8s.mts';
-import { TestNetwork } from './support/netns.mts';
-import { describeNeeding } from './support/requirements.mts';
-import { ROOT } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
+import { COLLECTOR_CONFIG, ensureCollectorBuilt } from '../harness/collector.mts';
+import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from '../harness/k8s.mts';
+import { decodeJsonLine, type ReceivedSpan } from '../harness/otlp.mts';
+import { TestNetwork } from '../harness/netns.mts';
+import { describeNeeding } from '../harness/requirements.mts';
+import { ROOT, SERVICE_NODE_ARGS } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
 
 /*
  * A rehearsal of the cluster's DNS and ports: the real collector and the two
@@ -63,30 +64,13 @@ function podEnv(deployment: K8sObject, container: K8sObject): Record<string, str
   return env;
 }
 
-interface FileSpan {
-  service: string;
-  resource: Record<string, string>;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
+/** Spans from the collector's file exporter (one OTLP/JSON request per line). */
+function readSpans(file: string): ReceivedSpan[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => decodeJsonLine(line).spans);
 }
 
-/** Spans from the collector's file exporter (one OTLP/JSON request per line). */
-function readSpans(file: string): FileSpan[] {
-  if (!existsSync(file)) return [];
-  const spans: FileSpan[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    for (const rs of JSON.parse(line).resourceSpans ?? []) {
-      const resource = Object.fromEntries((rs.resource?.attributes ?? []).map((a: K8sObject) => [a.key, a.value.stringValue]));
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) spans.push({ service: resource['service.name'], resource, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name, kind: s.kind });
-      }
-    }
-  }
-  return spans;
-}
+const serviceOf = (span: ReceivedSpan) => span.resource['service.name'];
 
 describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gateway and users on test hosts, by their cluster names', () => {
   let network: TestNetwork;
@@ -135,7 +119,7 @@ describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gatewa
       const deployment = find(objects, 'Deployment', name, 'users-demo');
       const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...IMAGE_ENV, ...podEnv(deployment, deployment.spec.template.spec.containers[0]) };
       assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
-      outputs[name] = network.start(name, [process.execPath, '--require', './dist/instrumentation.js', 'dist/server.js'], { env, cwd: ROOT }).output;
+      outputs[name] = network.start(name, [process.execPath, ...SERVICE_NODE_ARGS], { env, cwd: ROOT }).output;
     }
     const ready = await network.fetch('client', 'http://gateway.users-demo.svc.cluster.local:8080/readyz');
     assert.equal(ready.status, 200);
@@ -155,20 +139,20 @@ describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gatewa
     const spans = await waitFor(
       () => {
         const all = readSpans(received);
-        const chain = all.find((s) => s.service === 'gateway' && s.name === 'GET /chain/:id');
+        const chain = all.find((s) => serviceOf(s) === 'gateway' && s.name === 'GET /chain/:id');
         const trace = all.filter((s) => s.traceId === chain?.traceId);
-        return trace.some((s) => s.service === 'users' && s.name === 'GET /users/:id') ? trace : undefined;
+        return trace.some((s) => serviceOf(s) === 'users' && s.name === 'GET /users/:id') ? trace : undefined;
       },
       'spans of gateway and users at the collector',
       30_000,
     ).catch((error: Error) => assert.fail(`${error.message}\n${explain()}`));
 
-    const usersServer = spans.find((s) => s.service === 'users' && s.name === 'GET /users/:id')!;
+    const usersServer = spans.find((s) => serviceOf(s) === 'users' && s.name === 'GET /users/:id')!;
     const parent = spans.find((s) => s.spanId === usersServer.parentSpanId);
-    assert.equal(parent?.service, 'gateway', 'the users span continues the gateway call');
+    assert.equal(parent && serviceOf(parent), 'gateway', 'the users span continues the gateway call');
     for (const span of [usersServer, parent!]) {
       assert.equal(span.resource['k8s.namespace.name'], 'users-demo');
-      assert.equal(span.resource['k8s.pod.name'], `${span.service}-rehearsal`);
+      assert.equal(span.resource['k8s.pod.name'], `${serviceOf(span)}-rehearsal`);
       assert.equal(span.resource['k8s.node.name'], 'rehearsal-node');
     }
   });

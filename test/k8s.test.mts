@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { COLLECTOR_CONFIG, validateConfig } from './support/collector.mts';
+import { COLLECTOR_CONFIG, validateConfig } from '../harness/collector.mts';
 import {
   OVERLAYS,
   SENTRY_ENV_EXAMPLE,
@@ -15,8 +15,8 @@ import {
   renderOverlay,
   validate,
   type K8sObject,
-} from './support/k8s.mts';
-import { ROOT } from './support/service.mts';
+} from '../harness/k8s.mts';
+import { ROOT } from '../harness/service.mts';
 
 /*
  * The manifests in k8s/, checked without a cluster: every overlay builds, every

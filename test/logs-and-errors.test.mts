@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FAST_EXPORT, startPipeline, type Pipeline } from './support/pipeline.mts';
-import { SentryEnvelopes } from './support/sentry-envelopes.mts';
-import type { SentryIngest } from './support/sentry-ingest.mts';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service, freePort } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
-import { newTraceparent } from './support/traces.mts';
+import { FAST_EXPORT, startPipeline, type Pipeline } from '../harness/pipeline.mts';
+import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
+import type { SentryIngest } from '../harness/sentry-ingest.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { ROOT, Service, freePort } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
+import { newTraceparent } from '../harness/traces.mts';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -154,7 +154,7 @@ describe('the logger never throws', () => {
     const service = await Service.start({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       ...FAST_EXPORT,
-      NODE_OPTIONS: `--require ${join(ROOT, 'test/support/misbehave.cjs')}`,
+      NODE_OPTIONS: `--require ${join(ROOT, 'harness/misbehave.cjs')}`,
       MISBEHAVE: 'log-hostile',
     });
     try {
@@ -285,7 +285,7 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
 describe('without SENTRY_DSN', () => {
   it('never loads the Sentry SDK', async () => {
     const modulesFile = join(tmpdir(), `loaded-modules-${process.pid}.json`);
-    const probe = { NODE_OPTIONS: `--require ${join(ROOT, 'test/support/loaded-modules.cjs')}`, LOADED_MODULES_FILE: modulesFile };
+    const probe = { NODE_OPTIONS: `--require ${join(ROOT, 'harness/loaded-modules.cjs')}`, LOADED_MODULES_FILE: modulesFile };
     const envelopes = await SentryEnvelopes.start();
     for (const env of [{}, { SENTRY_DSN: envelopes.dsn }] as Array<Record<string, string>>) {
       const service = await Service.start({ OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', ...probe, ...env });

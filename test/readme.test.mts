@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEMO_PORTS } from '../demo/ports.mts';
-import { ensureCollectorBuilt } from './support/collector.mts';
-import { ROOT } from './support/service.mts';
+import { ensureCollectorBuilt } from '../harness/collector.mts';
+import { ROOT } from '../harness/service.mts';
 
 interface Block {
   mark: string;

@@ -15,15 +15,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
-import { Collector } from './support/collector.mts';
-import { latencyPercentile, loadLoop, rssMiB, type Answer } from './support/load.mts';
-import { SPAN_KIND, type ReceivedSpan } from './support/otlp-proto.mts';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT, startPipeline } from './support/pipeline.mts';
-import { SentryIngest } from './support/sentry-ingest.mts';
-import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
-import { newTraceparent } from './support/traces.mts';
-import { waitFor } from './support/wait.mts';
+import { Collector } from '../harness/collector.mts';
+import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../harness/export-reports.mts';
+import { closedLoop, type Answer } from '../harness/load.mts';
+import { percentile as nearestRank, rssMiB } from '../harness/stats.mts';
+import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { FAST_EXPORT, startPipeline } from '../harness/pipeline.mts';
+import { SentryIngest } from '../harness/sentry-ingest.mts';
+import { ROOT, Service, freePort, type LogLine } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
 
 const PATHS = ['/users/42', '/users/123'];
 const SPANS_OF: Record<string, string[]> = {
@@ -34,10 +36,7 @@ const SPANS_OF: Record<string, string[]> = {
 const ATTRIBUTE_LIMIT = 4096;
 
 // The lines src/export-monitor.ts writes; the counts on them add up to every span lost.
-const failing = (line: LogLine) => /^span export is failing/.test(line.msg);
-const dropReport = (line: LogLine) => /^(spans dropped since the last report|span queue full)/.test(line.msg);
-const recovered = (line: LogLine) => /^span export recovered/.test(line.msg);
-const lostIn = (line: LogLine) => Number(line.lost ?? 0);
+const { failing, loss: dropReport, recovered } = SPAN_REPORTS;
 
 /** Each request carries its own traceparent, so its spans can be found. */
 const traced = (_i: number) => {
@@ -46,8 +45,8 @@ const traced = (_i: number) => {
 };
 
 function p(answers: Answer[], path: string, percentile: number): number {
-  return latencyPercentile(
-    answers.filter((a) => a.path === path),
+  return nearestRank(
+    answers.filter((a) => a.path === path).map((a) => a.ms),
     percentile,
   );
 }
@@ -97,7 +96,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     const pipeline = await startPipeline();
     const { collector, service } = pipeline;
     const load = (durationMs: number) =>
-      loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000, headers: traced });
+      closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 40_000 }], durationMs, headers: traced });
     try {
       await load(1_000); // warm-up
       const before = await load(3_000);
@@ -145,7 +144,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     // memory_limiter would need the collector's memory capped by a cgroup.
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
-    const load = (durationMs: number) => loadLoop({ baseUrl: service.url, paths: PATHS, concurrency: 16, durationMs, maxRequests: 40_000 });
+    const load = (durationMs: number) => closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 40_000 }], durationMs });
     try {
       await load(1_000);
       const accepting = await load(3_000);
@@ -208,7 +207,7 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
       const complete = () => traces.every((id) => sentry.trace(id).length === 4 && ownLogs(id).length === 3);
       await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
       assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
-      assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter((line) => /^log record(s dropped since| queue full)/.test(line.msg))), [], 'nothing dropped');
+      assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter(LOG_RECORD_REPORTS.loss)), [], 'nothing dropped');
       for (const what of ['span', 'log record']) {
         const recovered = service.logs.find((line) => line.msg === `${what} export recovered`);
         assert.ok(recovered, `${what} export recovered`);
@@ -332,12 +331,10 @@ describe('SIGTERM under load', { timeout: 60_000 }, () => {
     // The default schedule delay: spans still queued at SIGTERM must be flushed by the shutdown.
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
     try {
-      const running = loadLoop({
+      const running = closedLoop({
         baseUrl: service.url,
-        paths: PATHS,
-        concurrency: 16,
+        pools: [{ paths: PATHS, connections: 16, requests: 40_000 }],
         durationMs: 8_000,
-        maxRequests: 40_000,
         headers: traced,
         stop: () => service.process.exitCode !== null,
       });
@@ -477,10 +474,10 @@ describe('hostile input', { timeout: 90_000 }, () => {
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
     try {
-      await loadLoop({ baseUrl: service.url, paths: ['/nope/warm-up'], concurrency: 8, durationMs: 500, maxRequests: 500 });
+      await closedLoop({ baseUrl: service.url, pools: [{ paths: ['/nope/warm-up'], connections: 8, requests: 500 }], durationMs: 500 });
       const rssBefore = rssMiB(service.process.pid!);
       const paths = Array.from({ length: 3_000 }, (_, i) => `/nope/${i}/${Math.random().toString(36).slice(2)}`);
-      const run = await loadLoop({ baseUrl: service.url, paths, concurrency: 32, durationMs: 15_000, maxRequests: paths.length });
+      const run = await closedLoop({ baseUrl: service.url, pools: [{ paths, connections: 32, requests: paths.length }], durationMs: 15_000 });
       assert.equal(run.failures, 0, run.failureMessages.join('; '));
       assert.equal(run.answers.length, paths.length);
       assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [404]);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from './support/otlp-proto.mts';
-import { closeHttpServer, listenOnLoopback } from './support/loopback.mts';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { ROOT, Service, freePort } from './support/service.mts';
-import { waitFor } from './support/wait.mts';
-import { named, newTraceparent } from './support/traces.mts';
-import { FAST_EXPORT } from './support/pipeline.mts';
+import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from '../harness/otlp.mts';
+import { closeHttpServer, listenOnLoopback } from '../harness/loopback.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { ROOT, Service, freePort } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
+import { named, newTraceparent } from '../harness/traces.mts';
+import { FAST_EXPORT } from '../harness/pipeline.mts';
 
 const VERSION = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version;
 

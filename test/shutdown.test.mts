@@ -5,29 +5,26 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { OtlpReceiver } from './support/otlp-receiver.mts';
-import { FAST_EXPORT } from './support/pipeline.mts';
-import { SentryEnvelopes } from './support/sentry-envelopes.mts';
-import { ROOT, Service, freePort, type LogLine } from './support/service.mts';
-import { newTraceparent } from './support/traces.mts';
-import { waitFor } from './support/wait.mts';
+import { OtlpReceiver } from '../harness/otlp-receiver.mts';
+import { FAST_EXPORT } from '../harness/pipeline.mts';
+import { stopProcess } from '../harness/process.mts';
+import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
+import { ROOT, SERVICE_NODE_ARGS, Service, freePort, type LogLine } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
 
-const MISBEHAVE = join(ROOT, 'test/support/misbehave.cjs');
+const MISBEHAVE = join(ROOT, 'harness/misbehave.cjs');
 
 /** Resolves with the exit code, or with 'hung' (after a SIGKILL) if the process has not exited within `timeoutMs`. */
 async function exitWithin(child: ChildProcess, timeoutMs: number): Promise<number | null | 'hung'> {
-  if (child.exitCode !== null) return child.exitCode;
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  return signal === 'SIGKILL' ? 'hung' : code;
+  const { code, killed } = await stopProcess(child, null, timeoutMs);
+  return killed ? 'hung' : code;
 }
 
 async function answers(port: number): Promise<boolean> {
@@ -51,7 +48,7 @@ async function startWithStdout(kind: 'socket pair' | 'pipe', env: Record<string,
     readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // a reader first, so opening the write end does not block
     stdout = openSync(fifo, constants.O_WRONLY);
   }
-  const child = spawn(process.execPath, ['--require', './dist/instrumentation.js', 'dist/server.js'], {
+  const child = spawn(process.execPath, SERVICE_NODE_ARGS, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
     stdio: ['ignore', stdout, 'pipe'],

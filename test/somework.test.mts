@@ -3,7 +3,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { useServiceDefaultsInThisProcess } from './support/service.mts';
+import { useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sumSeries, type Collector } from '../../harness/collector.mts';
 
 /** What the collector's OTLP receiver took in, from its own Prometheus metrics. */
 export interface ReceiverCounts {
@@ -17,27 +18,19 @@ const METRICS: Record<keyof ReceiverCounts, string> = {
 
 /** Sums each receiver counter over its label sets (transport grpc and http). */
 export function parseReceiverCounts(text: string): ReceiverCounts {
-  const counts: ReceiverCounts = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0 };
-  for (const line of text.split('\n')) {
-    for (const [key, name] of Object.entries(METRICS) as Array<[keyof ReceiverCounts, string]>) {
-      const match = new RegExp(`^${name}(?:_total)?(?:\\{[^}]*\\})?\\s+(\\S+)`).exec(line);
-      if (match) counts[key] += Number(match[1]);
-    }
-  }
-  return counts;
+  const counts = (Object.entries(METRICS) as Array<[keyof ReceiverCounts, string]>).map(([key, name]) => [key, sumSeries(text, name) ?? 0]);
+  return Object.fromEntries(counts) as ReceiverCounts;
 }
 
 export class CollectorMetrics {
-  readonly port: number;
+  private readonly collector: Collector;
 
-  constructor(port: number) {
-    this.port = port;
+  constructor(collector: Collector) {
+    this.collector = collector;
   }
 
   async read(): Promise<ReceiverCounts> {
-    const response = await fetch(`http://127.0.0.1:${this.port}/metrics`);
-    if (!response.ok) throw new Error(`collector metrics answered ${response.status}`);
-    return parseReceiverCounts(await response.text());
+    return parseReceiverCounts(await this.collector.metricsText());
   }
 
   /**

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeLogs, decodeSpans, type ReceivedLog, type ReceivedSpan } from './otlp-proto.mts';
+import { decodeLogs, decodeSpans, type ReceivedLog, type ReceivedSpan } from './otlp.mts';
 import { waitFor } from './wait.mts';
 
 /**

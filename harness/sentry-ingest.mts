@@ -10,7 +10,7 @@ import {
   type Attributes,
   type ReceivedLog,
   type ReceivedSpan,
-} from './otlp-proto.mts';
+} from './otlp.mts';
 import { waitFor } from './wait.mts';
 
 /*

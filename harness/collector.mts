@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { ROOT, freePort } from './service.mts';
-import { waitFor } from './wait.mts';
+import { ManagedProcess } from './process.mts';
+import { ROOT, freePort, status } from './service.mts';
 
 export const COLLECTOR_BINARY = join(ROOT, '.cache/collector/dist/otelcol-users-demo');
 export const COLLECTOR_CONFIG = join(ROOT, 'collector/config.yaml');
@@ -28,7 +27,7 @@ export function validateConfig(configs: string[], env: Record<string, string> = 
 }
 
 /** The real collector binary with collector/config.yaml, on free loopback ports. */
-export class Collector {
+export class Collector extends ManagedProcess {
   output = '';
   readonly grpcPort: number;
   /** OTLP/HTTP: POST /v1/traces and /v1/logs, protobuf or JSON. */
@@ -36,16 +35,13 @@ export class Collector {
   readonly healthPort: number;
   /** The collector's own metrics, Prometheus text at /metrics. */
   readonly metricsPort: number;
-  readonly process: ChildProcess;
-  private readonly exited: Promise<unknown>;
 
   private constructor(process: ChildProcess, grpcPort: number, httpPort: number, healthPort: number, metricsPort: number) {
-    this.process = process;
+    super(process);
     this.metricsPort = metricsPort;
     this.grpcPort = grpcPort;
     this.httpPort = httpPort;
     this.healthPort = healthPort;
-    this.exited = once(process, 'exit');
     process.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
   }
@@ -82,39 +78,37 @@ export class Collector {
       detached: options.detached ?? false,
     });
     const collector = new Collector(child, grpc, http, health, metrics);
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`the collector exited with ${child.exitCode}:\n${collector.output}`);
-          return (await fetch(`http://127.0.0.1:${health}/`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))?.ok || undefined;
-        },
-        'the collector health check',
-        20_000,
-      );
-    } catch (error) {
-      child.kill('SIGKILL');
-      await collector.exited;
-      throw error;
-    }
+    await collector.waitUntilReady(async () => (await status(`http://127.0.0.1:${health}/`)) === 200, 'the collector health check', 20_000);
     return collector;
+  }
+
+  /** The collector's own metrics, as Prometheus text. */
+  async metricsText(): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    if (!response.ok) throw new Error(`the collector's metrics answered ${response.status}`);
+    return response.text();
   }
 
   /** One of the collector's own metrics, summed over the series that carry `labels`; undefined while there is none. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const values = text
-      .split('\n')
-      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
-      .map((line) => Number(line.split(' ').at(-1)));
-    return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
+    return sumSeries(await this.metricsText(), name, labels);
   }
 
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
-    this.process.kill('SIGTERM');
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
+  override describe(): string {
+    return this.output;
   }
+
+  override stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
+    return super.stop(signal, timeoutMs);
+  }
+}
+
+/** A metric in Prometheus text (a counter's `_total` suffix optional), summed over the series that carry `labels`; undefined while there is none. */
+export function sumSeries(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const values = text
+    .split('\n')
+    .filter((line) => [name, `${name}_total`].some((full) => line.startsWith(`${full}{`) || line.startsWith(`${full} `)))
+    .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+    .map((line) => Number(line.split(' ').at(-1)));
+  return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
 }

@@ -1,7 +1,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { stopProcess } from './process.mts';
 
 /*
  * Test hosts on this machine: network namespaces joined by a bridge that lives
@@ -121,16 +121,7 @@ export class TestNetwork {
 
   /** Stops what it started (SIGTERM, then SIGKILL after 10 s), then removes the namespaces and hosts files. */
   async destroy(): Promise<void> {
-    await Promise.all(
-      this.processes.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.processes.map((child) => stopProcess(child, 'SIGTERM', 10_000)));
     for (const host of [...this.hosts.keys(), 'lan']) {
       spawnSync('ip', ['netns', 'del', this.ns(host)]);
       rmSync(`/etc/netns/${this.ns(host)}`, { recursive: true, force: true });

@@ -119,62 +119,55 @@ export interface ReceivedLog {
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped */
 export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
   const request = TraceRequest.toObject(TraceRequest.decode(payload), { longs: String, bytes: Array }) as any;
-  const spans: ReceivedSpan[] = [];
-  for (const resourceSpans of request.resource_spans ?? []) {
-    const resource = attributes(resourceSpans.resource?.attributes);
-    for (const scopeSpans of resourceSpans.scope_spans ?? []) {
-      for (const span of scopeSpans.spans ?? []) {
-        spans.push({
-          traceId: hex(span.trace_id),
-          spanId: hex(span.span_id),
-          traceState: span.trace_state ?? '',
-          parentSpanId: hex(span.parent_span_id),
-          name: span.name,
-          kind: span.kind ?? 0,
-          startNs: BigInt(span.start_time_unix_nano ?? 0),
-          endNs: BigInt(span.end_time_unix_nano ?? 0),
-          attributes: attributes(span.attributes),
-          events: (span.events ?? []).map((event: any) => ({
-            name: event.name,
-            timeNs: BigInt(event.time_unix_nano ?? 0),
-            attributes: attributes(event.attributes),
-          })),
-          links: (span.links ?? []).map((link: any) => ({ traceId: hex(link.trace_id), spanId: hex(link.span_id), attributes: attributes(link.attributes) })),
-          status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
-          resource,
-          scope: scopeSpans.scope?.name ?? '',
-          scopeVersion: scopeSpans.scope?.version ?? '',
-        });
-      }
-    }
-  }
-  return spans;
+  return [...eachItem(request.resource_spans, 'scope_spans', 'spans')].map(({ item: span, origin }) => ({
+    traceId: hex(span.trace_id),
+    spanId: hex(span.span_id),
+    traceState: span.trace_state ?? '',
+    parentSpanId: hex(span.parent_span_id),
+    name: span.name,
+    kind: span.kind ?? 0,
+    startNs: BigInt(span.start_time_unix_nano ?? 0),
+    endNs: BigInt(span.end_time_unix_nano ?? 0),
+    attributes: attributes(span.attributes),
+    events: (span.events ?? []).map((event: any) => ({
+      name: event.name,
+      timeNs: BigInt(event.time_unix_nano ?? 0),
+      attributes: attributes(event.attributes),
+    })),
+    links: (span.links ?? []).map((link: any) => ({ traceId: hex(link.trace_id), spanId: hex(link.span_id), attributes: attributes(link.attributes) })),
+    status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
+    ...origin,
+  }));
 }
 
 export function decodeLogs(payload: Uint8Array): ReceivedLog[] {
   const request = LogsRequest.toObject(LogsRequest.decode(payload), { longs: String, bytes: Array }) as any;
-  const logs: ReceivedLog[] = [];
-  for (const resourceLogs of request.resource_logs ?? []) {
-    const resource = attributes(resourceLogs.resource?.attributes);
-    for (const scopeLogs of resourceLogs.scope_logs ?? []) {
-      for (const record of scopeLogs.log_records ?? []) {
-        logs.push({
-          traceId: hex(record.trace_id),
-          spanId: hex(record.span_id),
-          timeNs: BigInt(record.time_unix_nano ?? 0),
-          severityNumber: record.severity_number ?? 0,
-          severityText: record.severity_text ?? '',
-          body: anyValue(record.body),
-          eventName: record.event_name ?? '',
-          attributes: attributes(record.attributes),
-          resource,
-          scope: scopeLogs.scope?.name ?? '',
-          scopeVersion: scopeLogs.scope?.version ?? '',
-        });
-      }
+  return [...eachItem(request.resource_logs, 'scope_logs', 'log_records')].map(({ item: record, origin }) => ({
+    traceId: hex(record.trace_id),
+    spanId: hex(record.span_id),
+    timeNs: BigInt(record.time_unix_nano ?? 0),
+    severityNumber: record.severity_number ?? 0,
+    severityText: record.severity_text ?? '',
+    body: anyValue(record.body),
+    eventName: record.event_name ?? '',
+    attributes: attributes(record.attributes),
+    ...origin,
+  }));
+}
+
+/** Every span or log record of a request, with the resource and scope it came under. */
+function* eachItem(
+  resources: any[] | undefined,
+  scopesKey: string,
+  itemsKey: string,
+): Generator<{ item: any; origin: { resource: Attributes; scope: string; scopeVersion: string } }> {
+  for (const entry of resources ?? []) {
+    const resource = attributes(entry.resource?.attributes);
+    for (const scoped of entry[scopesKey] ?? []) {
+      const origin = { resource, scope: scoped.scope?.name ?? '', scopeVersion: scoped.scope?.version ?? '' };
+      for (const item of scoped[itemsKey] ?? []) yield { item, origin };
     }
   }
-  return logs;
 }
 
 /**
@@ -187,6 +180,15 @@ export function otlpJsonToProtobuf(signal: 'traces' | 'logs', body: string): Uin
     ['traceId', 'spanId', 'parentSpanId'].includes(key) && typeof value === 'string' ? Buffer.from(value, 'hex') : value,
   ) as Record<string, unknown>;
   return type.encode(type.fromObject(withIdBytes)).finish();
+}
+
+/** One line of the collector's file exporter: an OTLP/JSON export request, of spans or of log records. */
+export function decodeJsonLine(line: string): { spans: ReceivedSpan[]; logs: ReceivedLog[] } {
+  const request = JSON.parse(line) as { resourceSpans?: unknown; resourceLogs?: unknown };
+  return {
+    spans: request.resourceSpans ? decodeSpans(otlpJsonToProtobuf('traces', line)) : [],
+    logs: request.resourceLogs ? decodeLogs(otlpJsonToProtobuf('logs', line)) : [],
+  };
 }
 
 function hex(bytes: number[] | undefined): string {

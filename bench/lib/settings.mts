@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../../harness/service.mts';
+
+/** The flags and BENCH_* variables, read once: how long and how hard each phase runs. */
+
+export const RESULTS = join(ROOT, 'bench', 'results');
+/** The endpoints every run drives, each with its own pool of connections. */
+export const PATHS = ['/users/42', '/users/123'];
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean' },
+    'cpu-prof-variants': { type: 'string' },
+    'saturation-seconds': { type: 'string' },
+    'fixed-seconds': { type: 'string' },
+    'fixed-rate': { type: 'string' },
+    'down-seconds': { type: 'string' },
+    'warmup-seconds': { type: 'string' },
+    connections: { type: 'string' },
+    experiments: { type: 'string' },
+    'no-pin': { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
+  },
+  allowPositionals: false,
+  // `--cpu-prof=traced,peer` is accepted as a shorthand for --cpu-prof --cpu-prof-variants=...
+  args: process.argv.slice(2).flatMap((arg) => {
+    const match = /^--cpu-prof=(.+)$/.exec(arg);
+    return match ? ['--cpu-prof', `--cpu-prof-variants=${match[1]}`] : [arg];
+  }),
+});
+
+export function option(name: keyof typeof flags): string | boolean | undefined {
+  const fromFlag = flags[name];
+  if (fromFlag !== undefined) return fromFlag;
+  const fromEnv = process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
+}
+
+function numberOption(name: keyof typeof flags, quick: number, full: number): number {
+  const raw = option(name);
+  if (raw === undefined) return option('quick') ? quick : full;
+  const parsed = Number(raw);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number, got ${String(raw)}`);
+  return parsed;
+}
+
+export const settings = {
+  quick: Boolean(option('quick')),
+  warmupS: numberOption('warmup-seconds', 1, 3),
+  saturationS: numberOption('saturation-seconds', 5, 20),
+  fixedS: numberOption('fixed-seconds', 5, 30),
+  fixedRate: numberOption('fixed-rate', 1000, 1000),
+  downS: numberOption('down-seconds', 10, 60),
+  /** Per endpoint: each path has its own pool of connections. */
+  connections: numberOption('connections', 64, 64),
+  calibrationRequests: 3,
+  /** Seconds of the rate probe that sizes each counted saturation run. */
+  probeS: option('quick') ? 1 : 2,
+};

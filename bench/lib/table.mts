@@ -1,0 +1,43 @@
+import type { LoadSummary } from '../../harness/load.mts';
+import type { Phase, VariantResult } from './measure.mts';
+import { PATHS, settings } from './settings.mts';
+
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const ratio = (v: number, base: number | undefined) => (base && Number.isFinite(v) ? `${(v / base).toFixed(2)}×` : '–');
+
+/** The results side by side, each figure with its ratio to untraced: a Markdown table. */
+export function table(results: VariantResult[]): string {
+  const base = results.find((r) => r.key === 'untraced');
+  const withRatio = (value: number, baseValue: number | undefined, digits: number) =>
+    `${Number.isFinite(value) ? value.toFixed(digits) : '–'}${base && base !== undefined && baseValue ? ` (${ratio(value, baseValue)})` : ''}`;
+  const p99 = (load: LoadSummary | undefined, baseLoad: LoadSummary | undefined, digits: number) =>
+    load ? PATHS.map((path) => withRatio(load.latencyByPath[path]!.p99Ms, baseLoad?.latencyByPath[path]?.p99Ms, digits)).join(' / ') : '–';
+  const p50 = (load: LoadSummary | undefined) => (load ? PATHS.map((path) => f2(load.latencyByPath[path]!.p50Ms)).join(' / ') : '–');
+  const lost = (p: Phase | undefined) => (p && p.spansExpected ? `${p.spansExpected}→${p.spansReceived} (${p.spansLostPercent.toFixed(1)}% lost)` : '–');
+  const header = [
+    'variant',
+    'saturation req/s',
+    'sat. p99 ms 42 / 123',
+    'spans sent→received, sat.',
+    `${settings.fixedRate}/s p50 ms 42 / 123`,
+    `${settings.fixedRate}/s p99 ms 42 / 123`,
+    `spans, ${settings.fixedRate}/s`,
+    'start→ready ms',
+    'RSS MiB',
+  ];
+  const rows = results.map((r) => [
+    r.label,
+    withRatio(r.saturation.load.rps, base?.saturation.load.rps, 0),
+    p99(r.saturation.load, base?.saturation.load, 1),
+    lost(r.saturation),
+    p50(r.fixed?.load),
+    p99(r.fixed?.load, base?.fixed?.load, 2),
+    lost(r.fixed),
+    withRatio(r.startToReadyMs, base?.startToReadyMs, 0),
+    withRatio(r.rssAfterSaturationMiB, base?.rssAfterSaturationMiB, 0),
+  ]);
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+}

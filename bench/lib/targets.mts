@@ -1,0 +1,54 @@
+import type { VariantResult } from './measure.mts';
+import { PATHS, settings } from './settings.mts';
+
+export interface Target {
+  what: string;
+  ratio: string;
+  met: boolean | undefined;
+}
+
+export function targets(results: VariantResult[], candidateKey = 'traced'): Target[] {
+  const base = results.find((r) => r.key === 'untraced');
+  const traced = results.find((r) => r.key === candidateKey);
+  const down = results.find((r) => r.key === 'down');
+  const list: Target[] = [];
+  const add = (what: string, value: number | undefined, limit: number, atMost: boolean, format = (v: number) => `${v.toFixed(2)}×`) => {
+    if (value === undefined || Number.isNaN(value)) return list.push({ what, ratio: 'n/a', met: undefined });
+    list.push({ what, ratio: format(value), met: atMost ? value <= limit : value >= limit });
+  };
+  if (base && traced) {
+    add('saturation req/s ≥ 0.75× untraced', traced.saturation.load.rps / base.saturation.load.rps, 0.75, false);
+    for (const path of PATHS) {
+      add(`saturation p99 of ${path} ≤ 1.5× untraced`, traced.saturation.load.latencyByPath[path]!.p99Ms / base.saturation.load.latencyByPath[path]!.p99Ms, 1.5, true);
+    }
+    add('0 spans lost at saturation', traced.saturation.spansLost, 0, true, (v) => `${v} lost (${traced.saturation.spansLostPercent.toFixed(2)}%)`);
+    add('start to ready ≤ 2× untraced', traced.startToReadyMs / base.startToReadyMs, 2, true);
+    add('RSS after saturation ≤ 1.5× untraced', traced.rssAfterSaturationMiB / base.rssAfterSaturationMiB, 1.5, true);
+    if (traced.fixed && base.fixed) {
+      for (const path of PATHS) {
+        add(`${settings.fixedRate}/s p99 of ${path} ≤ 1.2× untraced`, traced.fixed.load.latencyByPath[path]!.p99Ms / base.fixed!.load.latencyByPath[path]!.p99Ms, 1.2, true);
+      }
+      add(`0 spans lost at fixed ${settings.fixedRate}/s`, traced.fixed.spansLost, 0, true, (v) => `${v} lost`);
+    }
+  }
+  if (down && traced && candidateKey === 'traced') {
+    const rpsChange = down.saturation.load.rps / traced.saturation.load.rps;
+    list.push({ what: 'collector down: req/s within 10% of collector up', ratio: `${rpsChange.toFixed(2)}×`, met: Math.abs(rpsChange - 1) <= 0.1 });
+    for (const path of PATHS) {
+      const p99Change = down.saturation.load.latencyByPath[path]!.p99Ms / traced.saturation.load.latencyByPath[path]!.p99Ms;
+      list.push({ what: `collector down: saturation p99 of ${path} within 10% of collector up`, ratio: `${p99Change.toFixed(2)}×`, met: p99Change <= 1.1 });
+    }
+    const growth = down.rssEndMiB - down.rssWarmMiB;
+    list.push({ what: 'collector down: RSS growth under load ≤ 50 MB', ratio: `${growth.toFixed(0)} MiB (after warm-up → end)`, met: growth <= 50 * 1e6 / 2 ** 20 });
+    const r = down.serviceReports;
+    const seconds = Math.round(down.saturation.load.elapsedS + (down.fixed?.load.elapsedS ?? 0));
+    const allowed = 1 + Math.ceil(seconds / 30) + 1; // the first failure, one per 30 s interval, one at shutdown
+    const lost = down.saturation.spansLost + (down.fixed?.spansLost ?? 0);
+    list.push({
+      what: 'collector down: drops reported once per interval, never silently',
+      ratio: `${r.exportFailingLines + r.dropReportLines} report lines over ~${seconds} s of load; ${r.spansReportedLost} of ${lost} lost spans reported`,
+      met: r.exportFailingLines === 1 && r.exportFailingLines + r.dropReportLines <= allowed && r.spansReportedLost >= lost,
+    });
+  }
+  return list;
+}

@@ -1,0 +1,79 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { waitFor } from './wait.mts';
+
+/** How a process ended: its exit code (null when a signal ended it), and whether it had to be killed. */
+export interface Ending {
+  code: number | null;
+  killed: boolean;
+}
+
+/**
+ * Stops a child gracefully and then for sure: sends `signal` (none when
+ * `null`: the child is expected to end by itself), and SIGKILL if it has not
+ * exited within `timeoutMs`.
+ */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals | null = 'SIGTERM', timeoutMs = 15_000): Promise<Ending> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, killed: false };
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  if (signal) child.kill(signal);
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const [code] = await exited;
+  clearTimeout(timer);
+  return { code, killed };
+}
+
+/**
+ * A process the harness started (the service, the collector): waited on
+ * until it is ready, and stopped gracefully and then for sure.
+ */
+export class ManagedProcess {
+  readonly process: ChildProcess;
+  private readonly exited: Promise<number | null>;
+
+  protected constructor(child: ChildProcess) {
+    this.process = child;
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** What it has written so far, to explain a failure. */
+  describe(): string {
+    return '';
+  }
+
+  /** Polls `isReady` until it is true; fails at once if the process exits first, with what it wrote. */
+  protected async waitUntilReady(isReady: () => Promise<boolean>, what: string, timeoutMs: number, intervalMs?: number): Promise<void> {
+    try {
+      await waitFor(
+        async () => {
+          if (!this.running) throw new Error(`exited (${this.process.exitCode ?? this.process.signalCode}) before ${what}`);
+          return (await isReady()) || undefined;
+        },
+        what,
+        timeoutMs,
+        intervalMs,
+      );
+    } catch (error) {
+      this.process.kill('SIGKILL');
+      throw new Error(`${(error as Error).message}:\n${this.describe()}`);
+    }
+  }
+
+  /** Sends `signal`, then SIGKILL after `timeoutMs`; resolves with the exit code (null when a signal ended it). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    await stopProcess(this.process, signal, timeoutMs);
+    return this.exited;
+  }
+
+  waitForExit(): Promise<number | null> {
+    return this.exited;
+  }
+}
