@@ -78,6 +78,7 @@ import() {
 new_rootfs() { # a fresh copy of Debian with this machine's CA bundle
   local dir; dir="$(mktemp -d)"
   tar -C "$dir" -xf "$ROOTFS_TAR"
+  chmod 0755 "$dir" # mktemp made it 0700: the image's / must be open to its non-root user
   mkdir -p "$dir/etc/ssl/certs"
   cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
   echo "$dir"
@@ -102,7 +103,7 @@ node_image() {
   echo 'node:x:1000:' >>"$dir/etc/group"
   echo 'node:x:1000:1000::/home/node:/bin/bash' >>"$dir/etc/passwd"
   mkdir -p "$dir/home/node" && chown 1000:1000 "$dir/home/node"
-  import "$name" "$want" "$dir" "ENV NODE_VERSION=$version" \
+  import "$name" "$want" "$dir" "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "ENV NODE_VERSION=$version" \
     "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" 'CMD ["node"]'
 }
 

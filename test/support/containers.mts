@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { K8sObject } from './k8s.mts';
+import { ROOT } from './service.mts';
+
+/*
+ * Images built with buildah from the project's Dockerfiles and run with podman
+ * and runc, in the project's own container storage (.cache/containers; the
+ * same flags as scripts/containers.sh, which scripts/base-images.sh uses).
+ */
+
+const CONTAINERS_DIR = join(ROOT, '.cache/containers');
+const STORAGE = ['--storage-driver', 'vfs', '--root', join(CONTAINERS_DIR, 'storage'), '--runroot', join(CONTAINERS_DIR, 'run')];
+const PODMAN = [...STORAGE, '--tmpdir', join(CONTAINERS_DIR, 'libpod'), '--runtime', 'runc'];
+/** This sandbox cannot raise rlimits, so every container and build step gets explicit lower ones. */
+const ULIMITS = ['--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=1024:4096'];
+export const INSTALL_HINT = 'apt-get install -y buildah podman runc debootstrap uidmap';
+
+/** Why images cannot be built and run on this machine, or undefined when they can. */
+export function missingContainerTools(): string | undefined {
+  if (process.getuid?.() !== 0) return 'building and running images needs root (CI runs as root)';
+  const missing = ['buildah', 'podman', 'runc', 'debootstrap'].filter((tool) => spawnSync(tool, ['--version']).error);
+  return missing.length > 0 ? `${missing.join(', ')} missing: ${INSTALL_HINT}` : undefined;
+}
+
+/** Runs a command to its end, failing with its output; `timeoutMs` bounds it. */
+async function run(command: string[], timeoutMs: number): Promise<string> {
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${command.join(' ')} failed (exit ${code}):\n${output.slice(-4000)}`);
+  return output;
+}
+
+export const podman = (args: string[], timeoutMs = 60_000) => run(['podman', ...PODMAN, ...args], timeoutMs);
+
+/** The stand-in base images (scripts/base-images.sh; cached). */
+export function ensureBaseImages(): Promise<string> {
+  return run(['bash', join(ROOT, 'scripts/base-images.sh')], 15 * 60_000);
+}
+
+/**
+ * `buildah bud` of a Dockerfile, as `docker build -t <tag> <context>` would,
+ * from the stand-in bases (never pulled), caching each step's layer.
+ */
+export async function buildImage(tag: string, context: string, timeoutMs = 15 * 60_000): Promise<{ seconds: number }> {
+  const started = Date.now();
+  await run(['nice', '-n', '10', 'buildah', ...STORAGE, 'bud', '--runtime', 'runc', '--pull=never', '--layers', '--network', 'host', ...ULIMITS, '-t', tag, context], timeoutMs);
+  return { seconds: (Date.now() - started) / 1000 };
+}
+
+export async function imageConfig(image: string): Promise<{ size: number; user: string; entrypoint: string[] | null; cmd: string[] | null; env: string[] }> {
+  const [inspected] = JSON.parse(await podman(['image', 'inspect', image])) as Array<{ Size: number; Config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; Env?: string[] } }>;
+  const config = inspected!.Config;
+  return { size: inspected!.Size, user: config.User ?? '', entrypoint: config.Entrypoint ?? null, cmd: config.Cmd ?? null, env: config.Env ?? [] };
+}
+
+/**
+ * podman flags for what a Deployment's pod and container set. Anything in
+ * their security context this function does not know fails, so a new setting
+ * cannot be left out of the run silently.
+ */
+export function podRunFlags(pod: K8sObject, container: K8sObject): string[] {
+  const flags: string[] = [];
+  const { runAsUser, runAsGroup, runAsNonRoot, seccompProfile, ...podRest } = pod.securityContext ?? {};
+  if (Object.keys(podRest).length > 0) throw new Error(`pod securityContext: no podman flag for ${Object.keys(podRest)}`);
+  if (runAsUser !== undefined) flags.push('--user', `${runAsUser}:${runAsGroup ?? runAsUser}`);
+  if (runAsNonRoot && !(runAsUser > 0)) throw new Error('runAsNonRoot without a non-zero runAsUser');
+  // RuntimeDefault: the runtime's default seccomp profile, which podman applies unless told otherwise.
+  if (seccompProfile && seccompProfile.type !== 'RuntimeDefault') throw new Error(`seccompProfile ${seccompProfile.type}`);
+
+  const { readOnlyRootFilesystem, allowPrivilegeEscalation, capabilities, ...rest } = container.securityContext ?? {};
+  if (Object.keys(rest).length > 0) throw new Error(`container securityContext: no podman flag for ${Object.keys(rest)}`);
+  // Kubernetes adds no writable /tmp or /run of its own: neither may podman.
+  if (readOnlyRootFilesystem) flags.push('--read-only', '--read-only-tmpfs=false');
+  if (allowPrivilegeEscalation === false) flags.push('--security-opt', 'no-new-privileges');
+  for (const cap of capabilities?.drop ?? []) flags.push('--cap-drop', cap);
+  for (const cap of capabilities?.add ?? []) flags.push('--cap-add', cap);
+
+  const limits = container.resources?.limits ?? {};
+  if (limits.memory) flags.push('--memory', String(limits.memory).replace(/i$/, '').toLowerCase());
+  if (limits.cpu) flags.push('--cpus', String(String(limits.cpu).endsWith('m') ? Number.parseInt(limits.cpu, 10) / 1000 : limits.cpu));
+  return flags;
+}
+
+/** A container run in the foreground by podman (so its output and exit code come back to us). */
+export class Container {
+  output = '';
+  readonly name: string;
+  private readonly process: ChildProcess;
+  private readonly exited: Promise<number | null>;
+
+  private constructor(name: string, child: ChildProcess) {
+    this.name = name;
+    this.process = child;
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  /**
+   * `podman run --rm` of `image` with `flags` (podRunFlags), the environment,
+   * on a network namespace of ours (`netns`, a name under /run/netns), with
+   * `hosts` (name → address) in its /etc/hosts, and `args` after the image.
+   */
+  static async run(options: {
+    name: string;
+    image: string;
+    flags: string[];
+    env: Record<string, string>;
+    netns: string;
+    hosts: Record<string, string>;
+    volumes?: string[];
+    args?: string[];
+  }): Promise<Container> {
+    await podman(['rm', '--force', '--ignore', options.name]).catch(() => undefined);
+    const command = [
+      ...PODMAN, 'run', '--rm', '--name', options.name, ...ULIMITS, '--network', `ns:/run/netns/${options.netns}`, '--hostname', options.name,
+      ...Object.entries(options.hosts).flatMap(([host, address]) => ['--add-host', `${host}:${address}`]),
+      ...options.flags,
+      ...Object.entries(options.env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
+      ...(options.volumes ?? []).flatMap((volume) => ['--volume', volume]),
+      options.image,
+      ...(options.args ?? []),
+    ];
+    return new Container(options.name, spawn('podman', command, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** SIGTERM to the container's main process, as the kubelet sends it; resolves with the exit code. */
+  async terminate(timeoutMs = 40_000): Promise<number | null> {
+    if (this.running) {
+      await podman(['kill', '--signal', 'TERM', this.name]);
+      const timer = setTimeout(() => void podman(['kill', '--signal', 'KILL', this.name]).catch(() => undefined), timeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exited;
+  }
+
+  /** For cleanup after a failure: gone, whatever state it is in. */
+  async remove(): Promise<void> {
+    await podman(['rm', '--force', '--ignore', '--time', '0', this.name]).catch(() => undefined);
+  }
+}
