@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readSync, closeSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Collector, COLLECTOR_BINARY } from '../test/support/collector.mts';
+import { COLLECTOR_BINARY } from '../test/support/collector.mts';
+import { startDemoCollector } from './collector-source.mts';
 import { ROOT, Service, freePort } from '../test/support/service.mts';
 import { parseLine, type LogRecord, type Span } from './otlp-json.mts';
 import { drawTrace } from './waterfall.mts';
@@ -100,12 +101,12 @@ function sentryEnv(): Record<string, string> {
 async function main(): Promise<void> {
   mkdirSync(DEMO_DIR, { recursive: true });
   writeFileSync(RECEIVED, '');
-  await buildCollectorWithProgress();
-
   const sentry = sentryEnv();
-  const collector = await Collector.start(
+  // The built binary, or (no Go) the collector image with Docker or Podman: demo/collector-source.mts.
+  const collector = await startDemoCollector(
     { ...sentry, COLLECTOR_FILE_PATH: RECEIVED, DEBUG_VERBOSITY: 'basic' },
-    { grpc: once ? await freePort() : 4317, detached: true },
+    { grpc: once ? await freePort() : 4317, detached: true, log: join(DEMO_DIR, 'collector-build.log') },
+    buildCollectorWithProgress,
   );
   const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' };
   // Own process groups: Ctrl-C reaches only the demo, which stops the services first so their last spans reach the collector.

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
@@ -150,4 +151,21 @@ export class Container {
   async remove(): Promise<void> {
     await podman(['rm', '--force', '--ignore', '--time', '0', this.name]).catch(() => undefined);
   }
+}
+
+/**
+ * The environment that makes a plain `podman` use the same storage, runtime
+ * and limits as the flags above (containers.conf and storage.conf, the files
+ * podman reads): for code that runs `podman` the way a user would (the demo).
+ */
+export function plainPodmanEnv(): Record<string, string> {
+  const storage = join(CONTAINERS_DIR, 'storage.conf');
+  const containers = join(CONTAINERS_DIR, 'containers.conf');
+  mkdirSync(CONTAINERS_DIR, { recursive: true });
+  writeFileSync(storage, `[storage]\ndriver = "vfs"\ngraphroot = "${join(CONTAINERS_DIR, 'storage')}"\nrunroot = "${join(CONTAINERS_DIR, 'run')}"\n`);
+  writeFileSync(
+    containers,
+    `[containers]\ndefault_ulimits = ["nofile=1024:4096", "nproc=1024:4096"]\n[engine]\nruntime = "runc"\ntmp_dir = "${join(CONTAINERS_DIR, 'libpod')}"\n`,
+  );
+  return { CONTAINERS_STORAGE_CONF: storage, CONTAINERS_CONF: containers };
 }

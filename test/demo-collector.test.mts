@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { INSTALL_MESSAGE, ImageCollector, chooseCollectorSource } from '../demo/collector-source.mts';
+import { ensureBaseImages, missingContainerTools, plainPodmanEnv } from './support/containers.mts';
+import { Service } from './support/service.mts';
+import { waitFor } from './support/wait.mts';
+
+/*
+ * `npm run demo` on a machine without Go: the collector image instead of the
+ * binary, and a message naming what to install when there is neither.
+ */
+
+describe('the demo collector, from what the machine has', () => {
+  const none = { binary: false, go: false, docker: false, podman: false };
+
+  it('uses the built binary or Go first, then Docker, then Podman', () => {
+    assert.deepEqual(chooseCollectorSource({ ...none, binary: true, docker: true }), { kind: 'binary' });
+    assert.deepEqual(chooseCollectorSource({ ...none, go: true, podman: true }), { kind: 'binary' });
+    assert.deepEqual(chooseCollectorSource({ ...none, docker: true, podman: true }), { kind: 'image', engine: 'docker' });
+    assert.deepEqual(chooseCollectorSource({ ...none, podman: true }), { kind: 'image', engine: 'podman' });
+  });
+
+  it('with neither Go nor Docker nor Podman, says exactly what to install, and where from', () => {
+    assert.throws(() => chooseCollectorSource(none), (error: Error) => error.message === INSTALL_MESSAGE);
+    for (const needed of ['Go 1.26 or newer', 'https://go.dev/dl/', 'Docker', 'https://docs.docker.com/get-docker/', 'Podman', 'https://podman.io/docs/installation', 'npm run demo']) {
+      assert.ok(INSTALL_MESSAGE.includes(needed), `the message names ${needed}`);
+    }
+  });
+
+  const missing = missingContainerTools();
+  it('with Podman and no Go: builds collector/Dockerfile, runs it with the demo\'s settings, and a service\'s spans land in the demo\'s file', {
+    skip: missing && !process.env.CI ? `not run: ${missing}` : false,
+  }, async () => {
+    if (missing) throw new Error(`CI must run the collector image: ${missing}`);
+    await ensureBaseImages();
+    Object.assign(process.env, plainPodmanEnv()); // this machine's podman settings, in the files podman reads
+    const folder = mkdtempSync(join(tmpdir(), 'demo-image-'));
+    const received = join(folder, 'received.jsonl');
+    let collector: ImageCollector | undefined;
+    let service: Service | undefined;
+    try {
+      await ImageCollector.build('podman', join(folder, 'build.log'));
+      collector = await ImageCollector.start('podman', { COLLECTOR_EXPORTERS: '[debug, file]', COLLECTOR_FILE_PATH: received, DEBUG_VERBOSITY: 'basic' });
+      service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'users' });
+      assert.equal((await service.get('/users/42')).status, 200);
+      await waitFor(() => (existsSync(received) && readFileSync(received, 'utf8').includes('GET /users/:id') ? true : undefined), 'the span in the file exporter output', 30_000)
+        .catch((error: Error) => assert.fail(`${error.message}\n${collector!.output.slice(-3000)}`));
+    } finally {
+      await service?.stop();
+      await collector?.stop();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
