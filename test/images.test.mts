@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Container, buildImage, ensureBaseImages, imageConfig, missingContainerTools, podRunFlags, podman } from './support/containers.mts';
+import { Container, ULIMITS, buildImage, ensureBaseImages, imageConfig, missingContainerTools, podRunFlags, podman } from './support/containers.mts';
 import { find, podEnv, renderOverlay, type K8sObject } from './support/k8s.mts';
 import { relayLoopbackPort } from './support/loopback-relay.mts';
 import { TestNetwork } from './support/netns.mts';
@@ -39,6 +39,7 @@ const deployment = (name: string) => objects.find((o) => o.kind === 'Deployment'
 const containerOf = (name: string): K8sObject => deployment(name).spec.template.spec.containers[0];
 const imageOf = (name: string): string => containerOf(name).image;
 const built: Record<string, { seconds: number; size: number }> = {};
+const startToListenMs: Record<string, number> = {};
 
 describe(`images built from the Dockerfiles, run with the ${OVERLAY} pods' settings, end to end to the Sentry stand-ins`, { skip }, () => {
   let network: TestNetwork;
@@ -103,6 +104,11 @@ describe(`images built from the Dockerfiles, run with the ${OVERLAY} pods' setti
       const portNumber = typeof probePort === 'number' ? probePort : container.ports.find((p: K8sObject) => p.name === probePort).containerPort;
       const ready = await network.fetch('client', `http://${network.hosts.get(name)}:${portNumber}${path}`, 60_000).catch((error: Error) => assert.fail(`${error.message}\n${explain()}`));
       assert.equal(ready.status, 200, `${name} is not ready:\n${explain()}`);
+      if (APPS.includes(name)) {
+        const started = Number(await podman(['inspect', '--format', '{{.State.StartedAt.UnixMilli}}', `images-test-${name}`]));
+        const listening = containers.get(name)!.output.split('\n').map((line) => (line.startsWith('{') ? JSON.parse(line) : {})).find((line) => line.msg === 'listening');
+        startToListenMs[name] = listening.time - started;
+      }
     }
   });
 
@@ -151,11 +157,27 @@ describe(`images built from the Dockerfiles, run with the ${OVERLAY} pods' setti
     assert.deepEqual(ours.sort(), ['etc/ssl/certs/ca-certificates.crt', 'otelcol-users-demo'], 'no shell, no libc, nothing else');
   });
 
-  it("the app image: the Dockerfile's numeric user, the one the Deployments run as", async () => {
-    const config = await imageConfig(imageOf('users'));
+  it("the app image: the Dockerfile's numeric user, the one the Deployments run as, and production dependencies only", async () => {
+    const image = imageOf('users');
+    const config = await imageConfig(image);
     for (const app of APPS) {
       const { runAsUser, runAsGroup } = deployment(app).spec.template.spec.securityContext;
       assert.equal(config.user, `${runAsUser}:${runAsGroup}`);
+    }
+    // Read inside the image, by its own node: which dependencies of its package.json are installed.
+    const probe = `const fs = require('node:fs'); const pkg = require('/app/package.json');
+      const installed = (names) => names.filter((name) => fs.existsSync('/app/node_modules/' + name + '/package.json'));
+      console.log(JSON.stringify({ deps: Object.keys(pkg.dependencies), installed: installed(Object.keys(pkg.dependencies)), dev: installed([...Object.keys(pkg.devDependencies), '@sentry/node']) }));`;
+    const { deps, installed, dev } = JSON.parse(await podman(['run', '--rm', ...ULIMITS, '--network', 'none', image, 'node', '-e', probe]));
+    assert.deepEqual(installed, deps, 'every production dependency');
+    assert.deepEqual(dev, [], 'no dev dependency, and not the full Sentry Node SDK');
+  });
+
+  it('the services listen before the startupProbe first asks (initialDelaySeconds), under the pod\'s CPU and memory limits', () => {
+    for (const app of APPS) {
+      const delayMs = containerOf(app).startupProbe.initialDelaySeconds * 1000;
+      console.log(`# ${app}: container start to listening ${startToListenMs[app]} ms (startupProbe initialDelaySeconds ${delayMs / 1000})`);
+      assert.ok(startToListenMs[app]! < delayMs, `${app} took ${startToListenMs[app]} ms: the first startup probe would fail and leave a warning event`);
     }
   });
 

@@ -15,7 +15,7 @@ const CONTAINERS_DIR = join(ROOT, '.cache/containers');
 const STORAGE = ['--storage-driver', 'vfs', '--root', join(CONTAINERS_DIR, 'storage'), '--runroot', join(CONTAINERS_DIR, 'run')];
 const PODMAN = [...STORAGE, '--tmpdir', join(CONTAINERS_DIR, 'libpod'), '--runtime', 'runc'];
 /** This sandbox cannot raise rlimits, so every container and build step gets explicit lower ones. */
-const ULIMITS = ['--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=1024:4096'];
+export const ULIMITS = ['--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=1024:4096'];
 export const INSTALL_HINT = 'apt-get install -y buildah podman runc debootstrap uidmap';
 
 /** Why images cannot be built and run on this machine, or undefined when they can. */
