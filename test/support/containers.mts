@@ -1,19 +1,30 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
 
 /*
  * Images built with buildah from the project's Dockerfiles and run with podman
- * and runc, in the project's own container storage (.cache/containers; the
- * same flags as scripts/containers.sh, which scripts/base-images.sh uses).
+ * and runc, in the project's own container storage (.cache/containers), with
+ * the flags scripts/containers.sh chooses (storage driver, runtime).
  */
 
 const CONTAINERS_DIR = join(ROOT, '.cache/containers');
-const STORAGE = ['--storage-driver', 'vfs', '--root', join(CONTAINERS_DIR, 'storage'), '--runroot', join(CONTAINERS_DIR, 'run')];
-const PODMAN = [...STORAGE, '--tmpdir', join(CONTAINERS_DIR, 'libpod'), '--runtime', 'runc'];
+let flags: { storage: string[]; podman: string[]; driver: string } | undefined;
+/** The flags of scripts/containers.sh, read once (it picks the storage driver on first use). */
+function cliFlags(): { storage: string[]; podman: string[]; driver: string } {
+  if (!flags) {
+    const script = `source ${JSON.stringify(join(ROOT, 'scripts/containers.sh'))} && echo "$STORAGE_DRIVER" && printf '%s\\n' "\${STORAGE_FLAGS[@]}" && echo -- && printf '%s\\n' "\${PODMAN_FLAGS[@]}"`;
+    const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+    if (result.status !== 0) throw new Error(`scripts/containers.sh failed:\n${result.stderr}`);
+    const [driver, ...rest] = result.stdout.trim().split('\n');
+    const split = rest.indexOf('--');
+    flags = { driver: driver!, storage: rest.slice(0, split), podman: rest.slice(split + 1) };
+  }
+  return flags;
+}
 /** This sandbox cannot raise rlimits, so every container and build step gets explicit lower ones. */
 export const ULIMITS = ['--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=1024:4096'];
 export const INSTALL_HINT = 'apt-get install -y buildah podman runc debootstrap uidmap';
@@ -38,7 +49,29 @@ async function run(command: string[], timeoutMs: number): Promise<string> {
   return output;
 }
 
-export const podman = (args: string[], timeoutMs = 60_000) => run(['podman', ...PODMAN, ...args], timeoutMs);
+export const podman = (args: string[], timeoutMs = 60_000) => run(['podman', ...cliFlags().podman, ...args], timeoutMs);
+
+/**
+ * buildah keeps the folder of each `RUN --mount=type=cache,target=T` under
+ * /var/tmp/buildah-cache/T. Before the first build on a machine, the Go ones
+ * (collector/Dockerfile) start as hard links of this machine's own Go caches,
+ * so that CI, which has just built the same collector with collector/build.sh,
+ * does not download and compile it all again. Only a head start: a build
+ * without it is slower, not different.
+ */
+function seedGoBuildCaches(): void {
+  const go = spawnSync('go', ['env', 'GOMODCACHE', 'GOCACHE'], { encoding: 'utf8' });
+  if (go.status !== 0) return;
+  const [modules, builds] = go.stdout.trim().split('\n');
+  const dockerfile = readFileSync(join(ROOT, 'collector/Dockerfile'), 'utf8');
+  for (const [from, target] of [[modules!, '/go/pkg/mod'], [builds!, '/root/.cache/go-build']] as const) {
+    if (!dockerfile.includes(`--mount=type=cache,target=${target}`)) throw new Error(`collector/Dockerfile no longer caches ${target}: update seedGoBuildCaches`);
+    const folder = join('/var/tmp/buildah-cache', target);
+    if (existsSync(folder) || !existsSync(from)) continue;
+    mkdirSync(dirname(folder), { recursive: true });
+    if (spawnSync('cp', ['-al', from, folder], { timeout: 120_000 }).status !== 0) rmSync(folder, { recursive: true, force: true });
+  }
+}
 
 /** The stand-in base images (scripts/base-images.sh; cached). */
 export function ensureBaseImages(): Promise<string> {
@@ -51,8 +84,14 @@ export function ensureBaseImages(): Promise<string> {
  */
 export async function buildImage(tag: string, context: string, timeoutMs = 15 * 60_000): Promise<{ seconds: number }> {
   const started = Date.now();
-  await run(['nice', '-n', '10', 'buildah', ...STORAGE, 'bud', '--runtime', 'runc', '--pull=never', '--layers', '--network', 'host', ...ULIMITS, '-t', tag, context], timeoutMs);
+  seedGoBuildCaches();
+  await run(['nice', '-n', '10', 'buildah', ...cliFlags().storage, 'bud', '--runtime', 'runc', '--pull=never', '--layers', '--network', 'host', ...ULIMITS, '-t', tag, context], timeoutMs);
   return { seconds: (Date.now() - started) / 1000 };
+}
+
+/** Drops the layers of earlier builds that no tag uses any more (vfs keeps a full copy of each); not during a build. */
+export async function pruneImages(): Promise<void> {
+  await podman(['image', 'prune', '--force']).catch(() => undefined);
 }
 
 export async function imageConfig(image: string): Promise<{ size: number; user: string; entrypoint: string[] | null; cmd: string[] | null; env: string[] }> {
@@ -121,7 +160,7 @@ export class Container {
   }): Promise<Container> {
     await podman(['rm', '--force', '--ignore', options.name]).catch(() => undefined);
     const command = [
-      ...PODMAN, 'run', '--rm', '--name', options.name, ...ULIMITS, '--network', `ns:/run/netns/${options.netns}`, '--hostname', options.name,
+      ...cliFlags().podman, 'run', '--rm', '--name', options.name, ...ULIMITS, '--network', `ns:/run/netns/${options.netns}`, '--hostname', options.name,
       ...Object.entries(options.hosts).flatMap(([host, address]) => ['--add-host', `${host}:${address}`]),
       ...options.flags,
       ...Object.entries(options.env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
@@ -162,7 +201,7 @@ export function plainPodmanEnv(): Record<string, string> {
   const storage = join(CONTAINERS_DIR, 'storage.conf');
   const containers = join(CONTAINERS_DIR, 'containers.conf');
   mkdirSync(CONTAINERS_DIR, { recursive: true });
-  writeFileSync(storage, `[storage]\ndriver = "vfs"\ngraphroot = "${join(CONTAINERS_DIR, 'storage')}"\nrunroot = "${join(CONTAINERS_DIR, 'run')}"\n`);
+  writeFileSync(storage, `[storage]\ndriver = "${cliFlags().driver}"\ngraphroot = "${join(CONTAINERS_DIR, 'storage')}"\nrunroot = "${join(CONTAINERS_DIR, 'run')}"\n`);
   writeFileSync(
     containers,
     `[containers]\ndefault_ulimits = ["nofile=1024:4096", "nproc=1024:4096"]\n[engine]\nruntime = "runc"\ntmp_dir = "${join(CONTAINERS_DIR, 'libpod')}"\n`,
