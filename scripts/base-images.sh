@@ -44,7 +44,7 @@ case "$(uname -m)" in
 esac
 mkdir -p "$CACHE"
 
-from_line() { sed -n "s/^FROM $1:\([^ ]*\).*/\1/p" "$2" | head -n1; }
+from_line() { sed -n "s/^FROM \(--platform=[^ ]* \)\{0,1\}$1:\([^ ]*\).*/\2/p" "$2" | head -n1; }
 NODE_TAG="$(from_line node Dockerfile)"           # 24.21.0-bookworm-slim
 GO_TAG="$(from_line golang collector/Dockerfile)" # 1.26.8-bookworm
 [[ "$NODE_TAG" == *-bookworm-slim && "$GO_TAG" == *-bookworm ]] || fail "unexpected FROM lines: node:$NODE_TAG golang:$GO_TAG"

@@ -15,6 +15,7 @@ interface Instruction {
 }
 interface Stage {
   base: string;
+  platform: string | undefined;
   name: string;
   instructions: Instruction[];
 }
@@ -26,8 +27,8 @@ function parseDockerfile(text: string): Stage[] {
   for (const line of lines) {
     const [, keyword, args] = /^(\w+)\s+(.*)$/.exec(line)!;
     if (keyword!.toUpperCase() === 'FROM') {
-      const [, base, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args!)!;
-      stages.push({ base: base!, name: name ?? String(stages.length), instructions: [] });
+      const [, platform, base, name] = /^(?:--platform=(\S+)\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args!)!;
+      stages.push({ base: base!, platform, name: name ?? String(stages.length), instructions: [] });
     } else {
       assert.ok(stages.length > 0, `${keyword} before FROM`);
       stages.at(-1)!.instructions.push({ keyword: keyword!.toUpperCase(), args: args! });
@@ -110,12 +111,14 @@ describe('collector/Dockerfile rules', () => {
   const distName = /^\s+name: (\S+)/m.exec(manifest)![1]!;
   const outputPath = /^\s+output_path: (\S+)/m.exec(manifest)![1]!;
 
-  it('builds with the same builder release as collector/build.sh, from the same manifest, static', () => {
+  it('builds with the same builder release as collector/build.sh, from the same manifest, static, cross-compiled', () => {
     assert.deepEqual(collectorStages.map((s) => s.name), ['build', 'runtime']);
     const builderVersion = /^BUILDER_VERSION=(\S+)/m.exec(buildScript)![1]!;
     const runs = all(goBuild, 'RUN').join('\n');
     assert.ok(runs.includes(`go install go.opentelemetry.io/collector/cmd/builder@${builderVersion}`), `the official builder at ${builderVersion}`);
-    assert.match(runs, /\bbuilder --config=collector\/builder-config\.yaml\b/);
+    assert.match(runs, /\bGOOS=\$TARGETOS GOARCH=\$TARGETARCH builder --config=collector\/builder-config\.yaml\b/, 'compiled for the target platform');
+    assert.equal(goBuild.platform, '$BUILDPLATFORM', 'on the build machine\'s platform: no emulation for another architecture');
+    assert.deepEqual(all(goBuild, 'ARG'), ['TARGETOS TARGETARCH']);
     assert.match(one(goBuild, 'ENV'), /\bCGO_ENABLED=0\b/, 'a static binary: the runtime stage has no libc');
     // The Go toolchain in the image is at least what the local connector asks for.
     const goImage = /^golang:(\d+)\.(\d+)\.\d+-bookworm$/.exec(goBuild.base);
