@@ -28,11 +28,20 @@ export const INSTALL_MESSAGE = [
 
 const works = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
 
-/** What this machine has; throws INSTALL_MESSAGE when it has nothing that makes a collector. */
-export function chooseCollectorSource(has = { binary: existsSync(COLLECTOR_BINARY), go: works('go', ['version']), docker: works('docker', ['info']), podman: works('podman', ['--version']) }): CollectorSource {
-  if (has.binary || has.go) return { kind: 'binary' };
-  if (has.docker) return { kind: 'image', engine: 'docker' };
-  if (has.podman) return { kind: 'image', engine: 'podman' };
+type Check = boolean | (() => boolean);
+const THIS_MACHINE = {
+  binary: () => existsSync(COLLECTOR_BINARY),
+  go: () => works('go', ['version']),
+  docker: () => works('docker', ['info']), // the CLI alone is not enough: the engine must answer
+  podman: () => works('podman', ['--version']),
+};
+
+/** The first thing this machine has (each asked only when needed); throws INSTALL_MESSAGE when it has none. */
+export function chooseCollectorSource(has: Record<keyof typeof THIS_MACHINE, Check> = THIS_MACHINE): CollectorSource {
+  const yes = (check: Check) => (typeof check === 'function' ? check() : check);
+  if (yes(has.binary) || yes(has.go)) return { kind: 'binary' };
+  if (yes(has.docker)) return { kind: 'image', engine: 'docker' };
+  if (yes(has.podman)) return { kind: 'image', engine: 'podman' };
   throw new Error(INSTALL_MESSAGE);
 }
 
