@@ -11,7 +11,13 @@
 # The driver is chosen once per storage and kept in .cache/containers/driver.
 # shellcheck shell=bash
 CONTAINERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache/containers"
+# podman's database records where its storage lives: a copy of .cache from
+# another checkout cannot be used here, so it is dropped and rebuilt.
+if [[ -f "$CONTAINERS_DIR/path" && "$(cat "$CONTAINERS_DIR/path")" != "$CONTAINERS_DIR" ]]; then
+  rm -rf "$CONTAINERS_DIR"
+fi
 mkdir -p "$CONTAINERS_DIR"
+echo "$CONTAINERS_DIR" >"$CONTAINERS_DIR/path"
 if [[ ! -s "$CONTAINERS_DIR/driver" ]]; then
   probe="$(mktemp -d)"
   if podman --storage-driver overlay --root "$probe/storage" --runroot "$probe/run" --tmpdir "$probe/libpod" \
