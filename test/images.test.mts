@@ -219,7 +219,6 @@ describe(`images built from the Dockerfiles, run with the ${OVERLAY} pods' setti
     const log = await ingest.waitFor(() => ingest.logs.find((l) => l.traceId === traceId && l.attributes['exception.type'] === 'SomeworkError'), 'the exception log');
     assert.equal(log.spanId, errorWork.spanId);
     assert.ok(String(log.body).length > 0, 'a body: Sentry drops a log record without one');
-    assert.deepEqual(ingest.rejected, [], 'nothing refused by the ingest stand-in');
 
     const event = await ingest.waitFor(() => envelopes.ofType('event').find((e) => e.payload.contexts?.trace?.trace_id === traceId), 'the Sentry issue of the somework error');
     assert.equal(event.payload.exception.values[0].type, 'SomeworkError');
