@@ -228,14 +228,16 @@ describe(`images built from the Dockerfiles, run with the ${OVERLAY} pods' setti
   it('SIGTERM: each container exits 0, and what it had still reaches Sentry', async () => {
     const response = await network.fetch('client', 'http://gateway.users-demo.svc.cluster.local:8080/chain/42');
     assert.equal(response.status, 200);
-    // At once, as the kubelet does after the preStop pause: the services flush their spans and logs to the collector.
+    // Kept after the 10 s sampling decision: from here on nothing of it is in flight.
+    await ingest.waitFor(() => ingest.spans.find((s) => s.resource['service.name'] === 'users' && s.attributes['url.path'] === '/users/42'), 'the /chain/42 trace', 40_000);
+    // The services, at once (as the kubelet does after the preStop pause): each writes "shutting down",
+    // flushes it to the collector and exits. Then, as soon as they are gone, the collector: its batch
+    // still holds those records, and it must export them before it exits.
     const codes = await Promise.all(APPS.map((app) => containers.get(app)!.terminate()));
     assert.deepEqual(codes, [0, 0], explain());
-    // The services' last log lines, written during their shutdown, reach Sentry through the collector.
-    await ingest.waitFor(() => (APPS.every((app) => ingest.logs.some((l) => l.resource['service.name'] === app && l.body === 'shutting down')) ? true : undefined), 'both services\' "shutting down" log');
-    // The trace answered just before the SIGTERM: kept after the 10 s sampling decision, then exported.
-    await ingest.waitFor(() => ingest.spans.find((s) => s.resource['service.name'] === 'users' && s.attributes['url.path'] === '/users/42'), 'the /chain/42 trace', 40_000);
     assert.equal(await containers.get('otel-collector')!.terminate(), 0, explain());
+    const lastWords = APPS.filter((app) => ingest.logs.some((l) => l.resource['service.name'] === app && l.body === 'shutting down'));
+    assert.deepEqual(lastWords, APPS, `the services' last log records, written after SIGTERM, reached Sentry\n${explain()}`);
     assert.doesNotMatch(containers.get('otel-collector')!.output, /"error"|Exporting failed|dropped/i, 'the collector lost nothing');
   });
 });
