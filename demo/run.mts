@@ -22,6 +22,7 @@ import { Collector, COLLECTOR_BINARY } from '../harness/collector.mts';
 import { ROOT, Service, freePort } from '../harness/service.mts';
 import { DEMO_PORTS as PORTS, describeBusyPort, whoListensOn } from './ports.mts';
 import { ReceivedTraces } from './received-traces.mts';
+import { startDemoCollector, type ImageCollector } from './collector-source.mts';
 
 const once = process.argv.includes('--once');
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -37,7 +38,7 @@ const TRY_PATHS = ['/users/42', '/users/123', '/chain/123', '/work?ms=250', '/er
 const QUIET_MS = 2_500;
 
 /** Everything the demo started, so that every way of ending can stop it. */
-const started: { build?: ChildProcess; collector?: Promise<Collector | undefined>; services: Array<Promise<Service | undefined>> } = { services: [] };
+const started: { build?: ChildProcess; collector?: Promise<Collector | ImageCollector | undefined>; services: Array<Promise<Service | undefined>> } = { services: [] };
 let following: ReceivedTraces | undefined; // set once the demo draws your own requests
 let ending: Promise<never> | undefined;
 let hurry = false;
@@ -91,11 +92,15 @@ async function main(): Promise<void> {
   }
 }
 
-/** Builds the collector when needed and starts it; the services export to it. */
-async function startCollector(sentry: Record<string, string>, grpcPort: number): Promise<Collector> {
-  await buildCollector();
+/**
+ * Starts the collector the services export to: the built binary (built first
+ * when needed), or without Go the collector image with Docker or Podman
+ * (demo/collector-source.mts).
+ */
+async function startCollector(sentry: Record<string, string>, grpcPort: number): Promise<Collector | ImageCollector> {
   stillStarting();
-  const starting = Collector.start({ ...sentry, COLLECTOR_FILE_PATH: RECEIVED, DEBUG_VERBOSITY: 'basic' }, { grpc: grpcPort, detached: true });
+  const env = { ...sentry, COLLECTOR_FILE_PATH: RECEIVED, DEBUG_VERBOSITY: 'basic' };
+  const starting = startDemoCollector(env, { grpc: grpcPort, detached: true, log: join(DEMO_DIR, 'collector-build.log') }, buildCollector);
   started.collector = starting.catch(() => undefined);
   const collector = await starting.catch((error: Error) => Promise.reject(new Error(`the collector did not start: ${error.message}`)));
   watch('collector', collector.process, () => lastLines(collector.output));

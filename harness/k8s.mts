@@ -95,6 +95,39 @@ export function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
+/**
+ * The environment Kubernetes gives a container: envFrom, then env in order,
+ * with $(VAR) expanded, the Secret `sentry` from `secret` and the downward API
+ * filled in (pod name `<deployment>-rehearsal`, node `rehearsal-node`).
+ */
+export function podEnv(deployment: K8sObject, container: K8sObject, secret: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    if (!/^sentry-/.test(source.secretRef?.name)) throw new Error(`unknown envFrom ${JSON.stringify(source)}`);
+    Object.assign(env, secret);
+  }
+  const fields: Record<string, string> = {
+    'metadata.name': `${deployment.metadata.name}-rehearsal`,
+    'metadata.namespace': deployment.metadata.namespace!,
+    'spec.nodeName': 'rehearsal-node',
+  };
+  for (const { name, value, valueFrom } of container.env ?? []) {
+    if (valueFrom?.secretKeyRef) {
+      if (!/^sentry-/.test(valueFrom.secretKeyRef.name)) throw new Error(`${name}: unknown Secret ${valueFrom.secretKeyRef.name}`);
+      const found = secret[valueFrom.secretKeyRef.key];
+      if (found !== undefined) env[name] = found;
+      else if (!valueFrom.secretKeyRef.optional) throw new Error(`${name}: the Secret has no ${valueFrom.secretKeyRef.key}`);
+    } else if (valueFrom) {
+      const field = fields[valueFrom.fieldRef?.fieldPath];
+      if (field === undefined) throw new Error(`the rehearsal cannot fill ${name}`);
+      env[name] = field;
+    } else {
+      env[name] = String(value).replace(/\$\((\w+)\)/g, (whole, ref: string) => env[ref] ?? whole);
+    }
+  }
+  return env;
+}
+
 /** Bytes of a Kubernetes memory quantity (Mi, Gi, M, G, plain). */
 export function bytesOf(quantity: string): number {
   const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);

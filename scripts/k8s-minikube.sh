@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run k8s:minikube: from a running minikube to a trace in Sentry.
-# Builds the image inside minikube, applies k8s/overlays/minikube (collector,
+# Builds both images inside minikube (the service, and our collector from
+# collector/Dockerfile), applies k8s/overlays/minikube (collector,
 # Sentry Secret from k8s/sentry/sentry.env, gateway and users), waits for the
 # rollouts, then calls the gateway through a port-forward. Safe to re-run.
 #
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 OVERLAY=k8s/overlays/minikube
 ENV_FILE=k8s/sentry/sentry.env
-IMAGE=users-api:dev # the tag k8s/overlays/minikube expects
+IMAGE=users-api:dev                      # the tags k8s/overlays/minikube expects
+COLLECTOR_IMAGE=otelcol-users-demo:dev
 TIMEOUT="${ROLLOUT_TIMEOUT:-180s}"
 LOCAL_PORT="${LOCAL_PORT:-8080}"
 
@@ -31,10 +33,13 @@ fi
 
 say "building $IMAGE inside minikube ..."
 minikube image build -t "$IMAGE" .
+say "building $COLLECTOR_IMAGE inside minikube (first build: a few minutes) ..."
+minikube image build -t "$COLLECTOR_IMAGE" collector
 
 say "applying $OVERLAY ..."
 kubectl apply -k "$OVERLAY"
-# The tag stays `dev`, so a rebuilt image is picked up only by new pods.
+# The tags stay `dev`, so a rebuilt image is picked up only by new pods.
+kubectl -n observability rollout restart deployment/otel-collector
 kubectl -n users-demo rollout restart deployment/gateway deployment/users
 
 say "waiting for the rollouts (at most $TIMEOUT each) ..."

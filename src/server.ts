@@ -4,7 +4,7 @@ import { shutdownTelemetry } from './instrumentation';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig } from './config';
-import { closeErrorReporting, initErrorReporting } from './error-reporting';
+import { closeErrorReporting, initErrorReporting, reportError } from './error-reporting';
 import { logger } from './logger';
 import { closeStdout } from './stdout';
 
@@ -76,8 +76,8 @@ let crashed = false;
 
 /**
  * An error nobody handled: one fatal line with its stack (and the trace ids
- * of the span it happened in), the error to Sentry when it is on (its SDK
- * captures it as unhandled), the telemetry flushed within CRASH_FLUSH_MS, exit 1.
+ * of the span it happened in), the error to Sentry when it is on, the
+ * telemetry flushed within CRASH_FLUSH_MS, exit 1.
  */
 async function crash(reason: unknown, origin: string): Promise<void> {
   if (crashed) return;
@@ -85,6 +85,7 @@ async function crash(reason: unknown, origin: string): Promise<void> {
   ready = false;
   const error = reason instanceof Error ? reason : new Error(`non-error thrown: ${String(reason)}`);
   logger.fatal({ err: error, origin }, `${origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: exiting`);
+  reportError(error);
   await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(CRASH_FLUSH_MS)]);
   await exit(1);
 }

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { OtlpReceiver } from '../harness/otlp-receiver.mts';
-import { stopProcess } from '../harness/process.mts';
-import { ROOT, Service } from '../harness/service.mts';
+import { describe, it } from 'node:test';
+import { ROOT } from '../harness/service.mts';
 
 /*
- * There is no Docker engine here, so the Dockerfile is proven in two ways:
- * its rules are read from the file, and its runtime stage is rehearsed: a
- * clean folder gets exactly what that stage copies, runs the stage's `npm ci`,
- * and the service is started from it as CMD starts it.
+ * The rules of both Dockerfiles, read from the files. That they build and run
+ * for real is test/images.test.mts (buildah and podman).
  */
 
 interface Instruction {
@@ -21,6 +15,7 @@ interface Instruction {
 }
 interface Stage {
   base: string;
+  platform: string | undefined;
   name: string;
   instructions: Instruction[];
 }
@@ -32,8 +27,8 @@ function parseDockerfile(text: string): Stage[] {
   for (const line of lines) {
     const [, keyword, args] = /^(\w+)\s+(.*)$/.exec(line)!;
     if (keyword!.toUpperCase() === 'FROM') {
-      const [, base, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args!)!;
-      stages.push({ base: base!, name: name ?? String(stages.length), instructions: [] });
+      const [, platform, base, name] = /^(?:--platform=(\S+)\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args!)!;
+      stages.push({ base: base!, platform, name: name ?? String(stages.length), instructions: [] });
     } else {
       assert.ok(stages.length > 0, `${keyword} before FROM`);
       stages.at(-1)!.instructions.push({ keyword: keyword!.toUpperCase(), args: args! });
@@ -62,6 +57,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
 };
 const stages = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+const collectorStages = parseDockerfile(readFileSync(join(ROOT, 'collector/Dockerfile'), 'utf8'));
 const runtime = stages.at(-1)!;
 const build = stages[0]!;
 
@@ -108,67 +104,47 @@ describe('Dockerfile rules', () => {
   });
 });
 
-describe('Dockerfile runtime stage, rehearsed: only what it copies, its npm ci, its CMD', () => {
-  let app: string;
-  let receiver: OtlpReceiver;
-  let service: Service;
+describe('collector/Dockerfile rules', () => {
+  const [goBuild, scratch] = collectorStages as [Stage, Stage];
+  const buildScript = readFileSync(join(ROOT, 'collector/build.sh'), 'utf8');
+  const manifest = readFileSync(join(ROOT, 'collector/builder-config.yaml'), 'utf8');
+  const distName = /^\s+name: (\S+)/m.exec(manifest)![1]!;
+  const outputPath = /^\s+output_path: (\S+)/m.exec(manifest)![1]!;
 
-  before(async () => {
-    assert.ok(existsSync(join(ROOT, 'dist/server.js')), 'dist/ is missing: npm run build (npm test builds first)');
-    app = mkdtempSync(join(tmpdir(), 'runtime-stage-'));
-    const workdir = one(runtime, 'WORKDIR');
-    const buildWorkdir = one(build, 'WORKDIR');
-    const inApp = (path: string) => join(app, posix.relative(workdir, posix.resolve(workdir, path)));
-    // Replay the runtime stage in order. The build stage's WORKDIR is this repository
-    // after `npm run build`, so --from=build copies come from here.
-    for (const { keyword, args } of runtime.instructions) {
-      if (keyword === 'COPY') {
-        const { from, sources, dest } = copyOf(args);
-        for (const source of sources) {
-          const origin = from ? join(ROOT, posix.relative(buildWorkdir, source)) : join(ROOT, source);
-          cpSync(origin, dest.endsWith('/') ? join(inApp(dest), posix.basename(source)) : inApp(dest), { recursive: true });
-        }
-      } else if (keyword === 'RUN') {
-        for (const command of args.split('&&').map((s) => s.trim())) {
-          // Only npm ci is replayed: `npm cache clean --force` would empty this machine's npm cache.
-          if (!command.startsWith('npm ci')) {
-            assert.equal(command, 'npm cache clean --force', `the rehearsal does not know how to replay "${command}"`);
-            continue;
-          }
-          const [npm, ...npmArgs] = command.split(/\s+/);
-          const child = spawn(npm!, npmArgs, { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
-          let output = '';
-          child.stdout.on('data', (chunk) => (output += chunk));
-          child.stderr.on('data', (chunk) => (output += chunk));
-          const { code } = await stopProcess(child, null, 300_000);
-          assert.equal(code, 0, `${command} failed in the rehearsal (exit ${code}):\n${output}`);
-        }
-      }
-    }
-    receiver = await OtlpReceiver.start();
-    const { PORT: _port, ...env } = Object.fromEntries(one(runtime, 'ENV').split(/\s+/).map((pair) => pair.split('=') as [string, string]));
-    // The image's ENV, but a free port instead of 8080.
-    service = await Service.start({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' }, { cwd: app });
+  it('builds with the same builder release as collector/build.sh, from the same manifest, static, cross-compiled', () => {
+    assert.deepEqual(collectorStages.map((s) => s.name), ['build', 'runtime']);
+    const builderVersion = /^BUILDER_VERSION=(\S+)/m.exec(buildScript)![1]!;
+    const runs = all(goBuild, 'RUN').join('\n');
+    assert.ok(runs.includes(`go install go.opentelemetry.io/collector/cmd/builder@${builderVersion}`), `the official builder at ${builderVersion}`);
+    assert.match(runs, /\bGOOS=\$TARGETOS GOARCH=\$TARGETARCH builder --config=collector\/builder-config\.yaml\b/, 'compiled for the target platform');
+    assert.equal(goBuild.platform, '$BUILDPLATFORM', 'on the build machine\'s platform: no emulation for another architecture');
+    assert.deepEqual(all(goBuild, 'ARG'), ['TARGETOS TARGETARCH']);
+    assert.match(one(goBuild, 'ENV'), /\bCGO_ENABLED=0\b/, 'a static binary: the runtime stage has no libc');
+    // The Go toolchain in the image is at least what the local connector asks for.
+    const goImage = /^golang:(\d+)\.(\d+)\.\d+-bookworm$/.exec(goBuild.base);
+    assert.ok(goImage, `pinned Go image: ${goBuild.base}`);
+    const [, major, minor] = /^go (\d+)\.(\d+)/m.exec(readFileSync(join(ROOT, 'collector/exceptionsconnector/go.mod'), 'utf8'))!;
+    assert.ok(Number(goImage[1]) * 100 + Number(goImage[2]) >= Number(major) * 100 + Number(minor));
   });
 
-  after(async () => {
-    await service?.stop();
-    await receiver?.close();
-    if (app) rmSync(app, { recursive: true, force: true });
+  it('runs on nothing: the binary and the CA bundle only, a numeric non-root user, the config from outside', () => {
+    assert.equal(scratch.base, 'scratch');
+    assert.deepEqual(all(scratch, 'RUN'), [], 'no shell to run anything with');
+    const copies = all(scratch, 'COPY').map(copyOf);
+    assert.deepEqual(copies.map((c) => [c.from, c.sources]), [
+      ['build', ['/etc/ssl/certs/ca-certificates.crt']],
+      ['build', [posix.join(one(goBuild, 'WORKDIR'), outputPath, distName)]],
+    ]);
+    assert.match(one(scratch, 'USER'), /^[1-9]\d*:[1-9]\d*$/, 'numeric UID and GID, not 0, so runAsNonRoot can verify it');
+    assert.deepEqual(JSON.parse(one(scratch, 'ENTRYPOINT')), [`/${distName}`]);
+    assert.deepEqual(JSON.parse(one(scratch, 'CMD')), ['--config=/conf/config.yaml'], 'the ConfigMap, mounted at run time');
   });
 
-  it('holds production dependencies only', () => {
-    for (const dependency of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(app, 'node_modules', dependency, 'package.json')), `${dependency} is missing`);
-    for (const dev of ['typescript', 'node']) assert.equal(existsSync(join(app, 'node_modules', dev)), false, `${dev} (dev) was installed`);
-    assert.equal(existsSync(join(app, 'src')), false);
-  });
-
-  it('serves /users/42 and /chain/42, and exports their spans over OTLP gRPC', async () => {
-    const response = await service.get('/users/42');
-    assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { id: '42', name: 'User 42' });
-    assert.equal((await service.get('/chain/42')).status, 200);
-    await receiver.waitForSpans((spans) => spans.some((s) => s.name === 'GET /chain/:id') && spans.some((s) => s.name === 'GET /users/:id'), 'spans of /users/42 and /chain/42');
-    assert.equal(receiver.spans[0]!.resource['service.version'], JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).version);
+  it('gets only what it builds from: collector/.dockerignore lets in the manifest and the connector sources', () => {
+    const ignore = readFileSync(join(ROOT, 'collector/.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    assert.equal(ignore[0], '*');
+    const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const copied = all(goBuild, 'COPY').map(copyOf).flatMap((c) => c.sources);
+    assert.deepEqual(allowed.sort(), copied.sort());
   });
 });

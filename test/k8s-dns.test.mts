@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { COLLECTOR_CONFIG, ensureCollectorBuilt } from '../harness/collector.mts';
-import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, renderOverlay, type K8sObject } from '../harness/k8s.mts';
+import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, podEnv as podEnvFrom, renderOverlay, type K8sObject } from '../harness/k8s.mts';
 import { decodeJsonLine, type ReceivedSpan } from '../harness/otlp.mts';
 import { TestNetwork } from '../harness/netns.mts';
 import { describeNeeding } from '../harness/requirements.mts';
@@ -31,38 +31,7 @@ const deployments = objects.filter((o) => o.kind === 'Deployment');
 const runtimeStage = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split(/^FROM /m).at(-1)!;
 const IMAGE_ENV = Object.fromEntries(/^ENV (.*)$/m.exec(runtimeStage)![1]!.split(/\s+/).map((pair) => pair.split('='))) as Record<string, string>;
 
-/**
- * The environment Kubernetes would give a container: envFrom, then env in
- * order, with $(VAR) expanded, Secrets from the example env file and the
- * downward API filled in.
- */
-function podEnv(deployment: K8sObject, container: K8sObject): Record<string, string> {
-  const secret = parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8'));
-  const env: Record<string, string> = {};
-  for (const source of container.envFrom ?? []) {
-    assert.match(source.secretRef.name, /^sentry-/);
-    Object.assign(env, secret);
-  }
-  const fields: Record<string, string> = {
-    'metadata.name': `${deployment.metadata.name}-rehearsal`,
-    'metadata.namespace': deployment.metadata.namespace!,
-    'spec.nodeName': 'rehearsal-node',
-  };
-  for (const { name, value, valueFrom } of container.env ?? []) {
-    if (valueFrom?.secretKeyRef) {
-      assert.match(valueFrom.secretKeyRef.name, /^sentry-/);
-      const found = secret[valueFrom.secretKeyRef.key];
-      if (found !== undefined) env[name] = found;
-      else assert.ok(valueFrom.secretKeyRef.optional, `${name}: the Secret has no ${valueFrom.secretKeyRef.key}`);
-    } else if (valueFrom) {
-      assert.ok(valueFrom.fieldRef && fields[valueFrom.fieldRef.fieldPath], `the rehearsal cannot fill ${name}`);
-      env[name] = fields[valueFrom.fieldRef.fieldPath]!;
-    } else {
-      env[name] = String(value).replace(/\$\((\w+)\)/g, (whole, ref: string) => env[ref] ?? whole);
-    }
-  }
-  return env;
-}
+const podEnv = (deployment: K8sObject, container: K8sObject) => podEnvFrom(deployment, container, parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8')));
 
 /** Spans from the collector's file exporter (one OTLP/JSON request per line). */
 function readSpans(file: string): ReceivedSpan[] {

@@ -27,6 +27,8 @@ import { ROOT } from '../harness/service.mts';
 const { DEFAULT_OTLP_GRPC_ENDPOINT, DEFAULT_OTLP_HTTP_ENDPOINT } = await import('../dist/config.js');
 const COLLECTOR_RELEASE = /otlpreceiver v(\d+\.\d+\.\d+)/.exec(readFileSync(`${ROOT}/collector/builder-config.yaml`, 'utf8'))![1]!;
 const DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/Dockerfile`, 'utf8'))?.[1]);
+const COLLECTOR_DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/collector/Dockerfile`, 'utf8'))?.[1]);
+const COLLECTOR_DIST = /^\s+name: (\S+)/m.exec(readFileSync(`${ROOT}/collector/builder-config.yaml`, 'utf8'))![1]!;
 const APP_NAMESPACE = 'users-demo';
 const APPS = ['gateway', 'users'];
 
@@ -90,8 +92,14 @@ for (const overlay of OVERLAYS) {
           assert.notEqual(match.groups!.tag, 'latest', `${where(d)}: image "${c.image}" uses :latest`);
         }
       }
-      const collector = containersOf(find(objects, 'Deployment', 'otel-collector', 'observability'))[0]!;
-      assert.equal(collector.image, `otel/opentelemetry-collector-contrib:${COLLECTOR_RELEASE}`, 'the same release as collector/builder-config.yaml');
+    });
+
+    it('runs our own collector image (collector/Dockerfile: the binary the tests run), as the user that image declares', () => {
+      const collector = find(objects, 'Deployment', 'otel-collector', 'observability');
+      const image = containersOf(collector)[0]!.image as string;
+      assert.equal(/([^/:@]+)(?::[^/]*)?$/.exec(image)![1], COLLECTOR_DIST, `${image}: the distribution collector/builder-config.yaml builds`);
+      assert.match(readFileSync(`${ROOT}/collector/Dockerfile`, 'utf8'), new RegExp(`^COPY --from=build /src/.cache/collector/dist/${COLLECTOR_DIST} /${COLLECTOR_DIST}$`, 'm'));
+      assert.equal(collector.spec.template.spec.securityContext.runAsUser, COLLECTOR_DOCKERFILE_UID, 'the UID of USER in collector/Dockerfile');
     });
 
     it('exposes nothing through NodePort, host ports or the host network', () => {
@@ -241,6 +249,19 @@ for (const overlay of OVERLAYS) {
       }
     });
 
+    it('starts the app pods without a failed probe: a startupProbe first tried once the server listens, liveness and readiness after it', () => {
+      for (const name of APPS) {
+        const container = containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!;
+        const startup = container.startupProbe;
+        assert.ok(startup?.httpGet, `${name}: no HTTP startupProbe, so readiness is probed before the server listens ("Readiness probe failed" events)`);
+        assert.deepEqual(startup.httpGet, container.livenessProbe.httpGet, `${name}: the startup probe asks what liveness asks`);
+        // The kubelet's first try comes after initialDelaySeconds; test/images.test.mts checks the server listens by then.
+        assert.ok(startup.initialDelaySeconds >= 1, `${name}: a startup probe tried at once fails ("Startup probe failed" events)`);
+        assert.ok(startup.periodSeconds * startup.failureThreshold >= 30, `${name}: a slow start (a busy node) must not be killed`);
+        for (const probe of ['livenessProbe', 'readinessProbe']) assert.equal(container[probe].initialDelaySeconds, undefined, `${name}: ${probe} needs no delay, the startup probe gates it`);
+      }
+    });
+
     it("sends gateway's /chain calls to the users Service", () => {
       const gateway = containersOf(find(objects, 'Deployment', 'gateway', APP_NAMESPACE))[0]!;
       const url = new URL(envOf(gateway).DOWNSTREAM_URL!);
@@ -294,12 +315,15 @@ for (const overlay of OVERLAYS) {
 }
 
 describe('overlay specifics', () => {
-  it('minikube: the image built into minikube, never pulled', () => {
-    for (const name of APPS) {
-      const [container] = containersOf(find(renderOverlay('minikube'), 'Deployment', name, APP_NAMESPACE));
-      assert.equal(container!.image, 'users-api:dev');
+  it('minikube: both images built into minikube, never pulled', () => {
+    const minikube = renderOverlay('minikube');
+    for (const [name, image] of [['gateway', 'users-api:dev'], ['users', 'users-api:dev'], ['otel-collector', `${COLLECTOR_DIST}:dev`]]) {
+      const [container] = containersOf(find(minikube, 'Deployment', name!));
+      assert.equal(container!.image, image);
       assert.equal(container!.imagePullPolicy, 'Never');
     }
+    const script = readFileSync(`${ROOT}/scripts/k8s-minikube.sh`, 'utf8');
+    assert.ok(script.includes(`COLLECTOR_IMAGE=${COLLECTOR_DIST}:dev`) && script.includes('minikube image build -t "$COLLECTOR_IMAGE" collector'), 'scripts/k8s-minikube.sh builds the collector image');
   });
 
   it('eks: the image from a registry, a LoadBalancer for the gateway, more than one replica, bigger resources', () => {
@@ -310,6 +334,8 @@ describe('overlay specifics', () => {
       assert.match(containersOf(deployment)[0]!.image, /^[\w.-]+\.[\w.-]+(:\d+)?\/[\w./-]+:[\w][\w.-]*$/, 'registry host/repository:tag');
       assert.ok(deployment.spec.replicas >= 2);
     }
+    const collector = containersOf(find(eks, 'Deployment', 'otel-collector'))[0]!;
+    assert.match(collector.image, new RegExp(`^[\\w.-]+\\.[\\w.-]+(:\\d+)?/[\\w./-]*${COLLECTOR_DIST}:${COLLECTOR_RELEASE.replaceAll('.', '\\.')}$`), 'registry host/repository:release');
     const lb = eks.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer');
     assert.deepEqual(lb.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), [`${APP_NAMESPACE}/gateway-public`]);
     const memory = (objects: K8sObject[]) => bytesOf(containersOf(find(objects, 'Deployment', 'otel-collector'))[0]!.resources.limits.memory);
