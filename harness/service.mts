@@ -93,7 +93,7 @@ export class Service extends ManagedProcess {
   }
 
   override describe(lines = 20): string {
-    if (!this.outputFile) return this.stderr;
+    if (!this.outputFile) return this.lastWords();
     return existsSync(this.outputFile) ? readFileSync(this.outputFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '';
   }
 

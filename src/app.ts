@@ -87,7 +87,7 @@ const notFound: RequestHandler = (req) => {
   throw new HttpError(404, `no route for ${req.method} ${req.path}`);
 };
 
-const handleError: ErrorRequestHandler = (error, _req, res, next) => {
+const handleError: ErrorRequestHandler = (error, req, res, next) => {
   // The client went away (its work was cancelled): nobody to answer, nothing to report.
   if (res.destroyed) return;
   // Too late to answer: Express's own handler closes the connection.
@@ -102,7 +102,7 @@ const handleError: ErrorRequestHandler = (error, _req, res, next) => {
   // make it a Sentry issue, answer without details.
   const span = trace.getActiveSpan();
   if (span) recordError(span, error);
-  reportError(error instanceof Error ? error : new Error(String(error)));
+  reportError(error instanceof Error ? error : new Error(String(error)), { request: { method: req.method, url: `${req.protocol}://${req.host}${req.path}` } });
   logger.error({ err: error }, 'request failed');
   res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
 };

@@ -69,10 +69,20 @@ async function postEnvelope(url: string, body: string | Uint8Array): Promise<Sen
  * Errors the code recovers from stay on their span and in the exception log,
  * so that an issue always means something failed.
  */
-export function reportError(error: Error): void {
+export function reportError(error: Error, where: { request?: FailedRequest; crashed?: boolean } = {}): void {
   if (!sentry || reported.has(error)) return;
   reported.add(error);
-  sentry.captureException(error);
+  const { request, crashed = false } = where;
+  sentry.withScope((scope) => {
+    if (request) scope.addEventProcessor((event) => ({ ...event, request }));
+    sentry!.captureException(error, { mechanism: { type: crashed ? 'onuncaughtexception' : 'generic', handled: !crashed } });
+  });
+}
+
+/** The request an error failed, as the issue shows it: no query string, no headers, no caller address (no personal data). */
+export interface FailedRequest {
+  method: string;
+  url: string;
 }
 
 /** Sends what is still queued, waiting at most `timeoutMs`; call at shutdown. */

@@ -85,7 +85,7 @@ async function crash(reason: unknown, origin: string): Promise<void> {
   ready = false;
   const error = reason instanceof Error ? reason : new Error(`non-error thrown: ${String(reason)}`);
   logger.fatal({ err: error, origin }, `${origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: exiting`);
-  reportError(error);
+  reportError(error, { crashed: true });
   await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(CRASH_FLUSH_MS)]);
   await exit(1);
 }

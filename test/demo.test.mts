@@ -96,7 +96,7 @@ describe('a service the demo starts that cannot start', () => {
     try {
       await assert.rejects(
         Service.start({ PORT: String(port), OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' }),
-        new RegExp(`service exited with 1: cannot listen on port ${port}: listen EADDRINUSE`),
+        new RegExp(`exited \\(1\\) before the service to answer /readyz:\\ncannot listen on port ${port}: listen EADDRINUSE`),
       );
     } finally {
       holder.close();
