@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import type { K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
+import { runCommand } from './process.mts';
 
 /*
  * Images built with buildah from the project's Dockerfiles and run with podman
@@ -38,13 +39,7 @@ export function missingContainerTools(): string | undefined {
 
 /** Runs a command to its end, failing with its output; `timeoutMs` bounds it. */
 async function run(command: string[], timeoutMs: number): Promise<string> {
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
+  const { code, output } = await runCommand(command, { timeoutMs });
   if (code !== 0) throw new Error(`${command.join(' ')} failed (exit ${code}):\n${output.slice(-4000)}`);
   return output;
 }

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { waitFor } from './wait.mts';
 
@@ -25,6 +25,16 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals | 
   const [code] = await exited;
   clearTimeout(timer);
   return { code, killed };
+}
+
+/** Runs a command to its end (killed after `timeoutMs`); resolves with its exit code and everything it wrote. */
+export async function runCommand(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; output: string }> {
+  const child = spawn(command[0]!, command.slice(1), { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const { code } = await stopProcess(child, null, options.timeoutMs);
+  return { code, output };
 }
 
 /**

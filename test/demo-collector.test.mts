@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,6 +7,7 @@ import { describe, it } from 'node:test';
 import { INSTALL_MESSAGE, ImageCollector, chooseCollectorSource } from '../demo/collector-source.mts';
 import { ensureBaseImages, missingContainerTools, plainPodmanEnv } from '../harness/containers.mts';
 import { ROOT, Service } from '../harness/service.mts';
+import { runCommand } from '../harness/process.mts';
 import { waitFor } from '../harness/wait.mts';
 
 /*
@@ -27,17 +27,6 @@ function freshCopy(): string {
   return copy;
 }
 
-/** Runs a command in `cwd` with exactly `env`; resolves with its exit code and output. */
-async function runIn(cwd: string, command: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, output };
-}
 
 describe('the demo collector, from what the machine has', () => {
   const none = { binary: false, go: false, docker: false, podman: false };
@@ -84,7 +73,7 @@ describe('the demo collector, from what the machine has', () => {
     const copy = freshCopy();
     try {
       // Only node itself on the PATH.
-      const { code, output } = await runIn(copy, [process.execPath, 'demo/run.mts', '--once'], { PATH: dirname(process.execPath) }, 60_000);
+      const { code, output } = await runCommand([process.execPath, 'demo/run.mts', '--once'], { cwd: copy, env: { PATH: dirname(process.execPath) }, timeoutMs: 60_000 });
       assert.equal(code, 1, output);
       assert.ok(output.includes(INSTALL_MESSAGE), output);
     } finally {
@@ -102,7 +91,7 @@ describe('the demo collector, from what the machine has', () => {
       // The system's directories, without Go's (/usr/local/go/bin) and without /usr/local/bin.
       const env = { PATH: `${join(ROOT, 'node_modules/.bin')}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: process.env.HOME ?? '/root', ...plainPodmanEnv() };
       assert.notEqual(spawnSync('go', ['version'], { env }).status, 0, 'go must not be found');
-      const { code, output } = await runIn(copy, ['npm', 'run', 'demo', '--', '--once'], env, 10 * 60_000);
+      const { code, output } = await runCommand(['npm', 'run', 'demo', '--', '--once'], { cwd: copy, env, timeoutMs: 10 * 60_000 });
       assert.equal(code, 0, output.slice(-4000));
       assert.match(output, /No Go here: building the collector image with podman/);
       assert.match(output, /GET \/chain\/123 → 200 .*trace [0-9a-f]{32}/, 'the /chain/123 waterfall, drawn from what the collector container received');
