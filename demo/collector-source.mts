@@ -17,11 +17,11 @@ import { ROOT, freePort } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 
 export type CollectorSource = { kind: 'binary' } | { kind: 'image'; engine: 'docker' | 'podman' };
-export const IMAGE = 'otelcol-users-demo:demo';
+const IMAGE = 'otelcol-users-demo:demo';
 
 export const INSTALL_MESSAGE = [
   'The demo needs an OpenTelemetry Collector, and this machine cannot make one. Install either:',
-  '  Go 1.26 or newer (https://go.dev/dl/): the demo builds the collector with it, about two minutes the first time; or',
+  '  Go 1.26 or newer (https://go.dev/dl/): the demo builds the collector with it, 2 to 4 minutes the first time (measured: README, Two commands); or',
   '  Docker (https://docs.docker.com/get-docker/) or Podman (https://podman.io/docs/installation): the demo builds and runs the collector image (collector/Dockerfile).',
   'Then run `npm run demo` again.',
 ].join('\n');
@@ -117,6 +117,11 @@ export class ImageCollector {
       60_000,
     );
     return collector;
+  }
+
+  /** At once, the container itself: killing the engine's client alone would leave it holding the demo's ports. */
+  removeContainer(): void {
+    spawnSync(this.engine, ['rm', '--force', this.name], { stdio: 'ignore', timeout: 30_000 });
   }
 
   /** SIGTERM (what `stop` sends), 10 s to flush, then it is killed. */

@@ -82,7 +82,7 @@ export class ReceivedTraces {
 }
 
 /** `GET /users/42 → 200`, from the trace's first server span (the request as it arrived); else the root span's name. */
-export function requestTitle(spans: ReceivedSpan[]): string {
+function requestTitle(spans: ReceivedSpan[]): string {
   const ids = new Set(spans.map((s) => s.spanId));
   const roots = spans.filter((s) => !ids.has(s.parentSpanId)).sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
   const request = roots.find((s) => s.kind === SERVER) ?? roots[0]!;

@@ -22,7 +22,7 @@ import { Collector, COLLECTOR_BINARY } from '../harness/collector.mts';
 import { ROOT, Service, freePort } from '../harness/service.mts';
 import { DEMO_PORTS as PORTS, describeBusyPort, whoListensOn } from './ports.mts';
 import { ReceivedTraces } from './received-traces.mts';
-import { startDemoCollector, type ImageCollector } from './collector-source.mts';
+import { ImageCollector, startDemoCollector } from './collector-source.mts';
 
 const once = process.argv.includes('--once');
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const sentry = sentryEnv();
   const collector = await startCollector(sentry, ports.collector);
   // Sentry files what the demo sends under the environment "local" (minikube: development, EKS: production).
-  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200', DEPLOYMENT_ENVIRONMENT: 'local' };
+  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, DEPLOYMENT_ENVIRONMENT: 'local' };
   const users = await startService('users', { ...exporting, PORT: String(ports.users) });
   const gateway = await startService('gateway', { ...exporting, DOWNSTREAM_URL: users.url, PORT: String(ports.gateway) });
 
@@ -205,6 +205,8 @@ async function killEverything(): Promise<void> {
   for (const child of await Promise.all([...started.services, started.collector])) {
     if (child && child.process.exitCode === null) child.process.kill('SIGKILL');
   }
+  const collector = await started.collector;
+  if (collector instanceof ImageCollector) collector.removeContainer();
 }
 
 function signalGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {

@@ -28,7 +28,7 @@ function cliFlags(): { storage: string[]; podman: string[]; driver: string } {
 }
 /** This sandbox cannot raise rlimits, so every container and build step gets explicit lower ones. */
 export const ULIMITS = ['--ulimit', 'nofile=1024:4096', '--ulimit', 'nproc=1024:4096'];
-export const INSTALL_HINT = 'apt-get install -y buildah podman runc debootstrap uidmap';
+const INSTALL_HINT = 'apt-get install -y buildah podman runc debootstrap uidmap';
 
 /** Why images cannot be built and run on this machine, or undefined when they can. */
 export function missingContainerTools(): string | undefined {

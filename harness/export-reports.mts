@@ -6,7 +6,7 @@ import type { LogLine } from './service.mts';
  * since the last report) adds up to every item lost; the recovered line's
  * `lost` repeats them.
  */
-export function exportReports(what: 'span' | 'log record') {
+function exportReports(what: 'span' | 'log record') {
   const queueFull = (line: LogLine) => line.msg.startsWith(`${what} queue full`);
   const dropped = (line: LogLine) => line.msg === `${what}s dropped since the last report`;
   return {

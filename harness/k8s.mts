@@ -10,7 +10,7 @@ import { ROOT } from './service.mts';
  * Both tools are installed by scripts/tools.sh (cached in .cache/tools/bin).
  */
 
-export const TOOLS_BIN = join(ROOT, '.cache/tools/bin');
+const TOOLS_BIN = join(ROOT, '.cache/tools/bin');
 export const OVERLAYS = readdirSync(join(ROOT, 'k8s/overlays')).sort();
 export const SENTRY_ENV_EXAMPLE = join(ROOT, 'k8s/sentry/sentry.env.example');
 
@@ -20,7 +20,7 @@ export type K8sObject = { apiVersion: string; kind: string; metadata: { name: st
 let toolsReady = false;
 
 /** Installs kustomize and k8s-validate when missing or out of date; fails with the installer's output otherwise. */
-export function ensureTools(): { kustomize: string; validator: string } {
+function ensureTools(): { kustomize: string; validator: string } {
   if (!toolsReady) {
     const install = spawnSync('bash', [join(ROOT, 'scripts/tools.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
     if (install.status !== 0) {

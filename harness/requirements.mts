@@ -13,3 +13,8 @@ export function describeNeeding(missing: string | undefined, name: string, body:
   if (missing === undefined || RUNNING_IN_CI) describe(name, body);
   else it(name, { skip: `not run here: ${missing} (CI runs it)` }, () => {});
 }
+
+/** The `skip` option of a single test that needs what may be missing: the same rule as describeNeeding. */
+export function notRunHere(missing: string | undefined): string | false {
+  return missing !== undefined && !RUNNING_IN_CI ? `not run here: ${missing} (CI runs it)` : false;
+}

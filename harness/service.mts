@@ -150,7 +150,7 @@ export function useServiceDefaultsInThisProcess(): void {
   process.env.LOG_LEVEL = 'silent';
 }
 
-const SERVICE_VARIABLES = ['PORT', 'DOWNSTREAM_URL', 'SHUTDOWN_GRACE_MS', 'LOG_LEVEL', 'SENTRY_DSN', 'TRUST_INCOMING_TRACE_CONTEXT'];
+const SERVICE_VARIABLES = ['PORT', 'DOWNSTREAM_URL', 'SHUTDOWN_GRACE_MS', 'LOG_LEVEL', 'SENTRY_DSN', 'TRUST_INCOMING_TRACE_CONTEXT', 'DEPLOYMENT_ENVIRONMENT'];
 
 export async function freePort(): Promise<number> {
   const server = createServer();

@@ -1,5 +1,5 @@
 # Sourced by whatever builds and runs this project's images with buildah and
-# podman (scripts/base-images.sh; test/support/containers.mts takes its flags
+# podman (scripts/base-images.sh; harness/containers.mts takes its flags
 # from here). One storage of our own under .cache/containers (git-ignored), so
 # nothing here touches the machine's default image store:
 #   overlay  when this machine's kernel and file system allow it (podman checks

@@ -27,7 +27,7 @@ minikube status >/dev/null 2>&1 || fail "minikube is not running: minikube start
 context="$(kubectl config current-context)"
 [[ "$context" == "$(minikube profile)" ]] || fail "kubectl points at '$context', not minikube: kubectl config use-context $(minikube profile)"
 [[ -f "$ENV_FILE" ]] || fail "$ENV_FILE is missing: cp $ENV_FILE.example $ENV_FILE, then fill in your DSN's parts (README.md, section Kubernetes)"
-if grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$' "$ENV_FILE"; then
+if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$'; then
   fail "$ENV_FILE still has placeholders (ORG_ID, PROJECT_ID, PUBLIC_KEY): fill in your DSN's parts"
 fi
 

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { INSTALL_MESSAGE, ImageCollector, chooseCollectorSource } from '../demo/collector-source.mts';
 import { ensureBaseImages, missingContainerTools, plainPodmanEnv } from '../harness/containers.mts';
 import { ROOT, Service } from '../harness/service.mts';
+import { notRunHere } from '../harness/requirements.mts';
 import { runCommand } from '../harness/process.mts';
 import { waitFor } from '../harness/wait.mts';
 
@@ -47,7 +48,7 @@ describe('the demo collector, from what the machine has', () => {
 
   const missing = missingContainerTools();
   it('with Podman and no Go: builds collector/Dockerfile, runs it with the demo\'s settings, and a service\'s spans land in the demo\'s file', {
-    skip: missing && !process.env.CI ? `not run: ${missing}` : false,
+    skip: notRunHere(missing),
   }, async () => {
     if (missing) throw new Error(`CI must run the collector image: ${missing}`);
     await ensureBaseImages();
@@ -82,14 +83,15 @@ describe('the demo collector, from what the machine has', () => {
   });
 
   it('npm run demo with Podman and no Go: builds and runs the collector image, and draws the traces', {
-    skip: missing && !process.env.CI ? `not run: ${missing}` : false,
+    skip: notRunHere(missing),
   }, async () => {
     if (missing) throw new Error(`CI must run the collector image: ${missing}`);
     await ensureBaseImages();
     const copy = freshCopy();
     try {
-      // The system's directories, without Go's (/usr/local/go/bin) and without /usr/local/bin.
-      const env = { PATH: `${join(ROOT, 'node_modules/.bin')}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: process.env.HOME ?? '/root', ...plainPodmanEnv() };
+      // The user's PATH without every folder that holds a `go`.
+      const withoutGo = (process.env.PATH ?? '').split(':').filter((dir) => dir && !existsSync(join(dir, 'go')));
+      const env = { PATH: [join(ROOT, 'node_modules/.bin'), ...withoutGo].join(':'), HOME: process.env.HOME ?? '/root', ...plainPodmanEnv() };
       assert.notEqual(spawnSync('go', ['version'], { env }).status, 0, 'go must not be found');
       const { code, output } = await runCommand(['npm', 'run', 'demo', '--', '--once'], { cwd: copy, env, timeoutMs: 10 * 60_000 });
       assert.equal(code, 0, output.slice(-4000));

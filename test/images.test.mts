@@ -11,6 +11,7 @@ import { TestNetwork } from '../harness/netns.mts';
 import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
 import { SentryIngest } from '../harness/sentry-ingest.mts';
 import { ROOT } from '../harness/service.mts';
+import { notRunHere } from '../harness/requirements.mts';
 
 /*
  * Both images, built for real with buildah from the project's Dockerfiles (on
@@ -34,7 +35,7 @@ const APPS = ['users', 'gateway'];
 
 const missing = missingContainerTools();
 // Outside CI a machine without the tools says why and moves on; in CI that is a failure (before() below).
-const skip = missing && !process.env.CI ? `not run: ${missing}` : false;
+const skip = notRunHere(missing);
 
 const objects = renderOverlay(OVERLAY);
 const deployment = (name: string) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!;
