@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { INSTALL_MESSAGE, ImageCollector, chooseCollectorSource } from '../demo/collector-source.mts';
+import { copyOfCheckout } from '../harness/checkout.mts';
 import { ensureBaseImages, missingContainerTools, plainPodmanEnv } from '../harness/containers.mts';
 import { ROOT, Service } from '../harness/service.mts';
 import { notRunHere } from '../harness/requirements.mts';
@@ -18,12 +19,7 @@ import { waitFor } from '../harness/wait.mts';
 
 /** A clone's files (no .cache: no collector binary), sharing this checkout's node_modules. */
 function freshCopy(): string {
-  const copy = mkdtempSync(join(tmpdir(), 'demo-no-go-'));
-  const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' });
-  for (const file of files.stdout.split('\0').filter((f) => f && existsSync(join(ROOT, f)))) {
-    mkdirSync(dirname(join(copy, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(copy, file));
-  }
+  const copy = copyOfCheckout('demo-no-go-');
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
   return copy;
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEMO_PORTS } from '../demo/ports.mts';
+import { copyOfCheckout } from '../harness/checkout.mts';
 import { ensureCollectorBuilt } from '../harness/collector.mts';
 import { ROOT } from '../harness/service.mts';
 
@@ -29,12 +29,7 @@ function shellBlocks(markdown: string): Block[] {
 
 /** The files a fresh clone would have (tracked, and new files not ignored), copied to a temporary folder. */
 function freshCopy(): string {
-  const copy = mkdtempSync(join(tmpdir(), 'readme-'));
-  const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' });
-  for (const file of files.stdout.split('\0').filter(Boolean)) {
-    mkdirSync(dirname(join(copy, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(copy, file), { dereference: false });
-  }
+  const copy = copyOfCheckout('readme-');
   // Share the collector build (its stamp makes the copy's build.sh see it as up to date).
   mkdirSync(join(copy, '.cache'), { recursive: true });
   symlinkSync(join(ROOT, '.cache/collector'), join(copy, '.cache/collector'));
