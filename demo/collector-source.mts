@@ -9,12 +9,11 @@
  * output, and stop().
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { COLLECTOR_BINARY, COLLECTOR_CONFIG, Collector } from '../harness/collector.mts';
-import { ROOT, freePort } from '../harness/service.mts';
-import { waitFor } from '../harness/wait.mts';
+import { ManagedProcess, runCommand } from '../harness/process.mts';
+import { ROOT, freePort, status } from '../harness/service.mts';
 
 export type CollectorSource = { kind: 'binary' } | { kind: 'image'; engine: 'docker' | 'podman' };
 const IMAGE = 'otelcol-users-demo:demo';
@@ -50,22 +49,23 @@ export function chooseCollectorSource(has: Record<keyof typeof THIS_MACHINE, Che
  * where the Deployment mounts its ConfigMap, the file exporter writing into
  * `COLLECTOR_FILE_PATH`'s folder, as the calling user (so the files are yours).
  */
-export class ImageCollector {
+export class ImageCollector extends ManagedProcess {
   output = '';
   readonly grpcPort: number;
   private readonly engine: string;
   private readonly name: string;
-  readonly process: ChildProcess;
-  private readonly exited: Promise<unknown>;
 
   private constructor(engine: string, name: string, child: ChildProcess, grpcPort: number) {
+    super(child);
     this.engine = engine;
     this.name = name;
-    this.process = child;
     this.grpcPort = grpcPort;
-    this.exited = once(child, 'exit');
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+  }
+
+  override describe(): string {
+    return this.output;
   }
 
   get endpoint(): string {
@@ -74,13 +74,8 @@ export class ImageCollector {
 
   /** `engine build` of collector/Dockerfile (layers cached by the engine), its output into `log`. */
   static async build(engine: string, log: string): Promise<void> {
-    const build = spawn(engine, ['build', '-t', IMAGE, join(ROOT, 'collector')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const file = createWriteStream(log);
-    build.stdout.pipe(file);
-    build.stderr.pipe(file);
-    const timer = setTimeout(() => build.kill('SIGKILL'), 30 * 60_000);
-    const [code] = await once(build, 'exit');
-    clearTimeout(timer);
+    const { code, output } = await runCommand([engine, 'build', '-t', IMAGE, join(ROOT, 'collector')], { timeoutMs: 30 * 60_000 });
+    writeFileSync(log, output);
     if (code !== 0) throw new Error(`${engine} build -t ${IMAGE} collector failed: see ${log}`);
   }
 
@@ -108,14 +103,7 @@ export class ImageCollector {
     // Its own process group: a Ctrl-C meant for the demo does not stop it before the services have flushed.
     const child = spawn(engine, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const collector = new ImageCollector(engine, name, child, grpc);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`${engine} run ${IMAGE} exited with ${child.exitCode}:\n${collector.output}`);
-        return (await fetch(`http://127.0.0.1:${health}/`).catch(() => undefined))?.ok || undefined;
-      },
-      'the collector container health check',
-      60_000,
-    );
+    await collector.waitUntilReady(async () => (await status(`http://127.0.0.1:${health}/`)) === 200, `${engine} run ${IMAGE}: the collector container health check`, 60_000);
     return collector;
   }
 
@@ -124,11 +112,10 @@ export class ImageCollector {
     spawnSync(this.engine, ['rm', '--force', this.name], { stdio: 'ignore', timeout: 30_000 });
   }
 
-  /** SIGTERM (what `stop` sends), 10 s to flush, then it is killed. */
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
-    spawnSync(this.engine, ['stop', '--time', '10', this.name], { stdio: 'ignore', timeout: 30_000 });
-    await this.exited;
+  /** `engine stop`: SIGTERM to the collector itself, 10 s to flush, then it is killed. */
+  override async stop(): Promise<number | null> {
+    if (this.running) spawnSync(this.engine, ['stop', '--time', '10', this.name], { stdio: 'ignore', timeout: 30_000 });
+    return this.waitForExit();
   }
 }
 

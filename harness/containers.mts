@@ -1,10 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
-import { runCommand } from './process.mts';
+import { ManagedProcess, runCommand } from './process.mts';
 
 /*
  * Images built with buildah from the project's Dockerfiles and run with podman
@@ -124,18 +123,15 @@ export function podRunFlags(pod: K8sObject, container: K8sObject): string[] {
 }
 
 /** A container run in the foreground by podman (so its output and exit code come back to us). */
-export class Container {
+export class Container extends ManagedProcess {
   output = '';
   readonly name: string;
-  private readonly process: ChildProcess;
-  private readonly exited: Promise<number | null>;
 
   private constructor(name: string, child: ChildProcess) {
+    super(child);
     this.name = name;
-    this.process = child;
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
   }
 
   /**
@@ -166,19 +162,18 @@ export class Container {
     return new Container(options.name, spawn('podman', command, { stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
-  get running(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null;
-  }
-
-  /** SIGTERM to the container's main process, as the kubelet sends it; resolves with the exit code. */
+  /**
+   * SIGTERM to the container's main process, as the kubelet sends it (not to
+   * podman's client, which stop() would signal); resolves with the exit code.
+   */
   async terminate(timeoutMs = 40_000): Promise<number | null> {
     if (this.running) {
       await podman(['kill', '--signal', 'TERM', this.name]);
       const timer = setTimeout(() => void podman(['kill', '--signal', 'KILL', this.name]).catch(() => undefined), timeoutMs);
-      await this.exited;
+      await this.waitForExit();
       clearTimeout(timer);
     }
-    return this.exited;
+    return this.waitForExit();
   }
 
   /** For cleanup after a failure: gone, whatever state it is in. */
