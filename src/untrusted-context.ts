@@ -1,9 +1,8 @@
 import {
-  context as activeContext,
   createContextKey,
   trace,
   type Context,
-  type Span,
+  type Link,
   type SpanContext,
   type TextMapGetter,
   type TextMapPropagator,
@@ -40,10 +39,11 @@ export class UntrustedIncomingPropagator implements TextMapPropagator {
 }
 
 /**
- * Links the new server span to the caller's span: whoever holds the caller's
- * trace can still find ours, and a trace of ours is never merged into theirs.
+ * The link from a new server span to the caller's span: whoever holds the
+ * caller's trace can still find ours, and a trace of ours is never merged
+ * into theirs. None when the caller's context was trusted (or absent).
  */
-export function linkToOutsideCaller(span: Span): void {
-  const outside = activeContext.active().getValue(OUTSIDE_CALLER) as SpanContext | undefined;
-  if (outside) span.addLink({ context: outside });
+export function outsideCallerLinks(incoming: Context): Link[] {
+  const outside = incoming.getValue(OUTSIDE_CALLER) as SpanContext | undefined;
+  return outside ? [{ context: outside }] : [];
 }
