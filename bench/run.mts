@@ -30,7 +30,7 @@ import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
 import { table } from './lib/table.mts';
 import { targets } from './lib/targets.mts';
 import { VARIANTS, experimentVariants } from './lib/variants.mts';
-import { deploymentLimits, podCgroupsMissing } from './lib/pod-cgroup.mts';
+import { deploymentLimits, podCgroupsMissing, removeStaleCgroups } from './lib/pod-cgroup.mts';
 
 async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist/server.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   );
 
   const podMissing = podCgroupsMissing();
+  if (!podMissing) removeStaleCgroups();
   const runnable = variants.filter((v) => !v.pod || !podMissing);
   if (podMissing && runnable.length < variants.length) process.stderr.write(`[bench] the pod-shaped run is left out: ${podMissing}\n`);
   const results: VariantResult[] = [];

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../harness/service.mts';
 
@@ -86,5 +86,29 @@ export class PodCgroup {
       const dir = join(root, this.name);
       if (existsSync(dir)) rmdirSync(dir);
     }
+  }
+}
+
+/** Cgroups left by a benchmark that was killed before it could remove them (their processes are gone). */
+export function removeStaleCgroups(): void {
+  for (const root of [CPU_ROOT, MEMORY_ROOT]) {
+    for (const name of existsSync(root) ? readdirSync(root) : []) {
+      const owner = /^users-api-bench-(\d+)-/.exec(name)?.[1];
+      if (!owner || processAlive(Number(owner))) continue;
+      try {
+        rmdirSync(join(root, name));
+      } catch {
+        // still holds a process: leave it
+      }
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
