@@ -7,9 +7,12 @@ export interface ReceiverCounts {
   refusedSpans: number;
   acceptedLogRecords: number;
   refusedLogRecords: number;
+  /** Bytes of every trace export request, and the largest, where the receiver counts them (the counting sink). */
+  exportBytes?: number;
+  largestExportBytes?: number;
 }
 
-const METRICS: Record<keyof ReceiverCounts, string> = {
+const METRICS: Record<Exclude<keyof ReceiverCounts, 'exportBytes' | 'largestExportBytes'>, string> = {
   acceptedSpans: 'otelcol_receiver_accepted_spans',
   refusedSpans: 'otelcol_receiver_refused_spans',
   acceptedLogRecords: 'otelcol_receiver_accepted_log_records',
@@ -18,7 +21,7 @@ const METRICS: Record<keyof ReceiverCounts, string> = {
 
 /** Sums each receiver counter over its label sets (transport grpc and http). */
 export function parseReceiverCounts(text: string): ReceiverCounts {
-  const counts = (Object.entries(METRICS) as Array<[keyof ReceiverCounts, string]>).map(([key, name]) => [key, sumSeries(text, name) ?? 0]);
+  const counts = (Object.entries(METRICS) as Array<[keyof typeof METRICS, string]>).map(([key, name]) => [key, sumSeries(text, name) ?? 0]);
   return Object.fromEntries(counts) as ReceiverCounts;
 }
 

@@ -9,9 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { decodeLogs, decodeSpans } from '../../harness/otlp.mts';
 
 const pending: { traces: Buffer[]; logs: Buffer[] } = { traces: [], logs: [] };
-const counted = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0, bytes: 0, exports: 0 };
+const counted = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0, exportBytes: 0, largestExportBytes: 0, exports: 0 };
 
-function service(name: string, keep: Buffer[]): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+/** `countBytes`: the trace service's requests are measured (bytes per span, and the largest, against the receiver's 4 MiB default). */
+function service(name: string, keep: Buffer[], countBytes: boolean): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
   const definition: grpc.ServiceDefinition = {
     Export: {
       path: `/${name}/Export`,
@@ -25,16 +26,19 @@ function service(name: string, keep: Buffer[]): [grpc.ServiceDefinition, grpc.Un
   };
   const Export: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
     keep.push(call.request);
-    counted.bytes += call.request.length;
-    counted.exports += 1;
+    if (countBytes) {
+      counted.exportBytes += call.request.length;
+      counted.largestExportBytes = Math.max(counted.largestExportBytes, call.request.length);
+      counted.exports += 1;
+    }
     callback(null, {});
   };
   return [definition, { Export }];
 }
 
 const server = new grpc.Server();
-server.addService(...service('opentelemetry.proto.collector.trace.v1.TraceService', pending.traces));
-server.addService(...service('opentelemetry.proto.collector.logs.v1.LogsService', pending.logs));
+server.addService(...service('opentelemetry.proto.collector.trace.v1.TraceService', pending.traces, true));
+server.addService(...service('opentelemetry.proto.collector.logs.v1.LogsService', pending.logs, false));
 const port = await new Promise<number>((resolve, reject) =>
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
 );

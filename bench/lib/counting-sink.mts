@@ -31,8 +31,8 @@ export class CountingSink implements SpanCounter {
   }
 
   /** Spans and log records received so far, and the bytes of every export. */
-  async read(): Promise<ReceiverCounts & { bytes: number; exports: number }> {
-    const answer = once(this.process, 'message') as Promise<[{ counts: ReceiverCounts & { bytes: number; exports: number } }]>;
+  async read(): Promise<ReceiverCounts & { exports: number }> {
+    const answer = once(this.process, 'message') as Promise<[{ counts: ReceiverCounts & { exports: number } }]>;
     this.process.send({ count: true });
     const [message] = await answer;
     return message.counts;

@@ -15,6 +15,9 @@ export interface Phase {
   load: LoadSummary;
   spansExpected: number;
   spansReceived: number;
+  /** Trace export bytes per span received, and the largest export request so far, where the receiver counts bytes. */
+  bytesPerSpan?: number;
+  largestExportBytes?: number;
   spansRefused: number;
   spansLost: number;
   spansLostPercent: number;
@@ -46,8 +49,9 @@ function expectedSpans(load: LoadSummary, perRequest: Record<string, number>): n
   return Object.entries(load.perPath).reduce((sum, [path, count]) => sum + count * (perRequest[path] ?? 0), 0);
 }
 
-function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: number; refused: number } {
-  return { accepted: after.acceptedSpans - before.acceptedSpans, refused: after.refusedSpans - before.refusedSpans };
+function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: number; refused: number; bytes?: number; largest?: number } {
+  const bytes = after.exportBytes !== undefined && before.exportBytes !== undefined ? after.exportBytes - before.exportBytes : undefined;
+  return { accepted: after.acceptedSpans - before.acceptedSpans, refused: after.refusedSpans - before.refusedSpans, bytes, largest: after.largestExportBytes };
 }
 
 interface Receiver {
@@ -194,12 +198,14 @@ export async function measure(
   }
 }
 
-function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number }): Phase {
+function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number; bytes?: number; largest?: number }): Phase {
   const spansLost = Math.max(0, spansExpected - received.accepted);
   return {
     load,
     spansExpected,
     spansReceived: received.accepted,
+    bytesPerSpan: received.bytes !== undefined && received.accepted ? received.bytes / received.accepted : undefined,
+    largestExportBytes: received.largest,
     spansRefused: received.refused,
     spansLost,
     spansLostPercent: spansExpected ? (spansLost / spansExpected) * 100 : 0,
