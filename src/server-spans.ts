@@ -40,7 +40,10 @@ type Request = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string 
  */
 export function traceRequests(untracedPaths: string[]) {
   return function traceRequest(request: Request, response: ServerResponse, next: () => void): void {
-    const [path = '/', query] = (request.url ?? '/').split('?', 2);
+    const url = request.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    const query = queryAt === -1 ? undefined : url.slice(queryAt + 1);
     if (untracedPaths.includes(path)) return next();
     const incoming = propagation.extract(context.active(), request.headers);
     const span = tracer.startSpan(
@@ -83,7 +86,10 @@ function requestAttributes(request: Request, path: string, query: string | undef
   return attributes;
 }
 
-/** Status code, route and name once answered; a 5xx (or no answer at all) is an error on a server span. */
+/**
+ * Route, name and status code once the response is done; a 5xx is an error on
+ * a server span. A request whose client left before any answer has no status code.
+ */
 function endServerSpan(span: Span, request: Request, response: ServerResponse): void {
   const { route, baseUrl = '' } = request;
   if (typeof route?.path === 'string') {
