@@ -18,7 +18,7 @@ const OUTSIDE_CALLER = createContextKey('the span context an outside caller sent
  * error"), and its `baggage` would travel to every service behind us. This
  * propagator takes neither: each incoming request starts a new trace that our
  * own sampler decides, and the caller's span context is only kept aside, to
- * become a link (linkToOutsideCaller). Injection is unchanged, so our calls to
+ * become a link (outsideCallerLinks). Injection is unchanged, so our calls to
  * our own services still continue our trace.
  */
 export class UntrustedIncomingPropagator implements TextMapPropagator {
