@@ -30,6 +30,7 @@ import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
 import { table } from './lib/table.mts';
 import { targets } from './lib/targets.mts';
 import { VARIANTS, experimentVariants } from './lib/variants.mts';
+import { deploymentLimits, podCgroupsMissing, removeStaleCgroups } from './lib/pod-cgroup.mts';
 
 async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist/server.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
@@ -53,9 +54,13 @@ async function main(): Promise<void> {
       `fixed ${settings.fixedRate}/s for ${settings.fixedS} s; endpoints ${PATHS.join(' and ')} alternating; logs in ${logDir}\n`,
   );
 
+  const podMissing = podCgroupsMissing();
+  if (!podMissing) removeStaleCgroups();
+  const runnable = variants.filter((v) => !v.pod || !podMissing);
+  if (podMissing && runnable.length < variants.length) process.stderr.write(`[bench] the pod-shaped run is left out: ${podMissing}\n`);
   const results: VariantResult[] = [];
-  for (const variant of variants) {
-    const calibration = results.find((r) => r.key === 'traced')?.spansPerRequest;
+  for (const variant of runnable) {
+    const calibration = results.find((r) => r.key === 'traced' || r.key === 'traced-collector')?.spansPerRequest;
     results.push(await measure(variant, pinning, logDir, { fixed: true, calibration }));
   }
 
@@ -75,16 +80,34 @@ async function main(): Promise<void> {
   }
 
   const targetList = targets(results);
+  const limits = deploymentLimits();
+  const tables = {
+    headline: results.filter((r) => r.table === 'headline'),
+    collector: [results.find((r) => r.key === 'untraced'), ...results.filter((r) => r.table === 'collector')].filter((r) => r !== undefined),
+    pod: results.filter((r) => r.table === 'pod'),
+  };
+  const rendered = {
+    headline: tables.headline.length ? table(tables.headline, results.find((r) => r.key === 'untraced')) : '',
+    collector: tables.collector.length > 1 ? table(tables.collector, results.find((r) => r.key === 'untraced')) : '',
+    pod: tables.pod.length ? table(tables.pod, results.find((r) => r.key === 'untraced-pod')) : '',
+  };
   const output = [
     '',
     `Benchmark ${date.toISOString()} — ${String(facts.cpuModel)}, ${String(facts.cores)} cores, ${String(facts.memoryGiB)} GiB, node ${process.version}`,
     `Pinning: ${pinning.description}.`,
     `Load on loopback: saturation ${settings.saturationS} s (collector down: ${settings.downS} s), ${settings.connections} keep-alive connections per endpoint ` +
       `(${PATHS.join(', ')}) at once, each run bounded by a request count taken from a ${settings.warmupS} s warm-up; ` +
-      `then ${settings.fixedRate} req/s open-loop for ${settings.fixedS} s, the endpoints alternating. Spans counted by the collector (otelcol_receiver_accepted_spans).`,
+      `then ${settings.fixedRate} req/s open-loop for ${settings.fixedS} s, the endpoints alternating.`,
     '',
-    table(results),
-    '',
+    ...(rendered.headline
+      ? ['Headline: spans to a counting sink (its own process, on the load generator\'s core; it keeps the bytes and counts spans after each phase).', '', rendered.headline, '']
+      : []),
+    ...(rendered.collector
+      ? ['Real collector (debug exporter, tail sampling at 100%) on the load generator\'s core; spans counted by otelcol_receiver_accepted_spans.', '', rendered.collector, '']
+      : []),
+    ...(rendered.pod
+      ? [`Pod-shaped: the service alone in a cgroup with the Deployment's limits (${limits.source}: CFS quota ${limits.cpuMillis}m, memory.limit_in_bytes), spans to the counting sink.`, '', rendered.pod, '']
+      : []),
     'Targets (traced vs untraced, collector down vs traced):',
     ...targetList.map((t) => `  ${t.met === undefined ? '  ?' : t.met ? ' met' : 'NOT met'}  ${t.what}: ${t.ratio}`),
     ...results.flatMap((r) => r.notes.map((n) => `  note (${r.key}): ${n}`)),
@@ -116,7 +139,7 @@ async function main(): Promise<void> {
         variants: results,
         targets: targetList,
         profiles,
-        table: table(results),
+        tables: rendered,
       },
       null,
       2,

@@ -33,6 +33,8 @@ export interface ServiceOptions {
   outputFile?: string;
   /** `taskset -c` CPU list to run it on. */
   cpus?: string;
+  /** A command that runs the rest (the benchmark's pod-shaped run: one that enters a cgroup, then execs node). */
+  launcher?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -126,7 +128,8 @@ export async function runService(env: Record<string, string>, timeoutMs = 15_000
 
 function spawnService(env: Record<string, string>, options: ServiceOptions = {}): ChildProcess {
   const nodeArgs = options.nodeArgs ?? SERVICE_NODE_ARGS;
-  const [command, args] = options.cpus === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', options.cpus, process.execPath, ...nodeArgs]];
+  const pinned = options.cpus === undefined ? [process.execPath, ...nodeArgs] : ['taskset', '-c', options.cpus, process.execPath, ...nodeArgs];
+  const [command, ...args] = [...(options.launcher ?? []), ...pinned] as [string, ...string[]];
   const output = options.outputFile ? openSync(options.outputFile, 'w') : 'pipe';
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,

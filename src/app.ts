@@ -13,12 +13,15 @@ export interface AppOptions {
   downstreamUrl: string;
   /** False once shutdown has begun: /readyz then answers 503. */
   isReady: () => boolean;
+  /** The SERVER span of each request (server-spans.ts), when tracing is on. */
+  traceRequests?: RequestHandler;
 }
 
 export const MAX_WORK_MS = 5_000;
 
-export function createApp({ downstreamUrl, isReady }: AppOptions): express.Express {
+export function createApp({ downstreamUrl, isReady, traceRequests }: AppOptions): express.Express {
   const app = express();
+  if (traceRequests) app.use(traceRequests);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 

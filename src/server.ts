@@ -6,6 +6,7 @@ import { createApp } from './app';
 import { loadConfig } from './config';
 import { closeErrorReporting, initErrorReporting, reportError } from './error-reporting';
 import { logger } from './logger';
+import { traceRequests } from './server-spans';
 import { closeStdout } from './stdout';
 
 /** How long the last spans, log records and Sentry events may take to leave at shutdown. */
@@ -21,7 +22,11 @@ process.on('unhandledRejection', (reason) => void crash(reason, 'unhandledReject
 initErrorReporting(config.sentryDsn, config.service);
 let ready = true;
 
-const app = createApp({ downstreamUrl: config.downstreamUrl, isReady: () => ready });
+const app = createApp({
+  downstreamUrl: config.downstreamUrl,
+  isReady: () => ready,
+  traceRequests: config.tracing.enabled ? traceRequests(config.tracing.untracedPaths) : undefined,
+});
 const server = app.listen(config.port, (error?: Error) => {
   if (error) {
     logger.fatal({ err: error }, `cannot listen on port ${config.port}`);

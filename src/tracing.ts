@@ -1,5 +1,4 @@
-import { ClientRequest, IncomingMessage } from 'node:http';
-import { context, diag, propagation, trace, type DiagLogger, type Span, type TextMapPropagator } from '@opentelemetry/api';
+import { context, diag, propagation, trace, type DiagLogger, type TextMapPropagator } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, diagLogLevelFromString, setGlobalErrorHandler } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -16,12 +15,11 @@ import {
   TracerProvider,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
-import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import { buildBatchExport, type Shutdown } from './batch-export';
 import type { TracingConfig } from './config';
 import type { Logger } from './logger';
 import { otlpSpanExporter } from './otlp-exporters';
-import { UntrustedIncomingPropagator, linkToOutsideCaller } from './untrusted-context';
+import { UntrustedIncomingPropagator } from './untrusted-context';
 
 /**
  * Sets up tracing for the whole process: the one place that knows the
@@ -55,13 +53,9 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
   const stopInstrumenting = registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => config.untracedPaths.includes((request.url ?? '').split('?')[0]!),
-        applyCustomAttributesOnSpan: nameServerSpanAfterRoute,
-        requestHook: (span, request) => {
-          if (!config.trustIncomingContext && request instanceof IncomingMessage) linkToOutsideCaller(span);
-        },
-      }),
+      // Outgoing calls only (the CLIENT span of /chain, and its traceparent): the server
+      // spans come from traceRequests (server-spans.ts), which costs a fraction of this.
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
     ],
   });
 
@@ -69,21 +63,6 @@ export function initTracer(config: TracingConfig, resource: Resource, log: Logge
     stopInstrumenting();
     await spanExport.shutdown(deadline, () => provider.shutdown());
   };
-}
-
-/**
- * Names the server span after the Express route that answered it
- * ("GET /users/:id") and sets http.route, when the response ends. Express
- * leaves the matched route on the request; this does with one hook what the
- * Express instrumentation does with a wrapper around every layer, whose own
- * spans carry nothing more.
- */
-function nameServerSpanAfterRoute(span: Span, request: ClientRequest | IncomingMessage): void {
-  if (request instanceof ClientRequest) return;
-  const { route, baseUrl = '' } = request as IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
-  if (typeof route?.path !== 'string') return;
-  span.setAttribute(ATTR_HTTP_ROUTE, baseUrl + route.path);
-  span.updateName(`${request.method} ${baseUrl}${route.path}`);
 }
 
 function buildSampler(config: TracingConfig): Sampler {

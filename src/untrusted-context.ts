@@ -1,9 +1,8 @@
 import {
-  context as activeContext,
   createContextKey,
   trace,
   type Context,
-  type Span,
+  type Link,
   type SpanContext,
   type TextMapGetter,
   type TextMapPropagator,
@@ -19,7 +18,7 @@ const OUTSIDE_CALLER = createContextKey('the span context an outside caller sent
  * error"), and its `baggage` would travel to every service behind us. This
  * propagator takes neither: each incoming request starts a new trace that our
  * own sampler decides, and the caller's span context is only kept aside, to
- * become a link (linkToOutsideCaller). Injection is unchanged, so our calls to
+ * become a link (outsideCallerLinks). Injection is unchanged, so our calls to
  * our own services still continue our trace.
  */
 export class UntrustedIncomingPropagator implements TextMapPropagator {
@@ -40,10 +39,11 @@ export class UntrustedIncomingPropagator implements TextMapPropagator {
 }
 
 /**
- * Links the new server span to the caller's span: whoever holds the caller's
- * trace can still find ours, and a trace of ours is never merged into theirs.
+ * The link from a new server span to the caller's span: whoever holds the
+ * caller's trace can still find ours, and a trace of ours is never merged
+ * into theirs. None when the caller's context was trusted (or absent).
  */
-export function linkToOutsideCaller(span: Span): void {
-  const outside = activeContext.active().getValue(OUTSIDE_CALLER) as SpanContext | undefined;
-  if (outside) span.addLink({ context: outside });
+export function outsideCallerLinks(incoming: Context): Link[] {
+  const outside = incoming.getValue(OUTSIDE_CALLER) as SpanContext | undefined;
+  return outside ? [{ context: outside }] : [];
 }

@@ -3,7 +3,9 @@ import { Collector } from '../../harness/collector.mts';
 import { closedLoop, openLoop, summarize, type LoadSummary } from '../../harness/load.mts';
 import { Service, freePort, status } from '../../harness/service.mts';
 import { rssMiB } from '../../harness/stats.mts';
-import { CollectorMetrics, type ReceiverCounts } from './collector-metrics.mts';
+import { CollectorMetrics, type ReceiverCounts, type SpanCounter } from './collector-metrics.mts';
+import { CountingSink } from './counting-sink.mts';
+import { PodCgroup, deploymentLimits, type PodLimits, type PodMemory } from './pod-cgroup.mts';
 import { pin, type Pinning } from './pinning.mts';
 import { readReports, type ServiceReports } from './service-reports.mts';
 import { PATHS, settings } from './settings.mts';
@@ -13,6 +15,9 @@ export interface Phase {
   load: LoadSummary;
   spansExpected: number;
   spansReceived: number;
+  /** Trace export bytes per span received, and the largest export request so far, where the receiver counts bytes. */
+  bytesPerSpan?: number;
+  largestExportBytes?: number;
   spansRefused: number;
   spansLost: number;
   spansLostPercent: number;
@@ -21,6 +26,10 @@ export interface Phase {
 export interface VariantResult {
   key: string;
   label: string;
+  table: 'headline' | 'collector' | 'pod';
+  exportTo: 'sink' | 'collector' | 'none';
+  /** The pod-shaped run: its limits, the kernel's memory peak and OOM counters, and CPU throttling. */
+  pod?: PodLimits & PodMemory & { throttledPeriods: number; periods: number; throttledS: number };
   startToReadyMs: number;
   rssReadyMiB: number;
   /** After the warm-up: the base for growth under load. */
@@ -40,11 +49,24 @@ function expectedSpans(load: LoadSummary, perRequest: Record<string, number>): n
   return Object.entries(load.perPath).reduce((sum, [path, count]) => sum + count * (perRequest[path] ?? 0), 0);
 }
 
-function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: number; refused: number } {
-  return { accepted: after.acceptedSpans - before.acceptedSpans, refused: after.refusedSpans - before.refusedSpans };
+function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: number; refused: number; bytes?: number; largest?: number } {
+  const bytes = after.exportBytes !== undefined && before.exportBytes !== undefined ? after.exportBytes - before.exportBytes : undefined;
+  return { accepted: after.acceptedSpans - before.acceptedSpans, refused: after.refusedSpans - before.refusedSpans, bytes, largest: after.largestExportBytes };
 }
 
-async function startCollector(pinning: Pinning): Promise<{ collector: Collector; metrics: CollectorMetrics }> {
+interface Receiver {
+  endpoint: string;
+  metrics: SpanCounter;
+  stop(): Promise<unknown>;
+}
+
+async function startSink(pinning: Pinning): Promise<Receiver> {
+  const sink = await CountingSink.start();
+  pin(sink.process.pid!, pinning.collector);
+  return { endpoint: sink.endpoint, metrics: sink, stop: () => sink.stop() };
+}
+
+async function startCollector(pinning: Pinning): Promise<Receiver> {
   const collector = await Collector.start({
     COLLECTOR_EXPORTERS: '[debug]',
     DEBUG_VERBOSITY: 'basic',
@@ -59,7 +81,7 @@ async function startCollector(pinning: Pinning): Promise<{ collector: Collector;
     if (collector.output.length > 200_000) collector.output = collector.output.slice(-50_000);
   };
   collector.process.stdout?.on('data', keep);
-  return { collector, metrics: new CollectorMetrics(collector) };
+  return { endpoint: collector.endpoint, metrics: new CollectorMetrics(collector), stop: () => collector.stop() };
 }
 
 /** One variant from start to stop: calibration, warm-up, saturation, fixed rate, memory, and what it logged. */
@@ -70,13 +92,15 @@ export async function measure(
   options: { fixed: boolean; nodeFlags?: string[]; calibration?: Record<string, number> },
 ): Promise<VariantResult> {
   const notes: string[] = [];
-  const started = variant.collector ? await startCollector(pinning) : undefined;
-  const endpoint = started ? started.collector.endpoint : `http://127.0.0.1:${await freePort()}`;
+  const started = variant.exportTo === 'collector' ? await startCollector(pinning) : variant.exportTo === 'sink' ? await startSink(pinning) : undefined;
+  const endpoint = started ? started.endpoint : `http://127.0.0.1:${await freePort()}`;
   const spec = variant.spec(endpoint);
   if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];
+  const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${variant.key}`, deploymentLimits()) : undefined;
   const service = await Service.start(spec.env, {
     cwd: spec.cwd,
     nodeArgs: spec.nodeArgs,
+    launcher: cgroup?.launcher(),
     cpus: pinning.service,
     outputFile: join(logDir, `${variant.key}${options.nodeFlags ? '-profiled' : ''}.log`),
     readyTimeoutMs: 30_000,
@@ -144,11 +168,16 @@ export async function measure(
     }
     const rssEndMiB = rssMiB(service.process.pid!);
     const exitCode = await service.stop();
+    const pod = cgroup ? { ...cgroup.limits, ...cgroup.memory(), ...cgroup.throttled() } : undefined;
+    if (pod) log(`pod: peak ${pod.peakMiB.toFixed(0)} MiB of ${(pod.memoryBytes / 2 ** 20).toFixed(0)}, ${pod.limitHits} limit hits, ${pod.oomKills} OOM kills, throttled ${pod.throttledS.toFixed(1)} s`);
     if (exitCode !== 0) notes.push(`the service exited with ${exitCode} on SIGTERM`);
     const serviceReports = readReports(service.logs);
     return {
       key: variant.key,
       label: variant.label,
+      table: variant.table,
+      exportTo: variant.exportTo,
+      pod,
       startToReadyMs: service.startToReadyMs,
       rssReadyMiB,
       rssWarmMiB,
@@ -164,16 +193,19 @@ export async function measure(
     };
   } finally {
     await service.stop();
-    await started?.collector.stop();
+    await started?.stop();
+    cgroup?.remove();
   }
 }
 
-function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number }): Phase {
+function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number; bytes?: number; largest?: number }): Phase {
   const spansLost = Math.max(0, spansExpected - received.accepted);
   return {
     load,
     spansExpected,
     spansReceived: received.accepted,
+    bytesPerSpan: received.bytes !== undefined && received.accepted ? received.bytes / received.accepted : undefined,
+    largestExportBytes: received.largest,
     spansRefused: received.refused,
     spansLost,
     spansLostPercent: spansExpected ? (spansLost / spansExpected) * 100 : 0,

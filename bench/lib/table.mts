@@ -5,9 +5,9 @@ import { PATHS, settings } from './settings.mts';
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const ratio = (v: number, base: number | undefined) => (base && Number.isFinite(v) ? `${(v / base).toFixed(2)}×` : '–');
 
-/** The results side by side, each figure with its ratio to untraced: a Markdown table. */
-export function table(results: VariantResult[]): string {
-  const base = results.find((r) => r.key === 'untraced');
+/** The results side by side, each figure with its ratio to `base` (the untraced run of the same table): a Markdown table. */
+export function table(results: VariantResult[], base: VariantResult | undefined): string {
+  const pod = results.some((r) => r.pod);
   const withRatio = (value: number, baseValue: number | undefined, digits: number) =>
     `${Number.isFinite(value) ? value.toFixed(digits) : '–'}${base && base !== undefined && baseValue ? ` (${ratio(value, baseValue)})` : ''}`;
   const p99 = (load: LoadSummary | undefined, baseLoad: LoadSummary | undefined, digits: number) =>
@@ -24,6 +24,7 @@ export function table(results: VariantResult[]): string {
     `spans, ${settings.fixedRate}/s`,
     'start→ready ms',
     'RSS MiB',
+    ...(pod ? ['cgroup peak MiB', 'limit hits / OOM kills', 'CPU throttled s'] : []),
   ];
   const rows = results.map((r) => [
     r.label,
@@ -35,6 +36,7 @@ export function table(results: VariantResult[]): string {
     lost(r.fixed),
     withRatio(r.startToReadyMs, base?.startToReadyMs, 0),
     withRatio(r.rssAfterSaturationMiB, base?.rssAfterSaturationMiB, 0),
+    ...(pod ? [r.pod ? withRatio(r.pod.peakMiB, base?.pod?.peakMiB, 0) : '–', r.pod ? `${r.pod.limitHits} / ${r.pod.oomKills}` : '–', r.pod ? r.pod.throttledS.toFixed(1) : '–'] : []),
   ]);
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));

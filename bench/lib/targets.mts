@@ -7,10 +7,17 @@ export interface Target {
   met: boolean | undefined;
 }
 
+/**
+ * The issue's targets: `candidateKey` (traced → counting sink) against untraced; the collector-down run
+ * against traced → real collector; the pod-shaped runs against each other.
+ */
 export function targets(results: VariantResult[], candidateKey = 'traced'): Target[] {
   const base = results.find((r) => r.key === 'untraced');
   const traced = results.find((r) => r.key === candidateKey);
   const down = results.find((r) => r.key === 'down');
+  const collectorUp = results.find((r) => r.key === 'traced-collector');
+  const podBase = results.find((r) => r.key === 'untraced-pod');
+  const podTraced = results.find((r) => r.key === 'traced-pod');
   const list: Target[] = [];
   const add = (what: string, value: number | undefined, limit: number, atMost: boolean, format = (v: number) => `${v.toFixed(2)}×`) => {
     if (value === undefined || Number.isNaN(value)) return list.push({ what, ratio: 'n/a', met: undefined });
@@ -31,12 +38,23 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
       add(`0 spans lost at fixed ${settings.fixedRate}/s`, traced.fixed.spansLost, 0, true, (v) => `${v} lost`);
     }
   }
-  if (down && traced && candidateKey === 'traced') {
-    const rpsChange = down.saturation.load.rps / traced.saturation.load.rps;
-    list.push({ what: 'collector down: req/s within 10% of collector up', ratio: `${rpsChange.toFixed(2)}×`, met: Math.abs(rpsChange - 1) <= 0.1 });
+  if (podBase && podTraced && candidateKey === 'traced') {
+    add('pod: saturation req/s ≥ 0.75× untraced', podTraced.saturation.load.rps / podBase.saturation.load.rps, 0.75, false);
     for (const path of PATHS) {
-      const p99Change = down.saturation.load.latencyByPath[path]!.p99Ms / traced.saturation.load.latencyByPath[path]!.p99Ms;
-      list.push({ what: `collector down: saturation p99 of ${path} within 10% of collector up`, ratio: `${p99Change.toFixed(2)}×`, met: p99Change <= 1.1 });
+      add(`pod: saturation p99 of ${path} ≤ 1.5× untraced`, podTraced.saturation.load.latencyByPath[path]!.p99Ms / podBase.saturation.load.latencyByPath[path]!.p99Ms, 1.5, true);
+    }
+    add('pod: 0 spans lost at saturation', podTraced.saturation.spansLost, 0, true, (v) => `${v} lost`);
+    if (podTraced.pod && podBase.pod) {
+      add('pod: cgroup peak memory ≤ 1.5× untraced', podTraced.pod.peakMiB / podBase.pod.peakMiB, 1.5, true);
+      add('pod: no OOM kill', podTraced.pod.oomKills + podBase.pod.oomKills, 0, true, (v) => `${v} OOM kills`);
+    }
+  }
+  if (down && collectorUp && candidateKey === 'traced') {
+    const rpsChange = down.saturation.load.rps / collectorUp.saturation.load.rps;
+    list.push({ what: 'collector down: req/s within 10% of collector up (real collector)', ratio: `${rpsChange.toFixed(2)}×`, met: Math.abs(rpsChange - 1) <= 0.1 });
+    for (const path of PATHS) {
+      const p99Change = down.saturation.load.latencyByPath[path]!.p99Ms / collectorUp.saturation.load.latencyByPath[path]!.p99Ms;
+      list.push({ what: `collector down: saturation p99 of ${path} within 10% of collector up (real collector)`, ratio: `${p99Change.toFixed(2)}×`, met: p99Change <= 1.1 });
     }
     const growth = down.rssEndMiB - down.rssWarmMiB;
     list.push({ what: 'collector down: RSS growth under load ≤ 50 MB', ratio: `${growth.toFixed(0)} MiB (after warm-up → end)`, met: growth <= 50 * 1e6 / 2 ** 20 });

@@ -18,8 +18,16 @@ export interface Variant {
   key: string;
   label: string;
   spec: (endpoint: string) => ServiceSpec;
-  /** Start a collector for it (otherwise nothing listens where it exports). */
-  collector: boolean;
+  /**
+   * Where its spans go: `sink`, the counting sink (its own process, counts after each phase; the headline);
+   * `collector`, the real collector (debug exporter, tail sampling) on the load generator's core;
+   * `none`, a port where nothing listens.
+   */
+  exportTo: 'sink' | 'collector' | 'none';
+  /** Which table it is in, each with its own untraced base. */
+  table: 'headline' | 'collector' | 'pod';
+  /** In a cgroup with the Deployment's CPU and memory limits. */
+  pod?: boolean;
   /** Exports at all (so spans are expected). */
   traced: boolean;
   /** How long the span count must stay still to count as flushed: longer than the exporter's schedule delay. */
@@ -34,13 +42,68 @@ export const VARIANTS: Variant[] = [
     key: 'untraced',
     label: 'untraced (OTEL_SDK_DISABLED=true)',
     spec: () => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_SDK_DISABLED: 'true' } }),
-    collector: false,
+    exportTo: 'none',
+    table: 'headline',
+    traced: false,
+    flushQuietMs: 0,
+  },
+  peer('peer', 'zero-code auto-instrumentation (peer) → counting sink', 'sink', 'headline'),
+  {
+    key: 'traced',
+    label: 'traced → counting sink',
+    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
+    exportTo: 'sink',
+    table: 'headline',
+    traced: true,
+    flushQuietMs: 2_500, // our schedule delay is 1 s
+  },
+  peer('peer-collector', 'zero-code auto-instrumentation (peer) → real collector', 'collector', 'collector'),
+  {
+    key: 'traced-collector',
+    label: 'traced → real collector',
+    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
+    exportTo: 'collector',
+    table: 'collector',
+    traced: true,
+    flushQuietMs: 2_500,
+  },
+  {
+    key: 'down',
+    label: 'traced, collector down',
+    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
+    exportTo: 'none',
+    table: 'collector',
+    traced: true,
+    flushQuietMs: 0,
+    saturationS: settings.downS,
+  },
+  {
+    key: 'untraced-pod',
+    label: 'untraced, in a pod-shaped cgroup',
+    spec: () => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_SDK_DISABLED: 'true' } }),
+    exportTo: 'none',
+    table: 'pod',
+    pod: true,
     traced: false,
     flushQuietMs: 0,
   },
   {
-    key: 'peer',
-    label: 'zero-code auto-instrumentation (peer)',
+    key: 'traced-pod',
+    label: 'traced → counting sink, in a pod-shaped cgroup',
+    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
+    exportTo: 'sink',
+    table: 'pod',
+    pod: true,
+    traced: true,
+    flushQuietMs: 2_500,
+  },
+];
+
+/** The zero-code peer, exporting to the counting sink or the real collector. */
+function peer(key: string, label: string, exportTo: 'sink' | 'collector', table: 'headline' | 'collector'): Variant {
+  return {
+    key,
+    label,
     // The register hook starts NodeSDK from the environment; the second preload then turns
     // OTEL_SDK_DISABLED on for our own init only (see bench/peer-own-tracing-off.cjs).
     spec: (endpoint) => ({
@@ -56,28 +119,12 @@ export const VARIANTS: Variant[] = [
         OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance',
       },
     }),
-    collector: true,
+    exportTo,
+    table,
     traced: true,
     flushQuietMs: 6_500, // NodeSDK's default schedule delay is 5 s
-  },
-  {
-    key: 'traced',
-    label: 'traced → real collector',
-    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    collector: true,
-    traced: true,
-    flushQuietMs: 2_500, // our schedule delay is 1 s
-  },
-  {
-    key: 'down',
-    label: 'traced, collector down',
-    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    collector: false,
-    traced: true,
-    flushQuietMs: 0,
-    saturationS: settings.downS,
-  },
-];
+  };
+}
 
 /**
  * Candidate changes, measured like `traced`: a JSON list of
@@ -104,7 +151,8 @@ export function experimentVariants(file: string): Variant[] {
         cwd: ROOT,
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...experiment.env },
       }),
-      collector: true,
+      exportTo: 'sink' as const,
+      table: 'headline' as const,
       traced: true,
       flushQuietMs: 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0),
     };

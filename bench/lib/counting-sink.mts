@@ -1,0 +1,49 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { stopProcess } from '../../harness/process.mts';
+import { settle, type ReceiverCounts, type SettleOptions, type SpanCounter } from './collector-metrics.mts';
+
+/**
+ * A sink that costs the load generator's core almost nothing: an OTLP/gRPC
+ * server in its own process that keeps the bytes of each export and counts
+ * spans only when asked, after a load phase. The headline figures use it, so
+ * that what they measure is the service, not a collector competing with the
+ * load generator for a core.
+ */
+export class CountingSink implements SpanCounter {
+  readonly process: ChildProcess;
+  readonly endpoint: string;
+  private constructor(child: ChildProcess, port: number) {
+    this.process = child;
+    this.endpoint = `http://127.0.0.1:${port}`;
+  }
+
+  static async start(): Promise<CountingSink> {
+    const child = fork(join(import.meta.dirname, 'counting-sink-process.mts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [message] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(() => {
+        throw new Error('the counting sink exited before it listened');
+      }),
+    ])) as [{ port: number }];
+    return new CountingSink(child, message.port);
+  }
+
+  /** Spans and log records received so far, and the bytes of every export. */
+  async read(): Promise<ReceiverCounts & { exports: number }> {
+    const answer = once(this.process, 'message') as Promise<[{ counts: ReceiverCounts & { exports: number } }]>;
+    this.process.send({ count: true });
+    const [message] = await answer;
+    return message.counts;
+  }
+
+  settle(options: SettleOptions): Promise<ReceiverCounts> {
+    return settle(() => this.read(), options);
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.connected) this.process.send({ stop: true });
+    await stopProcess(this.process, null, 5_000);
+  }
+}

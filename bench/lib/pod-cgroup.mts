@@ -1,0 +1,114 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../../harness/service.mts';
+
+/**
+ * The pod-shaped run: the service in a cgroup (v1 `cpu` and `memory`) with
+ * the limits of its Deployment, read from k8s/base/app/users.yaml, so that
+ * what is measured is what a pod gets: 500m of CPU as a CFS quota and 256Mi
+ * of memory, with the kernel's own peak and OOM counters.
+ */
+export interface PodLimits {
+  cpuMillis: number;
+  memoryBytes: number;
+  source: string;
+}
+
+export interface PodMemory {
+  peakMiB: number;
+  /** Times the memory limit was hit (memory.failcnt). */
+  limitHits: number;
+  /** Processes the OOM killer ended in the cgroup (memory.oom_control oom_kill). */
+  oomKills: number;
+}
+
+const CPU_ROOT = '/sys/fs/cgroup/cpu';
+const MEMORY_ROOT = '/sys/fs/cgroup/memory';
+const DEPLOYMENT = 'k8s/base/app/users.yaml';
+
+export function deploymentLimits(): PodLimits {
+  const text = readFileSync(join(ROOT, DEPLOYMENT), 'utf8');
+  const match = /limits:\s*\{\s*cpu:\s*(\d+)(m?)\s*,\s*memory:\s*(\d+)(Mi|Gi)\s*\}/.exec(text);
+  if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
+  const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
+  const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
+  return { cpuMillis, memoryBytes, source: `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}` };
+}
+
+/** Why the pod-shaped run cannot happen here, or undefined when it can. */
+export function podCgroupsMissing(): string | undefined {
+  for (const root of [CPU_ROOT, MEMORY_ROOT]) {
+    if (!existsSync(join(root, 'cgroup.procs'))) return `no cgroup v1 hierarchy at ${root}`;
+  }
+  if (process.getuid?.() !== 0) return 'creating cgroups needs root';
+  return undefined;
+}
+
+export class PodCgroup {
+  readonly name: string;
+  readonly limits: PodLimits;
+
+  constructor(name: string, limits: PodLimits) {
+    this.name = name;
+    this.limits = limits;
+    for (const root of [CPU_ROOT, MEMORY_ROOT]) mkdirSync(join(root, name), { recursive: true });
+    const period = Number(readFileSync(join(CPU_ROOT, name, 'cpu.cfs_period_us'), 'utf8'));
+    writeFileSync(join(CPU_ROOT, name, 'cpu.cfs_quota_us'), String(Math.round((period * limits.cpuMillis) / 1000)));
+    writeFileSync(join(MEMORY_ROOT, name, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+  }
+
+  /** A command prefix that moves itself into the cgroup, then execs the rest (so the whole process is charged from its first page). */
+  launcher(): string[] {
+    const procs = [CPU_ROOT, MEMORY_ROOT].map((root) => join(root, this.name, 'cgroup.procs'));
+    return ['sh', '-c', `echo $$ > ${procs[0]} && echo $$ > ${procs[1]} && exec "$@"`, 'pod'];
+  }
+
+  memory(): PodMemory {
+    const read = (file: string) => readFileSync(join(MEMORY_ROOT, this.name, file), 'utf8');
+    const oomKill = /^oom_kill (\d+)$/m.exec(read('memory.oom_control'));
+    return {
+      peakMiB: Number(read('memory.max_usage_in_bytes')) / 2 ** 20,
+      limitHits: Number(read('memory.failcnt')),
+      oomKills: oomKill ? Number(oomKill[1]) : 0,
+    };
+  }
+
+  /** CPU time the cgroup was throttled for (cpu.stat), in seconds, and in how many periods. */
+  throttled(): { periods: number; throttledPeriods: number; throttledS: number } {
+    const stat = readFileSync(join(CPU_ROOT, this.name, 'cpu.stat'), 'utf8');
+    const value = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0);
+    return { periods: value('nr_periods'), throttledPeriods: value('nr_throttled'), throttledS: value('throttled_time') / 1e9 };
+  }
+
+  /** Removes the cgroups; the service must have exited. */
+  remove(): void {
+    for (const root of [CPU_ROOT, MEMORY_ROOT]) {
+      const dir = join(root, this.name);
+      if (existsSync(dir)) rmdirSync(dir);
+    }
+  }
+}
+
+/** Cgroups left by a benchmark that was killed before it could remove them (their processes are gone). */
+export function removeStaleCgroups(): void {
+  for (const root of [CPU_ROOT, MEMORY_ROOT]) {
+    for (const name of existsSync(root) ? readdirSync(root) : []) {
+      const owner = /^users-api-bench-(\d+)-/.exec(name)?.[1];
+      if (!owner || processAlive(Number(owner))) continue;
+      try {
+        rmdirSync(join(root, name));
+      } catch {
+        // still holds a process: leave it
+      }
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
