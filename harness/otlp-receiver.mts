@@ -71,7 +71,7 @@ export class OtlpReceiver {
 }
 
 /** The service definition, by hand: requests stay raw bytes for our own decoder; an empty response is valid OTLP. */
-function exportService(name: string): grpc.ServiceDefinition {
+export function exportService(name: string): grpc.ServiceDefinition {
   return {
     Export: {
       path: `/${name}/Export`,

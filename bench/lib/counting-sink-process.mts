@@ -7,23 +7,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { decodeLogs, decodeSpans } from '../../harness/otlp.mts';
+import { exportService } from '../../harness/otlp-receiver.mts';
 
 const pending: { traces: Buffer[]; logs: Buffer[] } = { traces: [], logs: [] };
 const counted = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0, exportBytes: 0, largestExportBytes: 0, exports: 0 };
 
 /** `countBytes`: the trace service's requests are measured (bytes per span, and the largest, against the receiver's 4 MiB default). */
 function service(name: string, keep: Buffer[], countBytes: boolean): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const definition: grpc.ServiceDefinition = {
-    Export: {
-      path: `/${name}/Export`,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (value: Buffer) => value,
-      requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: () => Buffer.alloc(0),
-      responseDeserialize: () => ({}),
-    },
-  };
   const Export: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
     keep.push(call.request);
     if (countBytes) {
@@ -33,7 +23,7 @@ function service(name: string, keep: Buffer[], countBytes: boolean): [grpc.Servi
     }
     callback(null, {});
   };
-  return [definition, { Export }];
+  return [exportService(name), { Export }];
 }
 
 const server = new grpc.Server();
