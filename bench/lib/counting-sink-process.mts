@@ -1,10 +1,13 @@
 /*
  * The counting sink's own process (started by counting-sink.mts with fork):
- * an OTLP/gRPC server for traces and logs that answers every Export at once
+ * an OTLP/gRPC server for traces and logs, and an OTLP/HTTP (protobuf) one,
+ * that answers every Export at once
  * and only keeps the request bytes. Nothing is decoded while load runs; the
  * spans and log records are counted when the parent asks ({ count: true }),
  * between load phases.
  */
+import { createServer } from 'node:http';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { decodeLogs, decodeSpans } from '../../harness/otlp.mts';
 import { exportService } from '../../harness/otlp-receiver.mts';
@@ -12,26 +15,59 @@ import { exportService } from '../../harness/otlp-receiver.mts';
 const pending: { traces: Buffer[]; logs: Buffer[] } = { traces: [], logs: [] };
 const counted = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0, exportBytes: 0, largestExportBytes: 0, exports: 0 };
 
-/** `countBytes`: the trace service's requests are measured (bytes per span, and the largest, against the receiver's 4 MiB default). */
-function service(name: string, keep: Buffer[], countBytes: boolean): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+/** Trace exports are measured (bytes per span, and the largest, against the receiver's 4 MiB default). */
+function keepTraces(request: Buffer): void {
+  pending.traces.push(request);
+  counted.exportBytes += request.length;
+  counted.largestExportBytes = Math.max(counted.largestExportBytes, request.length);
+  counted.exports += 1;
+}
+
+function service(name: string, keep: (request: Buffer) => void): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
   const Export: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
-    keep.push(call.request);
-    if (countBytes) {
-      counted.exportBytes += call.request.length;
-      counted.largestExportBytes = Math.max(counted.largestExportBytes, call.request.length);
-      counted.exports += 1;
-    }
+    keep(call.request);
     callback(null, {});
   };
   return [exportService(name), { Export }];
 }
 
+/*
+ * HTTP/2 flow control as the collector's receiver has it once warm. grpc-go
+ * grows each connection's and stream's window from 64 KiB up to 16 MiB as it
+ * measures the bandwidth-delay product (internal/transport/bdp_estimator.go,
+ * bdpLimit); grpc-js keeps HTTP/2's 64 KiB, so a 0.7 MB export would wait for
+ * ten WINDOW_UPDATEs, each behind a turn of the service's busy event loop.
+ * grpc-js has no server option for it: its http2 server is given the window here.
+ */
+const GRPC_GO_MAX_WINDOW = 16 * 1024 * 1024;
+const createHttp2Server = http2.createServer;
+http2.createServer = ((options: http2.ServerOptions) => {
+  const server = createHttp2Server({ ...options, settings: { ...options.settings, initialWindowSize: GRPC_GO_MAX_WINDOW } });
+  server.on('session', (session) => session.setLocalWindowSize(GRPC_GO_MAX_WINDOW));
+  return server;
+}) as typeof http2.createServer;
+
 const server = new grpc.Server();
-server.addService(...service('opentelemetry.proto.collector.trace.v1.TraceService', pending.traces, true));
-server.addService(...service('opentelemetry.proto.collector.logs.v1.LogsService', pending.logs, false));
+server.addService(...service('opentelemetry.proto.collector.trace.v1.TraceService', keepTraces));
+server.addService(...service('opentelemetry.proto.collector.logs.v1.LogsService', (request) => pending.logs.push(request)));
 const port = await new Promise<number>((resolve, reject) =>
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
 );
+
+// OTLP/HTTP with protobuf bodies: an empty body is a valid, empty Export*ServiceResponse.
+const httpRoutes: Record<string, (request: Buffer) => void> = { '/v1/traces': keepTraces, '/v1/logs': (request) => pending.logs.push(request) };
+const httpServer = createServer((request, response) => {
+  const keep = request.method === 'POST' ? httpRoutes[request.url ?? ''] : undefined;
+  const chunks: Buffer[] = [];
+  request.on('data', (chunk: Buffer) => chunks.push(chunk));
+  request.on('end', () => {
+    if (!keep) return void response.writeHead(404).end();
+    keep(Buffer.concat(chunks));
+    response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+});
+await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+const httpPort = (httpServer.address() as { port: number }).port;
 
 process.on('message', (message: { count?: boolean; stop?: boolean }) => {
   if (message.count) {
@@ -39,6 +75,9 @@ process.on('message', (message: { count?: boolean; stop?: boolean }) => {
     for (const payload of pending.logs.splice(0)) counted.acceptedLogRecords += decodeLogs(payload).length;
     process.send!({ counts: counted });
   }
-  if (message.stop) server.tryShutdown(() => process.exit(0));
+  if (message.stop) {
+    httpServer.close();
+    server.tryShutdown(() => process.exit(0));
+  }
 });
-process.send!({ port });
+process.send!({ port, httpPort });

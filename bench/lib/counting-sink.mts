@@ -13,10 +13,14 @@ import { settle, type ReceiverCounts, type SettleOptions, type SpanCounter } fro
  */
 export class CountingSink implements SpanCounter {
   readonly process: ChildProcess;
+  /** OTLP/gRPC. */
   readonly endpoint: string;
-  private constructor(child: ChildProcess, port: number) {
+  /** OTLP/HTTP with protobuf bodies (the exporters append /v1/traces and /v1/logs). */
+  readonly httpEndpoint: string;
+  private constructor(child: ChildProcess, port: number, httpPort: number) {
     this.process = child;
     this.endpoint = `http://127.0.0.1:${port}`;
+    this.httpEndpoint = `http://127.0.0.1:${httpPort}`;
   }
 
   static async start(): Promise<CountingSink> {
@@ -26,8 +30,8 @@ export class CountingSink implements SpanCounter {
       once(child, 'exit').then(() => {
         throw new Error('the counting sink exited before it listened');
       }),
-    ])) as [{ port: number }];
-    return new CountingSink(child, message.port);
+    ])) as [{ port: number; httpPort: number }];
+    return new CountingSink(child, message.port, message.httpPort);
   }
 
   /** Spans and log records received so far, and the bytes of every export. */

@@ -60,10 +60,10 @@ interface Receiver {
   stop(): Promise<unknown>;
 }
 
-async function startSink(pinning: Pinning): Promise<Receiver> {
+async function startSink(pinning: Pinning, protocol: Variant['protocol']): Promise<Receiver> {
   const sink = await CountingSink.start();
   pin(sink.process.pid!, pinning.collector);
-  return { endpoint: sink.endpoint, metrics: sink, stop: () => sink.stop() };
+  return { endpoint: protocol === 'http/protobuf' ? sink.httpEndpoint : sink.endpoint, metrics: sink, stop: () => sink.stop() };
 }
 
 async function startCollector(pinning: Pinning): Promise<Receiver> {
@@ -92,7 +92,7 @@ export async function measure(
   options: { fixed: boolean; nodeFlags?: string[]; calibration?: Record<string, number> },
 ): Promise<VariantResult> {
   const notes: string[] = [];
-  const started = variant.exportTo === 'collector' ? await startCollector(pinning) : variant.exportTo === 'sink' ? await startSink(pinning) : undefined;
+  const started = variant.exportTo === 'collector' ? await startCollector(pinning) : variant.exportTo === 'sink' ? await startSink(pinning, variant.protocol) : undefined;
   const endpoint = started ? started.endpoint : `http://127.0.0.1:${await freePort()}`;
   const spec = variant.spec(endpoint);
   if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];

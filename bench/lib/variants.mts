@@ -34,6 +34,8 @@ export interface Variant {
   flushQuietMs: number;
   /** Saturation seconds, when not the default. */
   saturationS?: number;
+  /** The OTLP protocol it exports with, when not gRPC: the counting sink speaks both. */
+  protocol?: 'grpc' | 'http/protobuf';
 }
 
 
@@ -129,7 +131,10 @@ function peer(key: string, label: string, exportTo: 'sink' | 'collector', table:
 /**
  * Candidate changes, measured like `traced`: a JSON list of
  * { "key", "label", "dir"?: a copy of the project built into <dir>/dist, "env"?: extra variables,
- *   "nodeArgs"?: extra node flags }.
+ *   "nodeArgs"?: extra node flags, "pod"?: true to run it pod-shaped (in the pod table),
+ *   "collector"?: true to export to the real collector (in its table) }.
+ * An experiment with OTEL_SDK_DISABLED=true is an untraced one (for node flags, say, that
+ * both sides would get). OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf exports to the sink over HTTP.
  */
 export interface ExperimentSpec {
   key: string;
@@ -137,12 +142,16 @@ export interface ExperimentSpec {
   dir?: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
+  pod?: boolean;
+  /** Export to the real collector (the second table) instead of the counting sink. */
+  collector?: boolean;
 }
 
 export function experimentVariants(file: string): Variant[] {
   const list = JSON.parse(readFileSync(file, 'utf8')) as ExperimentSpec[];
   return list.map((experiment) => {
     const dir = experiment.dir ? resolve(ROOT, experiment.dir) : ROOT;
+    const traced = experiment.env?.OTEL_SDK_DISABLED !== 'true';
     return {
       key: experiment.key,
       label: experiment.label ?? experiment.key,
@@ -151,10 +160,12 @@ export function experimentVariants(file: string): Variant[] {
         cwd: ROOT,
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...experiment.env },
       }),
-      exportTo: 'sink' as const,
-      table: 'headline' as const,
-      traced: true,
-      flushQuietMs: 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0),
+      exportTo: !traced ? ('none' as const) : experiment.collector ? ('collector' as const) : ('sink' as const),
+      table: experiment.pod ? ('pod' as const) : experiment.collector ? ('collector' as const) : ('headline' as const),
+      pod: experiment.pod,
+      traced,
+      protocol: experiment.env?.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/protobuf' ? ('http/protobuf' as const) : undefined,
+      flushQuietMs: traced ? 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0) : 0,
     };
   });
 }
