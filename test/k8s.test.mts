@@ -17,6 +17,7 @@ import {
   type K8sObject,
 } from '../harness/k8s.mts';
 import { ROOT } from '../harness/service.mts';
+import { deploymentLimits } from '../bench/lib/pod-cgroup.mts';
 
 /*
  * The manifests in k8s/, checked without a cluster: every overlay builds, every
@@ -240,6 +241,18 @@ for (const overlay of OVERLAYS) {
         assert.equal(deployment.spec.template.spec.securityContext.runAsUser, DOCKERFILE_UID, 'the UID of USER in the Dockerfile');
       }
       assert.equal(images.size, 1, `one image for both: ${[...images]}`);
+    });
+
+    it('both apps give node the NODE_OPTIONS that the pod-shaped bench ran with, and node accepts them', () => {
+      const measured = deploymentLimits();
+      for (const name of APPS) {
+        const container = containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!;
+        const nodeOptions = envOf(container).NODE_OPTIONS;
+        assert.equal(nodeOptions, measured.nodeOptions, `${name}: the bench measured ${measured.source}`);
+        // A flag that NODE_OPTIONS does not allow stops node before the service starts: every pod would crash.
+        const run = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { NODE_OPTIONS: nodeOptions }, encoding: 'utf8' });
+        assert.equal(run.status, 0, `${name}: node refused NODE_OPTIONS=${nodeOptions}: ${run.stderr}`);
+      }
     });
 
     it('names the Sentry environment of the cluster: development on minikube, production on EKS', () => {

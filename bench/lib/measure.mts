@@ -97,6 +97,7 @@ export async function measure(
   const spec = variant.spec(endpoint);
   if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];
   const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${variant.key}`, deploymentLimits()) : undefined;
+  if (cgroup?.limits.nodeOptions) spec.env = { NODE_OPTIONS: cgroup.limits.nodeOptions, ...spec.env };
   const service = await Service.start(spec.env, {
     cwd: spec.cwd,
     nodeArgs: spec.nodeArgs,

@@ -6,11 +6,14 @@ import { ROOT } from '../../harness/service.mts';
  * The pod-shaped run: the service in a cgroup (v1 `cpu` and `memory`) with
  * the limits of its Deployment, read from k8s/base/app/users.yaml, so that
  * what is measured is what a pod gets: 500m of CPU as a CFS quota and 256Mi
- * of memory, with the kernel's own peak and OOM counters.
+ * of memory, with the kernel's own peak and OOM counters, and the
+ * Deployment's NODE_OPTIONS (the V8 heap settings that go with that memory).
  */
 export interface PodLimits {
   cpuMillis: number;
   memoryBytes: number;
+  /** The container's NODE_OPTIONS, if the Deployment sets it. */
+  nodeOptions?: string;
   source: string;
 }
 
@@ -32,7 +35,9 @@ export function deploymentLimits(): PodLimits {
   if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
   const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
   const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
-  return { cpuMillis, memoryBytes, source: `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}` };
+  const nodeOptions = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]+?)"?\s*\n/.exec(text)?.[1];
+  const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${nodeOptions ? `, NODE_OPTIONS ${nodeOptions}` : ''}`;
+  return { cpuMillis, memoryBytes, nodeOptions, source };
 }
 
 /** Why the pod-shaped run cannot happen here, or undefined when it can. */
