@@ -98,7 +98,7 @@ describe('parseConfig: a bad OTEL_* value is one warning, and the default is use
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' }, 'OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc', (c) => [c.tracing.otlp, c.logExport.otlp], [{ protocol: 'grpc', endpoint: GRPC }, { protocol: 'grpc', endpoint: GRPC }]],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', GRPC, (c) => c.tracing.otlp.endpoint, GRPC],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://exa mple' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'http://c:4317', (c) => c.tracing.otlp.endpoint, 'http://c:4317'],
-    [{ OTEL_BSP_MAX_QUEUE_SIZE: 'lots' }, 'OTEL_BSP_MAX_QUEUE_SIZE', '8192', (c) => c.tracing.batch.maxQueueSize, 8192],
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: 'lots' }, 'OTEL_BSP_MAX_QUEUE_SIZE', '16384', (c) => c.tracing.batch.maxQueueSize, 16_384],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' }, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '100', (c) => c.tracing.batch.maxExportBatchSize, 100],
     [{ OTEL_BLRP_SCHEDULE_DELAY: '-1' }, 'OTEL_BLRP_SCHEDULE_DELAY', '1000', (c) => c.logExport.batch.scheduledDelayMillis, 1000],
     [{ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0' }, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', '4096', (c) => c.tracing.attributeValueLengthLimit, 4096],
