@@ -35,14 +35,15 @@ function service(name: string, keep: (request: Buffer) => void): [grpc.ServiceDe
  * HTTP/2 flow control as the collector's receiver has it once warm. grpc-go
  * grows each connection's and stream's window from 64 KiB up to 16 MiB as it
  * measures the bandwidth-delay product (internal/transport/bdp_estimator.go,
- * bdpLimit); grpc-js keeps HTTP/2's 64 KiB, so a 0.7 MB export would wait for
+ * bdpLimit); grpc-js keeps HTTP/2's 64 KiB, so a 0.6 MB export would wait for
  * ten WINDOW_UPDATEs, each behind a turn of the service's busy event loop.
  * grpc-js has no server option for it: its http2 server is given the window here.
  */
 const GRPC_GO_MAX_WINDOW = 16 * 1024 * 1024;
 const createHttp2Server = http2.createServer;
-http2.createServer = ((options: http2.ServerOptions) => {
-  const server = createHttp2Server({ ...options, settings: { ...options.settings, initialWindowSize: GRPC_GO_MAX_WINDOW } });
+type RequestHandler = (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => void;
+http2.createServer = ((options: http2.ServerOptions = {}, ...handler: RequestHandler[]) => {
+  const server = createHttp2Server({ ...options, settings: { ...options.settings, initialWindowSize: GRPC_GO_MAX_WINDOW } }, ...handler);
   server.on('session', (session) => session.setLocalWindowSize(GRPC_GO_MAX_WINDOW));
   return server;
 }) as typeof http2.createServer;

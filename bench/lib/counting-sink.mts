@@ -6,7 +6,7 @@ import { settle, type ReceiverCounts, type SettleOptions, type SpanCounter } fro
 
 /**
  * A sink that costs the load generator's core almost nothing: an OTLP/gRPC
- * server in its own process that keeps the bytes of each export and counts
+ * and OTLP/HTTP server in its own process that keeps the bytes of each export and counts
  * spans only when asked, after a load phase. The headline figures use it, so
  * that what they measure is the service, not a collector competing with the
  * load generator for a core.

@@ -66,7 +66,7 @@ async function startSink(pinning: Pinning, protocol: Variant['protocol']): Promi
   return { endpoint: protocol === 'http/protobuf' ? sink.httpEndpoint : sink.endpoint, metrics: sink, stop: () => sink.stop() };
 }
 
-async function startCollector(pinning: Pinning): Promise<Receiver> {
+async function startCollector(pinning: Pinning, protocol: Variant['protocol']): Promise<Receiver> {
   const collector = await Collector.start({
     COLLECTOR_EXPORTERS: '[debug]',
     DEBUG_VERBOSITY: 'basic',
@@ -81,7 +81,7 @@ async function startCollector(pinning: Pinning): Promise<Receiver> {
     if (collector.output.length > 200_000) collector.output = collector.output.slice(-50_000);
   };
   collector.process.stdout?.on('data', keep);
-  return { endpoint: collector.endpoint, metrics: new CollectorMetrics(collector), stop: () => collector.stop() };
+  return { endpoint: protocol === 'http/protobuf' ? collector.httpEndpoint : collector.endpoint, metrics: new CollectorMetrics(collector), stop: () => collector.stop() };
 }
 
 /** One variant from start to stop: calibration, warm-up, saturation, fixed rate, memory, and what it logged. */
@@ -92,7 +92,7 @@ export async function measure(
   options: { fixed: boolean; nodeFlags?: string[]; calibration?: Record<string, number> },
 ): Promise<VariantResult> {
   const notes: string[] = [];
-  const started = variant.exportTo === 'collector' ? await startCollector(pinning) : variant.exportTo === 'sink' ? await startSink(pinning, variant.protocol) : undefined;
+  const started = variant.exportTo === 'collector' ? await startCollector(pinning, variant.protocol) : variant.exportTo === 'sink' ? await startSink(pinning, variant.protocol) : undefined;
   const endpoint = started ? started.endpoint : `http://127.0.0.1:${await freePort()}`;
   const spec = variant.spec(endpoint);
   if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];

@@ -35,7 +35,8 @@ export function deploymentLimits(): PodLimits {
   if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
   const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
   const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
-  const nodeOptions = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]+?)"?\s*\n/.exec(text)?.[1];
+  // `- name: NODE_OPTIONS` then `value: …` on the next line, as users.yaml writes it.
+  const nodeOptions = /^\s*- name: NODE_OPTIONS\s*\n\s*value:\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/m.exec(text)?.[1];
   const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${nodeOptions ? `, NODE_OPTIONS ${nodeOptions}` : ''}`;
   return { cpuMillis, memoryBytes, nodeOptions, source };
 }

@@ -34,7 +34,7 @@ export interface Variant {
   flushQuietMs: number;
   /** Saturation seconds, when not the default. */
   saturationS?: number;
-  /** The OTLP protocol it exports with, when not gRPC: the counting sink speaks both. */
+  /** The OTLP protocol it exports with, when not gRPC: the counting sink and the collector speak both. */
   protocol?: 'grpc' | 'http/protobuf';
 }
 
@@ -151,7 +151,7 @@ export function experimentVariants(file: string): Variant[] {
   const list = JSON.parse(readFileSync(file, 'utf8')) as ExperimentSpec[];
   return list.map((experiment) => {
     const dir = experiment.dir ? resolve(ROOT, experiment.dir) : ROOT;
-    const traced = experiment.env?.OTEL_SDK_DISABLED !== 'true';
+    const traced = experiment.env?.OTEL_SDK_DISABLED?.toLowerCase() !== 'true';
     return {
       key: experiment.key,
       label: experiment.label ?? experiment.key,
