@@ -245,6 +245,7 @@ for (const overlay of OVERLAYS) {
 
     it('both apps give node the NODE_OPTIONS that the pod-shaped bench ran with, and node accepts them', () => {
       const measured = deploymentLimits();
+      assert.ok(measured.nodeOptions, `the bench found no NODE_OPTIONS in ${measured.source}`);
       for (const name of APPS) {
         const container = containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!;
         const nodeOptions = envOf(container).NODE_OPTIONS;
