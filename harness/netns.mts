@@ -1,7 +1,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { stopProcess } from './process.mts';
+import { isProcessAlive, stopProcess } from './process.mts';
 
 /*
  * Test hosts on this machine: network namespaces joined by a bridge that lives
@@ -141,17 +141,8 @@ async function ip(...args: string[]): Promise<void> {
 async function removeStale(): Promise<void> {
   const { stdout } = await run('ip', ['netns', 'list']);
   for (const [, name, pid] of stdout.matchAll(new RegExp(`^(${PREFIX}-(\\d+)-\\S+)`, 'gm'))) {
-    if (isAlive(Number(pid))) continue;
+    if (isProcessAlive(Number(pid))) continue;
     spawnSync('ip', ['netns', 'del', name!]);
     rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -27,6 +27,16 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals | 
   return { code, killed };
 }
 
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs a command to its end (killed after `timeoutMs`); resolves with its exit code and everything it wrote. */
 export async function runCommand(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; output: string }> {
   const child = spawn(command[0]!, command.slice(1), { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,5 +95,20 @@ export class ManagedProcess {
 
   waitForExit(): Promise<number | null> {
     return this.exited;
+  }
+}
+
+/** A ManagedProcess that keeps everything it writes (stdout and stderr) in `output`, and shows it when it fails. */
+export class ProcessWithOutput extends ManagedProcess {
+  output = '';
+
+  protected constructor(child: ChildProcess) {
+    super(child);
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+  }
+
+  override describe(): string {
+    return this.output;
   }
 }

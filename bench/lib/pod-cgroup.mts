@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessAlive } from '../../harness/process.mts';
 import { ROOT } from '../../harness/service.mts';
 
 /**
@@ -100,21 +101,12 @@ export function removeStaleCgroups(): void {
   for (const root of [CPU_ROOT, MEMORY_ROOT]) {
     for (const name of existsSync(root) ? readdirSync(root) : []) {
       const owner = /^users-api-bench-(\d+)-/.exec(name)?.[1];
-      if (!owner || processAlive(Number(owner))) continue;
+      if (!owner || isProcessAlive(Number(owner))) continue;
       try {
         rmdirSync(join(root, name));
       } catch {
         // still holds a process: leave it
       }
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
