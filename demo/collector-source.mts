@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { COLLECTOR_BINARY, COLLECTOR_CONFIG, Collector } from '../harness/collector.mts';
-import { ManagedProcess, runCommand } from '../harness/process.mts';
+import { ProcessWithOutput, runCommand } from '../harness/process.mts';
 import { ROOT, freePort, status } from '../harness/service.mts';
 
 export type CollectorSource = { kind: 'binary' } | { kind: 'image'; engine: 'docker' | 'podman' };
@@ -49,8 +49,7 @@ export function chooseCollectorSource(has: Record<keyof typeof THIS_MACHINE, Che
  * where the Deployment mounts its ConfigMap, the file exporter writing into
  * `COLLECTOR_FILE_PATH`'s folder, as the calling user (so the files are yours).
  */
-export class ImageCollector extends ManagedProcess {
-  output = '';
+export class ImageCollector extends ProcessWithOutput {
   readonly grpcPort: number;
   private readonly engine: string;
   private readonly name: string;
@@ -60,12 +59,6 @@ export class ImageCollector extends ManagedProcess {
     this.engine = engine;
     this.name = name;
     this.grpcPort = grpcPort;
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-  }
-
-  override describe(): string {
-    return this.output;
   }
 
   get endpoint(): string {

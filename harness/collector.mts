@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManagedProcess } from './process.mts';
+import { ProcessWithOutput } from './process.mts';
 import { ROOT, freePort, status } from './service.mts';
 
 export const COLLECTOR_BINARY = join(ROOT, '.cache/collector/dist/otelcol-users-demo');
@@ -27,8 +27,7 @@ export function validateConfig(configs: string[], env: Record<string, string> = 
 }
 
 /** The real collector binary with collector/config.yaml, on free loopback ports. */
-export class Collector extends ManagedProcess {
-  output = '';
+export class Collector extends ProcessWithOutput {
   readonly grpcPort: number;
   /** OTLP/HTTP: POST /v1/traces and /v1/logs, protobuf or JSON. */
   readonly httpPort: number;
@@ -42,8 +41,6 @@ export class Collector extends ManagedProcess {
     this.grpcPort = grpcPort;
     this.httpPort = httpPort;
     this.healthPort = healthPort;
-    process.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
   }
 
   /** The endpoint a service exports to. */
@@ -92,10 +89,6 @@ export class Collector extends ManagedProcess {
   /** One of the collector's own metrics, summed over the series that carry `labels`; undefined while there is none. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
     return sumSeries(await this.metricsText(), name, labels);
-  }
-
-  override describe(): string {
-    return this.output;
   }
 
   override stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import type { K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
-import { ManagedProcess, runCommand } from './process.mts';
+import { ProcessWithOutput, runCommand } from './process.mts';
 
 /*
  * Images built with buildah from the project's Dockerfiles and run with podman
@@ -123,15 +123,12 @@ export function podRunFlags(pod: K8sObject, container: K8sObject): string[] {
 }
 
 /** A container run in the foreground by podman (so its output and exit code come back to us). */
-export class Container extends ManagedProcess {
-  output = '';
+export class Container extends ProcessWithOutput {
   readonly name: string;
 
   private constructor(name: string, child: ChildProcess) {
     super(child);
     this.name = name;
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
   }
 
   /**
