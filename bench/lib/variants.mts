@@ -40,66 +40,41 @@ export interface Variant {
 
 
 export const VARIANTS: Variant[] = [
-  {
-    key: 'untraced',
-    label: 'untraced (OTEL_SDK_DISABLED=true)',
-    spec: () => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_SDK_DISABLED: 'true' } }),
-    exportTo: 'none',
-    table: 'headline',
-    traced: false,
-    flushQuietMs: 0,
-  },
+  untraced('untraced', 'untraced (OTEL_SDK_DISABLED=true)', 'headline'),
   peer('peer', 'zero-code auto-instrumentation (peer) → counting sink', 'sink', 'headline'),
-  {
-    key: 'traced',
-    label: 'traced → counting sink',
-    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    exportTo: 'sink',
-    table: 'headline',
-    traced: true,
-    flushQuietMs: 2_500, // our schedule delay is 1 s
-  },
+  traced('traced', 'traced → counting sink', 'sink', 'headline'),
   peer('peer-collector', 'zero-code auto-instrumentation (peer) → real collector', 'collector', 'collector'),
-  {
-    key: 'traced-collector',
-    label: 'traced → real collector',
-    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    exportTo: 'collector',
-    table: 'collector',
-    traced: true,
-    flushQuietMs: 2_500,
-  },
-  {
-    key: 'down',
-    label: 'traced, collector down',
-    spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    exportTo: 'none',
-    table: 'collector',
-    traced: true,
-    flushQuietMs: 0,
-    saturationS: settings.downS,
-  },
-  {
-    key: 'untraced-pod',
-    label: 'untraced, in a pod-shaped cgroup',
+  traced('traced-collector', 'traced → real collector', 'collector', 'collector'),
+  { ...traced('down', 'traced, collector down', 'none', 'collector'), flushQuietMs: 0, saturationS: settings.downS },
+  { ...untraced('untraced-pod', 'untraced, in a pod-shaped cgroup', 'pod'), pod: true },
+  { ...traced('traced-pod', 'traced → counting sink, in a pod-shaped cgroup', 'sink', 'pod'), pod: true },
+];
+
+/** Our service with tracing off. */
+function untraced(key: string, label: string, table: Variant['table']): Variant {
+  return {
+    key,
+    label,
     spec: () => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_SDK_DISABLED: 'true' } }),
     exportTo: 'none',
-    table: 'pod',
-    pod: true,
+    table,
     traced: false,
     flushQuietMs: 0,
-  },
-  {
-    key: 'traced-pod',
-    label: 'traced → counting sink, in a pod-shaped cgroup',
+  };
+}
+
+/** Our service as shipped, exporting to `exportTo`. */
+function traced(key: string, label: string, exportTo: Variant['exportTo'], table: Variant['table']): Variant {
+  return {
+    key,
+    label,
     spec: (endpoint) => ({ nodeArgs: SERVICE_NODE_ARGS, cwd: ROOT, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } }),
-    exportTo: 'sink',
-    table: 'pod',
-    pod: true,
+    exportTo,
+    table,
     traced: true,
-    flushQuietMs: 2_500,
-  },
-];
+    flushQuietMs: 2_500, // well past our schedule delay (200 ms)
+  };
+}
 
 /** The zero-code peer, exporting to the counting sink or the real collector. */
 function peer(key: string, label: string, exportTo: 'sink' | 'collector', table: 'headline' | 'collector'): Variant {
