@@ -56,7 +56,7 @@ export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?
       if (log.attributes['span.name'] !== undefined) {
         lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severityText || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
       } else {
-        lines.push(paint('dim', `${indent}✎ log ${log.severityText} ${String(log.body)}`));
+        lines.push(paint('dim', `${indent}✎ log ${log.severityText.toUpperCase()} ${String(log.body)}`));
       }
     }
     for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);

@@ -5,7 +5,7 @@ import { reportError } from './error-reporting';
 import { HttpError } from './http-errors';
 import { logger } from './logger';
 import { middleWork } from './somework';
-import { recordError } from './spans';
+import { recordError } from './telemetry';
 import { USER_ID_PATTERN, getUser } from './users';
 
 export interface AppOptions {
@@ -13,7 +13,7 @@ export interface AppOptions {
   downstreamUrl: string;
   /** False once shutdown has begun: /readyz then answers 503. */
   isReady: () => boolean;
-  /** The SERVER span of each request (server-spans.ts), when tracing is on. */
+  /** The SERVER span of each request (the kit's traceRequests). */
   traceRequests?: RequestHandler;
 }
 

@@ -1,26 +1,16 @@
 /*
  * Loaded before the application with `node --require ./dist/instrumentation.js`:
- * the HTTP instrumentation can only patch `http` if it starts before anything
- * imports it (Express does), so tracing starts here, first.
+ * the instrumentations can only patch `http` and `pino` if they start before
+ * anything imports them (Express does), so tracing starts here, first.
  */
-import { loadConfig } from './config';
-import { initLogExport } from './log-export';
-import { logger, telemetryLogger } from './logger';
-import { buildResource } from './resource';
-import { initTracer } from './tracing';
+import { DEFAULT_SERVICE_NAME, loadConfig } from './config';
+import { initTracer, serviceIdentity, serviceResource } from './telemetry';
 
 const config = loadConfig();
-const resource = buildResource(config.service);
-const shutdownTracing = initTracer(config.tracing, resource, telemetryLogger);
-const shutdownLogExport = initLogExport(config.logExport, resource, telemetryLogger);
-// Said only now that the logger (built from this config) and log export exist.
-for (const { message, ...fields } of config.warnings) logger.warn(fields, message);
+const resource = serviceResource({ name: DEFAULT_SERVICE_NAME, version: config.version, environment: config.environment });
 
-/**
- * Flushes every span and log record still buffered, then stops exporting.
- * Gives up after `timeoutMs`, saying what was not delivered.
- */
-export async function shutdownTelemetry(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  await Promise.all([shutdownTracing(deadline), shutdownLogExport(deadline)]);
-}
+/** The name, version and environment every span and log record carries: the Sentry SDK reports the same. */
+export const service = serviceIdentity(resource);
+
+/** Flushes every span and log record still buffered, then stops exporting; gives up at `deadline` (a Date.now() time). */
+export const shutdownTelemetry = initTracer({ resource });

@@ -1,31 +1,34 @@
 // Tracing is already running when started with --require ./dist/instrumentation.js;
 // this import hands over its shutdown (and, without --require, still starts it first).
-import { shutdownTelemetry } from './instrumentation';
+import { service, shutdownTelemetry } from './instrumentation';
 import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './app';
-import { loadConfig } from './config';
+import { PROBE_PATHS, loadConfig } from './config';
 import { closeErrorReporting, initErrorReporting, reportError } from './error-reporting';
 import { logger } from './logger';
-import { traceRequests } from './server-spans';
-import { closeStdout } from './stdout';
+import { closeStdout, traceRequests } from './telemetry';
 
 /** How long the last spans, log records and Sentry events may take to leave at shutdown. */
 const TELEMETRY_FLUSH_MS = 10_000;
 /** The same after a crash: the process is in an unknown state, be quick. */
 const CRASH_FLUSH_MS = 5_000;
+/** How long the shutdown waits for the responses it cut short to close (and end their spans). */
+const CONNECTIONS_CLOSE_MS = 1_000;
 /** How long the last lines may wait for stdout's reader. */
 const STDOUT_FLUSH_MS = 1_000;
 
 const config = loadConfig();
 process.on('uncaughtException', (error, origin) => void crash(error, origin));
 process.on('unhandledRejection', (reason) => void crash(reason, 'unhandledRejection'));
-initErrorReporting(config.sentryDsn, config.service);
+initErrorReporting(config.sentryDsn, service);
 let ready = true;
 
 const app = createApp({
   downstreamUrl: config.downstreamUrl,
   isReady: () => ready,
-  traceRequests: config.tracing.enabled ? traceRequests(config.tracing.untracedPaths) : undefined,
+  traceRequests: traceRequests({ untracedPaths: PROBE_PATHS, trustCaller: config.trustCaller }),
 });
 const server = app.listen(config.port, (error?: Error) => {
   if (error) {
@@ -35,10 +38,32 @@ const server = app.listen(config.port, (error?: Error) => {
   }
   const { port } = server.address() as AddressInfo;
   logger.info(
-    { port, service: config.service.name, tracing: config.tracing.enabled, sentry_sdk: config.sentryDsn !== undefined },
+    { port, service: service.name, sentry_sdk: config.sentryDsn !== undefined },
     'listening',
   );
 });
+
+/*
+ * Responses not closed yet. A request's span ends when its response closes
+ * (even when its connection is cut), so the telemetry is flushed only once
+ * this is empty: a span that ended after the flush would be neither sent
+ * nor counted. Registered after the app's own listeners, so it empties last.
+ */
+const openResponses = new Set<ServerResponse>();
+let whenAllClosed: (() => void) | undefined;
+server.on('request', (_request, response: ServerResponse) => {
+  openResponses.add(response);
+  response.once('close', () => {
+    openResponses.delete(response);
+    if (openResponses.size === 0) whenAllClosed?.();
+  });
+});
+
+/** Resolves once every response has closed, or after `timeoutMs`. */
+function responsesClosed(timeoutMs: number): Promise<void> {
+  if (openResponses.size === 0) return Promise.resolve();
+  return Promise.race([new Promise<void>((resolve) => (whenAllClosed = resolve)), sleep(timeoutMs)]);
+}
 
 /**
  * Stop taking requests, let those in flight finish (within the grace
@@ -71,8 +96,9 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   clearTimeout(grace);
   clearInterval(closeIdle);
+  await responsesClosed(CONNECTIONS_CLOSE_MS);
 
-  await Promise.all([closeErrorReporting(TELEMETRY_FLUSH_MS), shutdownTelemetry(TELEMETRY_FLUSH_MS)]);
+  await Promise.all([closeErrorReporting(TELEMETRY_FLUSH_MS), shutdownTelemetry(Date.now() + TELEMETRY_FLUSH_MS)]);
   logger.info('stopped');
   await exit(0);
 }
@@ -81,8 +107,10 @@ let crashed = false;
 
 /**
  * An error nobody handled: one fatal line with its stack (and the trace ids
- * of the span it happened in), the error to Sentry when it is on, the
- * telemetry flushed within CRASH_FLUSH_MS, exit 1.
+ * of the span it happened in), the error to Sentry when it is on, every
+ * connection closed, the telemetry flushed within CRASH_FLUSH_MS, exit 1.
+ * The connections close first: a request still running would end its spans
+ * after the flush, where nothing sends or counts them.
  */
 async function crash(reason: unknown, origin: string): Promise<void> {
   if (crashed) return;
@@ -91,7 +119,10 @@ async function crash(reason: unknown, origin: string): Promise<void> {
   const error = reason instanceof Error ? reason : new Error(`non-error thrown: ${String(reason)}`);
   logger.fatal({ err: error, origin }, `${origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: exiting`);
   reportError(error, { crashed: true });
-  await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(CRASH_FLUSH_MS)]);
+  server.close();
+  server.closeAllConnections();
+  await responsesClosed(CONNECTIONS_CLOSE_MS);
+  await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(Date.now() + CRASH_FLUSH_MS)]);
   await exit(1);
 }
 

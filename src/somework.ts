@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from './logger';
-import { recordError, withSpan } from './spans';
+import { recordError, withSpan } from './telemetry';
 
 export class SomeworkError extends Error {
   override name = 'SomeworkError';

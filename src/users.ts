@@ -1,5 +1,5 @@
 import { middleWork } from './somework';
-import { withSpan } from './spans';
+import { withSpan } from './telemetry';
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** The seed's special user: looking it up runs the somework path. */

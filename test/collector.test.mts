@@ -186,17 +186,18 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     assert.equal(log.attributes['service.name'], 'users-api');
   });
 
-  it('gives a body to exception records written without one, as the contrib exceptions connector writes them', async () => {
+  it('gives every record a string body: exception records of the contrib connector, fields-only lines, events, numbers', async () => {
     // The contrib connector's records: no body, no resource, severity ERROR, the span's ids, exception.* attributes.
     const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
-    const record = (attributes: Record<string, string>, body?: string) => ({
+    const record = (attributes: Record<string, string>, body?: string | number, extra: object = {}) => ({
       timeUnixNano: String(Date.now() * 1e6),
       severityNumber: 17,
       severityText: 'ERROR',
       traceId,
       spanId,
-      ...(body === undefined ? {} : { body: { stringValue: body } }),
-      attributes: Object.entries({ 'span.name': 'errorWork', 'service.name': 'users-api', ...attributes }).map(([key, value]) => ({ key, value: { stringValue: value } })),
+      ...(body === undefined ? {} : { body: typeof body === 'number' ? { intValue: String(body) } : { stringValue: body } }),
+      attributes: Object.entries(attributes).map(([key, value]) => ({ key, value: { stringValue: value } })),
+      ...extra,
     });
     const request = {
       resourceLogs: [{ resource: {}, scopeLogs: [{ scope: {}, logRecords: [
@@ -204,6 +205,12 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
         record({ 'exception.message': 'only a message' }),
         record({ 'exception.type': 'RangeError' }),
         record({ 'exception.type': 'Error', 'exception.message': 'ignored' }, 'a body written by the sender'),
+        // What the pino instrumentation sends for logger.info({ port: 8080 }) and logger.warn(42).
+        record({ port: '8080' }),
+        record({}, 42),
+        // A log-based event that carries no body of its own.
+        record({ 'work.delay_ms': '5' }, undefined, { eventName: 'started sleep' }),
+        record({}, undefined, { severityText: 'WARN' }),
       ] }] }],
     };
     const response = await fetch(`http://127.0.0.1:${collector.httpPort}/v1/logs`, {
@@ -214,9 +221,9 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     assert.equal(response.status, 200);
     const bodies = await sentry.waitFor(() => {
       const found = sentry.logs.filter((log) => log.traceId === traceId).map((log) => log.body);
-      return found.length === 4 ? found.sort() : undefined;
-    }, 'the four contrib-shaped records');
-    assert.deepEqual(bodies, ['RangeError', 'TypeError: x is undefined', 'a body written by the sender', 'only a message']);
+      return found.length === 8 ? found.sort() : undefined;
+    }, 'the eight records');
+    assert.deepEqual(bodies, ['42', 'RangeError', 'TypeError: x is undefined', 'WARN', 'a body written by the sender', 'only a message', 'started sleep', '{"port":"8080"}']);
   });
 
   it('also delivers /error: the server span with its exception attributes', async () => {
@@ -228,11 +235,15 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
   });
 
   it('prints the spans through the debug exporter in the collector output', async () => {
+    assert.equal((await service.get('/users/123')).status, 200);
     await waitFor(() => (/Name\s*:\s*errorWork/.test(collector.output) ? true : undefined), 'errorWork in the debug output');
     assert.match(collector.output, /Name\s*:\s*GET \/users\/:id/);
   });
 
-  it('lost nothing on the way: Sentry refused no request and discarded no record', () => {
+  it('lost nothing on the way: Sentry refused no request and discarded no record', async () => {
+    const { traceparent: header, traceId } = newTraceparent();
+    assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
+    await sentry.waitFor(() => (sentry.trace(traceId).length >= 4 && sentry.logs.some((log) => log.traceId === traceId) ? true : undefined), 'the spans and logs of /users/123');
     assert.deepEqual(sentry.rejected, []);
     assert.deepEqual(sentry.discarded, []);
   });

@@ -25,7 +25,7 @@ import { deploymentLimits } from '../bench/lib/pod-cgroup.mts';
  * reviewer would check by eye are checked here on the rendered objects.
  */
 
-const { DEFAULT_OTLP_GRPC_ENDPOINT, DEFAULT_OTLP_HTTP_ENDPOINT } = await import('../dist/config.js');
+const { DEFAULT_OTLP_GRPC_ENDPOINT, DEFAULT_OTLP_HTTP_ENDPOINT } = await import('../dist/telemetry/settings.js');
 const COLLECTOR_RELEASE = /otlpreceiver v(\d+\.\d+\.\d+)/.exec(readFileSync(`${ROOT}/collector/builder-config.yaml`, 'utf8'))![1]!;
 const DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/Dockerfile`, 'utf8'))?.[1]);
 const COLLECTOR_DOCKERFILE_UID = Number(/^USER (\d+)/m.exec(readFileSync(`${ROOT}/collector/Dockerfile`, 'utf8'))?.[1]);

@@ -1,9 +1,6 @@
 import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider, type ObservableCallback, type ObservableUpDownCounter } from '@opentelemetry/api';
+import { report as writeReport } from './diagnostics';
 import type { ExportObserver } from './export-retry';
-import type { Logger } from './logger';
-
-/** Undocumented: shortens the report interval for the tests. */
-const REPORT_INTERVAL_MS = Number(process.env.EXPORT_REPORT_INTERVAL_MS) || 30_000;
 
 type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
 
@@ -16,9 +13,8 @@ type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
  * The counts come from the batch processor itself: its self-observability
  * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`
  * counter, whose `error.type` says why an item was not exported), read here
- * as they are recorded, whatever OTEL_LOG_LEVEL says. The lines go to stdout
- * only (telemetryLogger): a report about a failing export must not be
- * exported through it.
+ * as they are recorded, whatever OTEL_LOG_LEVEL says. The lines are the
+ * kit's reports (diagnostics.ts): on stdout, never exported.
  */
 export class ExportMonitor implements ExportObserver {
   /** Hand this to the batch processor as its `selfObsMeterProvider`. */
@@ -32,10 +28,10 @@ export class ExportMonitor implements ExportObserver {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly log: Logger,
     private readonly what: 'span' | 'log record',
     private readonly destination: string,
-    reportIntervalMs = REPORT_INTERVAL_MS,
+    reportIntervalMs: number,
+    private readonly report: typeof writeReport = writeReport,
   ) {
     this.meterProvider = { getMeter: () => this.processorMeter() };
     this.timer = setInterval(() => this.reportLosses(), reportIntervalMs).unref();
@@ -45,18 +41,19 @@ export class ExportMonitor implements ExportObserver {
     if (this.closed || this.failure !== undefined) return;
     this.failure = error?.message ?? 'unknown error';
     const retrying = retryInMs !== undefined;
-    this.log.warn(
-      { destination: this.destination, error: this.failure, retrying },
+    this.report(
+      'warn',
       retrying
         ? `${this.what} export is failing; retrying with backoff while ${this.what}s wait in the queue (dropped only if it fills)`
         : `${this.what} export is failing; ${this.what}s are dropped until it recovers (the service keeps serving)`,
+      { destination: this.destination, error: this.failure, retrying },
     );
   }
 
   attemptSucceeded(): void {
     if (this.closed || this.failure === undefined) return;
     this.reportLosses();
-    this.log.info({ destination: this.destination, lost: this.lostWhileFailing }, `${this.what} export recovered`);
+    this.report('info', `${this.what} export recovered`, { destination: this.destination, lost: this.lostWhileFailing });
     this.failure = undefined;
     this.lostWhileFailing = 0;
   }
@@ -82,7 +79,7 @@ export class ExportMonitor implements ExportObserver {
     if (errorType === 'queue_full' && !this.queueFull) {
       this.queueFull = true; // said at most once per report interval; later drops go into the summary
       if (this.failure !== undefined) this.lostWhileFailing += count;
-      this.log.warn({ lost: count }, `${this.what} queue full: ${this.what}s are dropped until export catches up`);
+      this.report('warn', `${this.what} queue full: ${this.what}s are dropped until export catches up`, { lost: count });
       return;
     }
     this.lose(errorType === 'queue_full' ? 'queue full' : 'export failed', count);
@@ -99,7 +96,7 @@ export class ExportMonitor implements ExportObserver {
     this.lostSinceReport.clear();
     const lost = Object.values(byReason).reduce((sum, count) => sum + count, 0);
     if (lost === 0) return;
-    this.log.warn({ destination: this.destination, error: this.failure, lost, by_reason: byReason }, `${this.what}s dropped since the last report`);
+    this.report('warn', `${this.what}s dropped since the last report`, { destination: this.destination, error: this.failure, lost, by_reason: byReason });
   }
 
   private queueSize(): number {

@@ -22,32 +22,65 @@ const JITTER = 0.2;
 /**
  * Codes the OTLP specification says to retry (protocol/exporter.md, "Retry"):
  * gRPC CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE,
- * DATA_LOSS; HTTP 429, 502, 503, 504; and a connection that failed. (The HTTP
- * exporters retry these a few times themselves; this goes on within the budget.)
+ * DATA_LOSS; HTTP 429, 502, 503, 504; and a connection that failed.
  */
 const RETRYABLE_GRPC = new Set([1, 4, 10, 11, 14, 15]);
 const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
 const RETRYABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAVAILABLE = 14;
+/*
+ * The OTLP/HTTP exporters retry 429/502/503/504 and timeouts themselves, for
+ * up to their own timeout; when they give up, the error they report carries
+ * no code, only one of these messages (@opentelemetry/otlp-exporter-base
+ * 0.301: otlp-export-delegate.ts, "Export failed with retryable status";
+ * http-transport-utils.ts, "Request timed out").
+ */
+const HTTP_GAVE_UP_RETRYABLE = 'Export failed with retryable status';
+const HTTP_TIMED_OUT = 'Request timed out';
 
-function isRetryable(error: Error | undefined): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
+function errorCode(error: Error | undefined): unknown {
+  return (error as { code?: unknown } | undefined)?.code;
+}
+
+export function isRetryable(error: Error | undefined): boolean {
+  const code = errorCode(error);
   if (typeof code === 'number') return code < 100 ? RETRYABLE_GRPC.has(code) : RETRYABLE_HTTP.has(code);
-  return typeof code === 'string' && RETRYABLE_NETWORK.has(code);
+  if (typeof code === 'string') return RETRYABLE_NETWORK.has(code);
+  return error?.message === HTTP_GAVE_UP_RETRYABLE || error?.message === HTTP_TIMED_OUT;
+}
+
+/**
+ * After these the connection itself is suspect: retried on a fresh exporter.
+ * UNAVAILABLE: after a few failed connections gRPC's own reconnection backs
+ * off for up to two minutes, long after the collector is back.
+ * DEADLINE_EXCEEDED or an HTTP timeout: the collector's host may have vanished
+ * without closing the connection (a deleted pod); measured on a real cluster,
+ * the old channel kept failing with "Waiting for LB pick" for 70–150 s, while
+ * a fresh one resolves the name again and reaches the new collector
+ * (test/reliability.test.mts, "a collector whose host vanishes").
+ */
+function needsFreshConnection(error: Error | undefined): boolean {
+  const code = errorCode(error);
+  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED || error?.message === HTTP_TIMED_OUT;
+}
+
+export interface RetryBudget {
+  /** A batch is given up once this long has passed (the batch processor's export timeout). */
+  budgetMs: number;
+  /** How long one attempt may take (the exporter's timeout): no retry starts that could end past the budget. */
+  attemptTimeoutMs: number;
 }
 
 /**
  * Retries an export the collector could not take (gRPC UNAVAILABLE, as while
  * it starts or restarts) with exponential backoff, as the OTLP specification
- * asks: the 0.301 gRPC exporters do not retry at all. The batch processor
- * waits for the export meanwhile, so new data waits in its queue, and only a
- * full queue drops. A batch is retried while the next attempt would start
- * within `budgetMs` (the processor's export timeout), and not past the
+ * asks: the 0.301 gRPC exporters do not retry at all, and the HTTP ones only
+ * within one export timeout (test/reliability.test.mts, "a collector that
+ * starts late", over both). The batch processor waits for the export
+ * meanwhile, so new data waits in its queue, and only a full queue drops. A
+ * retry starts only if it would end within the budget, and not past the
  * shutdown's deadline (see stopRetryingAt).
- *
- * An UNAVAILABLE attempt is retried on a fresh exporter, hence a fresh
- * connection: after a few failed connections gRPC's own reconnection backs
- * off for up to two minutes, long after the collector is back.
  */
 export class RetryingExporter<T> implements Exporter<T> {
   private exporter: Exporter<T>;
@@ -60,7 +93,7 @@ export class RetryingExporter<T> implements Exporter<T> {
   constructor(
     private readonly createExporter: () => Exporter<T>,
     private readonly observer: ExportObserver,
-    private readonly budgetMs: number,
+    private readonly budget: RetryBudget,
   ) {
     this.exporter = createExporter();
   }
@@ -77,7 +110,7 @@ export class RetryingExporter<T> implements Exporter<T> {
 
   export(items: T[], done: (result: ExportResult) => void): void {
     this.pending += items.length;
-    const giveUpAt = Date.now() + this.budgetMs;
+    const giveUpAt = Date.now() + this.budget.budgetMs;
     const attempt = (backoffMs: number): void => {
       const exporter = this.exporter;
       exporter.export(items, (result) => {
@@ -87,10 +120,11 @@ export class RetryingExporter<T> implements Exporter<T> {
           return finish(result);
         }
         const retryInMs = backoffMs * (1 + JITTER * (2 * Math.random() - 1));
-        const retry = isRetryable(result.error) && Date.now() + retryInMs < Math.min(giveUpAt, this.retryUntil);
+        const startsAt = Date.now() + retryInMs;
+        const retry = isRetryable(result.error) && startsAt + this.budget.attemptTimeoutMs <= giveUpAt && startsAt < this.retryUntil;
         this.observer.attemptFailed(result.error, retry ? retryInMs : undefined);
+        if (needsFreshConnection(result.error)) this.renew(exporter);
         if (!retry) return finish(result);
-        if ((result.error as { code?: unknown } | undefined)?.code === GRPC_UNAVAILABLE) this.renew(exporter);
         void this.sleep(retryInMs).then((woken) => (woken ? attempt(Math.min(2 * backoffMs, MAX_BACKOFF_MS)) : finish(result)));
       });
     };

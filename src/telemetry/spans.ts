@@ -1,7 +1,8 @@
 import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 
-export const tracer = trace.getTracer('users-api');
+const tracer = trace.getTracer('users-api');
+const spansWithRecordedError = new WeakSet<Span>();
 
 /**
  * Runs `work` inside a new active span, so spans started inside it (even
@@ -22,14 +23,19 @@ export function withSpan<T>(name: string, attributes: Attributes, work: (span: S
 }
 
 /**
- * The exception event (type, message, stack), status ERROR and `error.type`,
- * as the conventions ask. Whether the error is also a Sentry issue is decided
- * where it ends up: an error the code recovers from is not (app.ts reports
- * the ones nobody handled).
+ * The exception event (type, message, stack), status ERROR with the
+ * exception's message, and `error.type`, as the conventions ask. Whether the
+ * error is also a Sentry issue is decided where it ends up.
  */
 export function recordError(span: Span, error: unknown): void {
   const exception = error instanceof Error ? error : new Error(String(error));
   span.recordException(exception);
   span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
   span.setAttribute(ATTR_ERROR_TYPE, exception.name);
+  spansWithRecordedError.add(span);
+}
+
+/** Whether recordError described this span's error (the server span then keeps that description). */
+export function hasRecordedError(span: Span): boolean {
+  return spansWithRecordedError.has(span);
 }

@@ -1,0 +1,59 @@
+import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
+import { getStringFromEnv, setGlobalErrorHandler } from '@opentelemetry/core';
+import { stdout } from './stdout';
+
+export type ReportLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/**
+ * One JSON line on stdout, shaped like the service's pino lines: the kit's
+ * reports about itself (export failing, data dropped, SDK diagnostics). They
+ * never go through the log export: a report that export fails must not travel
+ * through the export that fails, nor become one more record to lose.
+ */
+export function report(level: ReportLevel, message: string, fields: Record<string, unknown> = {}): void {
+  let line: string;
+  try {
+    line = JSON.stringify({ level, time: new Date().toISOString(), component: 'telemetry', ...fields, msg: message });
+  } catch {
+    line = JSON.stringify({ level, time: new Date().toISOString(), component: 'telemetry', msg: message });
+  }
+  stdout.write(`${line}\n`);
+}
+
+/** SDK warnings that say again what ExportMonitor reports, counted, from the processors' metrics. */
+const REPORTED_BY_MONITOR = /^Dropped \d+ (spans|logs) because maxQueueSize reached/;
+
+let installed: { logger: DiagLogger; level: DiagLogLevel } | undefined;
+
+/**
+ * The SDK's own messages (OTEL_LOG_LEVEL) as report lines. The default is
+ * `warn`, not the specification's `info`: at `info` the OTLP/HTTP exporters
+ * write a line for every failed export. Errors the SDK hands its global error
+ * handler (a failed export, which ExportMonitor reports) at `debug`.
+ * Called again, it puts the same logger back (NodeSDK's constructor installs
+ * a console logger of its own when OTEL_LOG_LEVEL is set).
+ */
+export function routeDiagnostics(): void {
+  if (installed) {
+    diag.setLogger(installed.logger, { logLevel: installed.level, suppressOverrideMessage: true });
+    return;
+  }
+  const raw = getStringFromEnv('OTEL_LOG_LEVEL');
+  const named = raw === undefined ? undefined : (DiagLogLevel[raw.trim().toUpperCase() as keyof typeof DiagLogLevel] as DiagLogLevel | undefined);
+  const details = (args: unknown[]) => (args.length > 0 ? { args: args.map((arg) => (arg instanceof Error ? arg.message : arg)) } : {});
+  const logger: DiagLogger = {
+    error: (message, ...args) => report('error', message, details(args)),
+    warn: (message, ...args) => {
+      if (!REPORTED_BY_MONITOR.test(message)) report('warn', message, details(args));
+    },
+    info: (message, ...args) => report('info', message, details(args)),
+    debug: (message, ...args) => report('debug', message, details(args)),
+    verbose: (message, ...args) => report('trace', message, details(args)),
+  };
+  installed = { logger, level: named ?? DiagLogLevel.WARN };
+  diag.setLogger(logger, { logLevel: installed.level, suppressOverrideMessage: true });
+  setGlobalErrorHandler((error) => diag.debug(`SDK error: ${String(error)}`));
+  if (raw !== undefined && named === undefined) {
+    diag.warn(`ignoring OTEL_LOG_LEVEL="${raw}": it must be one of none, error, warn, info, debug, verbose, all; using warn`);
+  }
+}

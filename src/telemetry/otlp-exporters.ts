@@ -1,0 +1,37 @@
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPLogExporter as ProtobufLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { OtlpExportSettings, OtlpProtocol } from './settings';
+
+/**
+ * The official OTLP exporters, by OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL: gRPC
+ * on 4317 (the kit's default), or OTLP/HTTP on 4318 with protobuf or JSON
+ * bodies (what the OpenTelemetry Operator's Node.js injection sets). They read
+ * the rest of their OTEL_EXPORTER_OTLP_* settings themselves.
+ */
+type ExporterClass<T> = new (options: { url?: string; timeoutMillis: number }) => T;
+
+const SPAN_EXPORTERS: Record<OtlpProtocol, ExporterClass<SpanExporter>> = {
+  grpc: GrpcTraceExporter,
+  'http/protobuf': ProtobufTraceExporter,
+  'http/json': JsonTraceExporter,
+};
+
+const LOG_EXPORTERS: Record<OtlpProtocol, ExporterClass<LogRecordExporter>> = {
+  grpc: GrpcLogExporter,
+  'http/protobuf': ProtobufLogExporter,
+  'http/json': JsonLogExporter,
+};
+
+export function otlpSpanExporter({ protocol, url, attemptTimeoutMillis }: OtlpExportSettings): SpanExporter {
+  return new SPAN_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMillis });
+}
+
+export function otlpLogExporter({ protocol, url, attemptTimeoutMillis }: OtlpExportSettings): LogRecordExporter {
+  return new LOG_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMillis });
+}
