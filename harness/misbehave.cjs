@@ -4,6 +4,7 @@
 //   throw         an exception nobody catches
 //   reject        a promise rejection nobody handles
 //   log-hostile   log calls with values that are hard to serialize
+//   log-flood     50,000 lines of 1 KB at once (50 MB), then "flooded"
 const path = require('node:path');
 
 process.on('SIGUSR2', () => {
@@ -21,6 +22,10 @@ process.on('SIGUSR2', () => {
         break;
       case 'log-hostile':
         logHostile(logger);
+        break;
+      case 'log-flood':
+        for (let i = 0; i < 50_000; i += 1) logger.info({ line: i, padding: 'x'.repeat(1000) }, 'flood');
+        logger.info('flooded');
         break;
     }
     span.end();

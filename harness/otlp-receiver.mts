@@ -16,6 +16,8 @@ export class OtlpReceiver {
    */
   failWith: grpc.status | undefined;
   refused = 0;
+  /** The log records of the refused calls, as they were sent. */
+  readonly refusedLogs: ReceivedLog[] = [];
   /** Holds every answer this long, as a slow collector does (0: answer at once). */
   answerDelayMs = 0;
   readonly port: number;
@@ -39,7 +41,7 @@ export class OtlpReceiver {
       Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload)), refusal, delay),
     });
     server.addService(exportService('opentelemetry.proto.collector.logs.v1.LogsService'), {
-      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload)), refusal, delay),
+      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload)), refusal, delay, (payload) => receiver?.refusedLogs.push(...decodeLogs(payload))),
     });
     const boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
@@ -89,11 +91,15 @@ function unary(
   receive: (payload: Buffer) => void,
   refusal: () => Partial<grpc.StatusObject> | undefined,
   delay: () => number,
+  keepRefused: (payload: Buffer) => void = () => {},
 ): grpc.handleUnaryCall<Buffer, object> {
   return (call, callback) => {
     const answer = () => {
       const refused = refusal();
-      if (refused) return callback(refused, null);
+      if (refused) {
+        keepRefused(call.request);
+        return callback(refused, null);
+      }
       receive(call.request);
       callback(null, {});
     };
