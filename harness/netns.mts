@@ -70,7 +70,19 @@ export class TestNetwork {
     return address;
   }
 
-  /** Writes every host's /etc/hosts: `names` maps a DNS name to the test host that answers for it. */
+  /**
+   * The host drops off the network without a word: its port on the bridge goes
+   * down, so whatever is sent to it is lost, with no reset and no ICMP answer,
+   * as when a pod is deleted and its address vanishes.
+   */
+  async cutOff(host: string): Promise<void> {
+    await ip('-n', this.ns('lan'), 'link', 'set', `v-${host}`.slice(0, 15), 'down');
+  }
+
+  /**
+   * Writes every host's /etc/hosts: `names` maps a DNS name to the test host that
+   * answers for it. Written in place, so processes already running see the change.
+   */
   writeHostsFiles(names: Record<string, string>): void {
     const lines = ['127.0.0.1 localhost', ...Object.entries(names).map(([name, host]) => `${this.hosts.get(host)!} ${name}`)];
     for (const host of this.hosts.keys()) {

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
 /*
@@ -189,6 +190,12 @@ export function decodeJsonLine(line: string): { spans: ReceivedSpan[]; logs: Rec
     spans: request.resourceSpans ? decodeSpans(otlpJsonToProtobuf('traces', line)) : [],
     logs: request.resourceLogs ? decodeLogs(otlpJsonToProtobuf('logs', line)) : [],
   };
+}
+
+/** Every span in a file the collector's file exporter wrote (none when it does not exist yet). */
+export function spansInFile(file: string): ReceivedSpan[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => decodeJsonLine(line).spans);
 }
 
 function hex(bytes: number[] | undefined): string {
