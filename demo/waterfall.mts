@@ -11,8 +11,10 @@ const KIND = ['', '', 'server', 'client', 'producer', 'consumer'];
 
 /**
  * Draws one trace as a waterfall: one line per span, children indented
- * under their parent, a bar placed on the trace's time line, then the
- * span's events and the exception logs the collector made from it.
+ * under their parent, a bar placed on the trace's time line, then, in the
+ * order they happened, what was written in the span's context: its events
+ * (log records with an event name, the span events of instrumentations),
+ * its exceptions and its log lines.
  */
 export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?: string): string {
   const paint = (code: keyof typeof ANSI, text: string) => (style.color ? `${ANSI[code]}${text}${ANSI.reset}` : text);
@@ -44,25 +46,38 @@ export function drawTrace(spans: Span[], logs: LogRecord[], style: Style, title?
     lines.push(failed(span) ? line.replace(mark + span.name, paint('red', mark + span.name)) : line);
 
     const indent = ' '.repeat(2 + serviceWidth + 2 + depth * 2 + 4);
-    for (const event of span.events) {
-      const detail = event.name === 'exception' ? `${event.attributes['exception.type']}: ${event.attributes['exception.message']}` : '';
-      lines.push(paint('dim', `${indent}· ${event.name} +${ms(event.timeNs - span.startNs)} ${detail}`.trimEnd()));
-    }
+    const at = (timeNs: bigint) => `+${ms(timeNs - span.startNs)}`;
+    // Its events first, by time (span events and log-based events alike), then its log
+    // lines as written: pino's times are whole milliseconds, too coarse to interleave them.
+    const records = logs.filter((log) => log.spanId === span.spanId);
+    const written = [
+      ...span.events.map((event) => ({ timeNs: event.timeNs, line: paint('dim', `${indent}· ${event.name} ${at(event.timeNs)} ${exceptionOf(event.attributes)}`.trimEnd()) })),
+      ...records.filter((log) => log.eventName).map((log) => ({ timeNs: log.timeNs, line: logLine(log) })),
+    ].sort((a, b) => (a.timeNs < b.timeNs ? -1 : a.timeNs > b.timeNs ? 1 : 0));
+    written.push(...records.filter((log) => !log.eventName).map((log) => ({ timeNs: log.timeNs, line: logLine(log) })));
+    for (const { line } of written) lines.push(line);
     if (failed(span) && span.attributes['exception.type']) {
-      lines.push(paint('red', `${indent}⚑ on the span for Sentry: exception.type=${span.attributes['exception.type']}, exception.stacktrace (${String(span.attributes['exception.stacktrace'] ?? '').split('\n').length} lines)`));
+      lines.push(paint('red', `${indent}⚑ on the span for Sentry: exception.type=${span.attributes['exception.type']}, exception.stacktrace (${stackLines(span.attributes)} lines)`));
     }
-    for (const log of logs.filter((l) => l.spanId === span.spanId)) {
-      // The collector's exception logs carry span.name; the rest are the service's own log lines.
-      if (log.attributes['span.name'] !== undefined) {
-        lines.push(paint('red', `${indent}⚑ exception log for Sentry Logs: ${log.severityText || 'ERROR'} ${log.attributes['exception.type']}: ${log.attributes['exception.message']}`));
-      } else {
-        lines.push(paint('dim', `${indent}✎ log ${log.severityText.toUpperCase()} ${String(log.body)}`));
-      }
+
+    function logLine(log: LogRecord): string {
+      const level = (log.severityText || 'INFO').toUpperCase();
+      if (log.eventName === 'exception') return paint('red', `${indent}⚑ exception ${level} ${exceptionOf(log.attributes)} ${at(log.timeNs)}, stack trace of ${stackLines(log.attributes)} lines`);
+      if (log.eventName) return paint('dim', `${indent}· ${log.eventName} ${at(log.timeNs)}`);
+      return paint('dim', `${indent}✎ log ${level} ${String(log.body)}`);
     }
     for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
   };
   for (const top of children.get('') ?? []) visit(top, 0);
   return lines.join('\n');
+}
+
+function exceptionOf(attributes: Span['attributes']): string {
+  return attributes['exception.type'] === undefined ? '' : `${attributes['exception.type']}: ${attributes['exception.message']}`;
+}
+
+function stackLines(attributes: Span['attributes']): number {
+  return String(attributes['exception.stacktrace'] ?? '').split('\n').length;
 }
 
 function serviceOf(span: Span): string {

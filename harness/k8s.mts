@@ -41,7 +41,7 @@ export function buildOverlay(overlay: string): string {
   const copy = mkdtempSync(join(tmpdir(), 'k8s-build-'));
   try {
     cpSync(join(ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
-    cpSync(join(ROOT, 'collector'), join(copy, 'collector'), { recursive: true, filter: (source) => !source.includes('exceptionsconnector') });
+    cpSync(join(ROOT, 'collector'), join(copy, 'collector'), { recursive: true });
     copyFileSync(SENTRY_ENV_EXAMPLE, join(copy, 'k8s/sentry/sentry.env'));
     const build = spawnSync(kustomize, ['build', join(copy, 'k8s/overlays', overlay)], { encoding: 'utf8', timeout: 60_000 });
     if (build.status !== 0) throw new Error(`kustomize build k8s/overlays/${overlay} failed:\n${build.stderr}`);

@@ -57,6 +57,11 @@ export class OtlpReceiver {
     return waitFor(() => (done(this.spans) ? this.spans : undefined), `spans: ${what}`, timeoutMs);
   }
 
+  /** Waits until the log records received match `done`, then returns them. */
+  waitForLogs(done: (logs: ReceivedLog[]) => boolean, what: string, timeoutMs = 10_000): Promise<ReceivedLog[]> {
+    return waitFor(() => (done(this.logs) ? this.logs : undefined), `log records: ${what}`, timeoutMs);
+  }
+
   trace(traceId: string): ReceivedSpan[] {
     return this.spans.filter((span) => span.traceId === traceId);
   }

@@ -428,11 +428,13 @@ function toSentrySpan(span: ReceivedSpan): SentrySpan {
  * relay-event-schema/src/protocol/ourlog.rs makes `body` required, so a record without one is
  * dropped. Severity 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal, else
  * from the severity text, else info. A missing trace id is replaced by a random one; the span id
- * is kept when there is one. Attributes: the resource's and the scope's first, then the record's.
+ * is kept when there is one. Attributes: the record's event name as `event.name`, the
+ * resource's and the scope's, then the record's own.
  */
 function toSentryLog(record: ReceivedLog): SentryLog | undefined {
   if (typeof record.body !== 'string') return undefined;
-  const attributes = scopeAttributes(record);
+  const attributes: Attributes = record.eventName ? { 'event.name': record.eventName } : {};
+  putAll(attributes, scopeAttributes(record));
   putAll(attributes, record.attributes);
   return {
     traceId: record.traceId.length === 32 ? record.traceId : randomBytes(16).toString('hex'),

@@ -8,7 +8,7 @@ import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { COLLECTOR_CONFIG, validateConfig, type Collector } from '../harness/collector.mts';
 import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { otlpJsonToProtobuf } from '../harness/otlp.mts';
-import { RELAY_MAX_BODY_BYTES, SentryIngest } from '../harness/sentry-ingest.mts';
+import { RELAY_MAX_BODY_BYTES, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
 import { ROOT, type Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { named, newTraceparent } from '../harness/traces.mts';
@@ -147,7 +147,7 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
   });
   after(() => pipeline?.stop());
 
-  it('delivers the whole /users/123 tree, the error span carrying its exception as attributes', async () => {
+  it('delivers the whole /users/123 tree, errorWork failed', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
@@ -161,29 +161,32 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     assert.equal(middle.parentSpanId, getUser.spanId);
     assert.equal(error.parentSpanId, middle.spanId);
 
-    // Sentry drops span events: what a Sentry user sees of the exception is these attributes.
     assert.equal(error.status, 'error');
-    assert.equal(error.attributes['exception.type'], 'SomeworkError');
-    assert.equal(error.attributes['exception.message'], 'errorWork failed on purpose');
-    assert.match(String(error.attributes['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
-    assert.equal(middle.attributes['exception.type'], undefined, 'only the span that recorded the exception gets it');
+    assert.equal(error.attributes['error.type'], 'SomeworkError');
+    assert.equal(middle.status, 'ok', 'middleWork recovered');
     assert.equal(server.attributes['resource.service.name'], 'users-api');
   });
 
-  it('sends the exception to Sentry Logs: a body, level error, the stack trace, the trace id and span id of the failing span', async () => {
+  it('sends the events and the exception to Sentry Logs, as log records of their span: a body, a level, the stack trace', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
-    const errorSpan = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.name === 'errorWork'), 'the errorWork span');
-    const log = await sentry.waitFor(
-      () => sentry.logs.find((l) => l.traceId === traceId && l.spanId === errorSpan.spanId && l.attributes['exception.type'] !== undefined),
-      'the exception log record',
-    );
-    assert.equal(log.body, 'SomeworkError: errorWork failed on purpose');
-    assert.equal(log.level, 'error');
-    assert.equal(log.attributes['exception.message'], 'errorWork failed on purpose');
-    assert.match(String(log.attributes['exception.stacktrace']), /at errorWork/);
-    assert.equal(log.attributes['service.name'], 'users-api');
+    const spans = await sentry.waitFor(() => (sentry.trace(traceId).length >= 4 ? sentry.trace(traceId) : undefined), 'the spans of /users/123');
+    const [middle, error] = [named(spans, 'middleWork'), named(spans, 'errorWork')];
+    const events = await sentry.waitFor(() => {
+      const found = sentry.logs.filter((l) => l.traceId === traceId && l.attributes['event.name'] !== undefined);
+      return found.length >= 4 ? found : undefined;
+    }, 'the four events of /users/123');
+    const of = (span: SentrySpan) => events.filter((l) => l.spanId === span.spanId).map((l) => l.attributes['event.name']);
+    assert.deepEqual(of(middle), ['started sleep', 'completed sleep', 'recovered from error']);
+    assert.deepEqual(of(error), ['exception']);
+
+    const exception = events.find((l) => l.attributes['event.name'] === 'exception')!;
+    assert.equal(exception.body, 'SomeworkError: errorWork failed on purpose');
+    assert.equal(exception.level, 'warn', 'its caller recovers from it');
+    assert.equal(exception.attributes['exception.type'], 'SomeworkError');
+    assert.match(String(exception.attributes['exception.stacktrace']), /at errorWork/);
+    assert.equal(exception.attributes['resource.service.name'], 'users-api');
   });
 
   it('gives every record a string body: exception records of the contrib connector, fields-only lines, events, numbers', async () => {
@@ -226,12 +229,16 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     assert.deepEqual(bodies, ['42', 'RangeError', 'TypeError: x is undefined', 'WARN', 'a body written by the sender', 'only a message', 'started sleep', '{"port":"8080"}']);
   });
 
-  it('also delivers /error: the server span with its exception attributes', async () => {
+  it('also delivers /error: the server span failed, its exception an error-level log record of it', async () => {
     const { traceparent: header, traceId } = newTraceparent();
     assert.equal((await service.get('/error', { traceparent: header })).status, 500);
     const server = await sentry.waitFor(() => sentry.trace(traceId).find((s) => s.kind === 'server'), 'the /error span');
     assert.equal(server.status, 'error');
-    assert.equal(server.attributes['exception.message'], 'this endpoint fails on purpose');
+    assert.equal(server.attributes['error.type'], '500');
+    const exception = await sentry.waitFor(() => sentry.logs.find((l) => l.traceId === traceId && l.attributes['event.name'] === 'exception'), 'the exception of /error');
+    assert.equal(exception.spanId, server.spanId);
+    assert.equal(exception.level, 'error', 'nobody handled it');
+    assert.equal(exception.body, 'Error: this endpoint fails on purpose');
   });
 
   it('prints the spans through the debug exporter in the collector output', async () => {
@@ -284,8 +291,8 @@ describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing double
         assert.equal((await service.get('/users/123', { traceparent })).status, 200);
       }
       const inTraces = <T extends { traceId: string }>(items: T[]) => items.filter((item) => traceIds.includes(item.traceId));
-      // Per request: 4 spans; 3 log lines of the service and 1 exception log.
-      await sentry.waitFor(() => (inTraces(sentry.spans).length >= 12 && inTraces(sentry.logs).length >= 12 ? true : undefined), 'every span and log', 30_000);
+      // Per request: 4 spans; 3 log lines of the service, 3 events and 1 exception.
+      await sentry.waitFor(() => (inTraces(sentry.spans).length >= 12 && inTraces(sentry.logs).length >= 21 ? true : undefined), 'every span and log', 30_000);
       await new Promise((resolve) => setTimeout(resolve, 1_500)); // time for a duplicate to show up
 
       assert.deepEqual(sentry.rejected.map((r) => r.status), [429, 429, 429, 429], 'two refusals per endpoint');
@@ -293,8 +300,8 @@ describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing double
       assert.equal(spanIds.length, 12);
       assert.equal(new Set(spanIds).size, 12, 'no span twice');
       const logKeys = inTraces(sentry.logs).map((log) => `${log.spanId} ${log.body}`);
-      assert.equal(logKeys.length, 12);
-      assert.equal(new Set(logKeys).size, 12, 'no log record twice');
+      assert.equal(logKeys.length, 21);
+      assert.equal(new Set(logKeys).size, 21, 'no log record twice');
       assert.deepEqual(sentry.discarded, []);
     } finally {
       await pipeline.stop();
@@ -349,13 +356,18 @@ describe('no personal data to Sentry by default: the collector\'s transform/drop
     assert.equal(named(spans, 'getUser').attributes['user.id'], '42', 'user.id stays: a value to think about');
   });
 
-  it('leaves none of it in the exception log records the connector makes from spans', async () => {
+  it('the log records of a failed request carry none of it either', async () => {
     const { sentry, service } = pipeline;
     const { traceparent, traceId } = newTraceparent();
     assert.equal((await service.get('/error?session=secret', { traceparent, 'user-agent': 'Mozilla/5.0 (Jane\'s laptop)' })).status, 500);
-    const log = await sentry.waitFor(() => sentry.logs.find((l) => l.traceId === traceId && l.attributes['span.name'] !== undefined), 'the exception log of /error');
-    assert.equal(log.attributes['url.path'], '/error');
-    for (const key of ['client.address', 'network.peer.address', 'user_agent.original', 'url.query']) assert.equal(log.attributes[key], undefined, `${key} removed`);
+    const logs = await sentry.waitFor(() => {
+      const found = sentry.logs.filter((l) => l.traceId === traceId);
+      return found.length >= 2 ? found : undefined;
+    }, 'the exception and the "request failed" line of /error');
+    for (const log of logs) {
+      for (const key of ['client.address', 'network.peer.address', 'user_agent.original', 'url.query']) assert.equal(log.attributes[key], undefined, `${key} in "${log.body}"`);
+      assert.doesNotMatch(JSON.stringify({ body: log.body, attributes: log.attributes }), /secret|Jane/, `"${log.body}"`);
+    }
   });
 
   it('cuts the credentials, query and fragment from url.full on client spans, keeping host and path', async () => {

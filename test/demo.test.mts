@@ -33,12 +33,12 @@ describe('npm run demo -- --once', () => {
     assert.match(user42, /gateway\s+GET \/users\/:id\s+█+\s+[\d.]+ ms server\n\s+gateway\s+getUser/);
     assert.match(user123, /✖ errorWork/);
     assert.match(user123, /· started sleep \+[\d.]+ ms\n\s+· completed sleep/);
-    assert.match(user123, /exception log for Sentry Logs: ERROR SomeworkError/);
+    assert.match(user123, /⚑ exception WARN SomeworkError: errorWork failed on purpose \+[\d.]+ ms, stack trace of \d+ lines/);
     assert.match(user123, /✎ log INFO middle work started/, 'the service\'s own log lines sit in the trace too');
     // One trace over two services: the gateway's client call, then the users service beneath it.
     assert.match(chain, /gateway\s+GET \/chain\/:id[^\n]*server\n\s+gateway\s+GET\s[^\n]*client\n\s+users\s+GET \/users\/:id[^\n]*server\n\s+users\s+getUser/);
     assert.match(error, /✖ GET \/error/);
-    assert.match(error, /exception\.type=Error/);
+    assert.match(error, /⚑ exception ERROR Error: this endpoint fails on purpose/);
   });
 });
 

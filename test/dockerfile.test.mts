@@ -120,11 +120,8 @@ describe('collector/Dockerfile rules', () => {
     assert.equal(goBuild.platform, '$BUILDPLATFORM', 'on the build machine\'s platform: no emulation for another architecture');
     assert.deepEqual(all(goBuild, 'ARG'), ['TARGETOS TARGETARCH']);
     assert.match(one(goBuild, 'ENV'), /\bCGO_ENABLED=0\b/, 'a static binary: the runtime stage has no libc');
-    // The Go toolchain in the image is at least what the local connector asks for.
-    const goImage = /^golang:(\d+)\.(\d+)\.\d+-bookworm$/.exec(goBuild.base);
-    assert.ok(goImage, `pinned Go image: ${goBuild.base}`);
-    const [, major, minor] = /^go (\d+)\.(\d+)/m.exec(readFileSync(join(ROOT, 'collector/exceptionsconnector/go.mod'), 'utf8'))!;
-    assert.ok(Number(goImage[1]) * 100 + Number(goImage[2]) >= Number(major) * 100 + Number(minor));
+    // The Go toolchain in the image is the one the local build uses (.ci/run: GOTOOLCHAIN or the machine's Go 1.26).
+    assert.match(goBuild.base, /^golang:1\.26\.\d+-bookworm$/, `pinned Go image: ${goBuild.base}`);
   });
 
   it('runs on nothing: the binary and the CA bundle only, a numeric non-root user, the config from outside', () => {

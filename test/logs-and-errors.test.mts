@@ -31,8 +31,8 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
     assert.equal((await service.get('/users/123', { traceparent: header })).status, 200);
 
     const records = await sentry.waitFor(() => {
-      // The service's own records; the collector's exception logs (which carry span.name) are tested elsewhere.
-      const found = sentry.logs.filter((log) => log.traceId === traceId && log.attributes['span.name'] === undefined);
+      // The service's own log lines; its events are tested in test/collector.test.mts.
+      const found = sentry.logs.filter((log) => log.traceId === traceId && log.attributes['event.name'] === undefined);
       return found.length >= 3 ? found : undefined;
     }, 'the three log records of /users/123');
     const byBody = Object.fromEntries(records.map((record) => [record.body, record]));
@@ -85,7 +85,7 @@ describe('environment and release: an Issue, its trace and its logs carry the sa
       assert.deepEqual({ environment: issue.payload.environment, release: issue.payload.release }, expected);
 
       const spans = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the trace');
-      // The service's log line and the collector's exception log.
+      // The service's log line and the exception, a log record of the server span.
       const logs = await sentry.waitFor(() => {
         const found = sentry.logs.filter((log) => log.traceId === traceId);
         return found.length >= 2 ? found : undefined;
@@ -282,7 +282,7 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
     assert.equal(await service.stop(), 0);
     const errorWork = receiver.trace(recovered.traceId).find((span) => span.name === 'errorWork');
     assert.ok(errorWork, 'the errorWork span arrived');
-    assert.ok(errorWork.events.some((event) => event.name === 'exception'), 'with its exception');
+    assert.ok(receiver.logs.some((log) => log.spanId === errorWork.spanId && log.eventName === 'exception'), 'with its exception');
     assert.deepEqual(eventsOf(recovered.traceId), [], 'no issue for an error handled on purpose');
     assert.deepEqual(eventsOf(clientErrors.traceId), []);
     assert.equal(eventsOf(failing.traceId).length, 1, '/error made exactly one event');

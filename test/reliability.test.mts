@@ -199,9 +199,9 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
       await sleep(20_000 - (Date.now() - started));
       collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
 
-      // 4 spans and 3 log records per request (the service's own: the collector's exception records carry span.name).
-      const ownLogs = (id: string) => sentry.logs.filter((log) => log.traceId === id && log.attributes['span.name'] === undefined);
-      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && ownLogs(id).length === 3);
+      // 4 spans and 7 log records per request: 3 log lines, 3 events and 1 exception.
+      const logsOf = (id: string) => sentry.logs.filter((log) => log.traceId === id);
+      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === 7);
       await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
       assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
       assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter(LOG_RECORD_REPORTS.loss)), [], 'nothing dropped');

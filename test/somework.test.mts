@@ -1,26 +1,39 @@
 import assert from 'node:assert/strict';
 import { after, beforeEach, describe, it } from 'node:test';
-import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SeverityNumber, SpanStatusCode, context, logs, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const logExporter = new InMemoryLogRecordExporter();
+const loggerProvider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logExporter })] });
 const contextManager = new AsyncLocalStorageContextManager();
 
 useServiceDefaultsInThisProcess();
-// The modules under test take their tracer when loaded, so register the provider first.
+// The modules under test take their tracer and logger when loaded, so register the providers first.
 trace.setGlobalTracerProvider(provider);
+logs.setGlobalLoggerProvider(loggerProvider);
 context.setGlobalContextManager(contextManager.enable());
 const { errorWork, middleWork } = await import('../dist/somework.js');
 const { getUser } = await import('../dist/users.js');
 
 after(async () => {
   await provider.shutdown();
+  await loggerProvider.shutdown();
   contextManager.disable();
 });
-beforeEach(() => exporter.reset());
+beforeEach(() => {
+  exporter.reset();
+  logExporter.reset();
+});
+
+/** The log-based events (log records with an event name) written on `span`. */
+const eventsOf = (span: ReadableSpan): ReadableLogRecord[] =>
+  logExporter.getFinishedLogRecords().filter((record) => record.eventName && record.spanContext?.spanId === span.spanContext().spanId);
+const nanos = ([seconds, ns]: [number, number]) => seconds * 1e9 + ns;
 
 const byName = (name: string): ReadableSpan => {
   const span = exporter.getFinishedSpans().find((s) => s.name === name);
@@ -41,32 +54,39 @@ describe('somework', () => {
     assert.equal(parentOf(middle), undefined, 'outside a request middleWork starts its own root trace');
   });
 
-  it('marks the sleep with events, in order, with attributes', async () => {
+  it('marks the sleep with log-based events of its span, in order, with attributes, and no span events', async () => {
     await middleWork(15);
     const middle = byName('middleWork');
-    assert.deepEqual(
-      middle.events.map((event) => event.name),
-      ['started sleep', 'completed sleep', 'recovered from error'],
-    );
-    assert.equal(middle.events[0]!.attributes?.['work.delay_ms'], 15);
-    assert.equal(middle.attributes['work.delay_ms'], 15);
-    assert.equal(middle.events[2]!.attributes?.['error.type'], 'SomeworkError');
-    const sleptNs = (middle.events[1]!.time[0] - middle.events[0]!.time[0]) * 1e9 + (middle.events[1]!.time[1] - middle.events[0]!.time[1]);
+    const events = eventsOf(middle);
+    assert.deepEqual(events.map((event) => event.eventName), ['started sleep', 'completed sleep', 'recovered from error']);
+    assert.deepEqual(events.map((event) => event.body), ['started sleep', 'completed sleep', 'recovered from error'], 'a body, as Sentry requires');
+    assert.ok(events.every((event) => event.spanContext?.traceId === middle.spanContext().traceId));
+    assert.ok(events.every((event) => event.severityNumber === SeverityNumber.INFO));
+    assert.equal(events[0]!.attributes['work.delay_ms'], 15);
+    assert.equal(events[2]!.attributes['error.type'], 'SomeworkError');
+    assert.equal(events[2]!.attributes['error.message'], 'errorWork failed on purpose');
+    const sleptNs = nanos(events[1]!.hrTime) - nanos(events[0]!.hrTime);
     assert.ok(sleptNs >= 14e6, `the events should be at least 15 ms apart, were ${sleptNs / 1e6} ms`);
+    assert.equal(middle.attributes['work.delay_ms'], 15);
+    assert.deepEqual(middle.events, [], 'no span events: Sentry would drop them');
     assert.equal(middle.status.code, SpanStatusCode.UNSET, 'the caller recovered, so middleWork itself did not fail');
   });
 
-  it('records the exception on errorWork: event with type, message and stack, status ERROR, error.type', async () => {
+  it('records the exception on errorWork: a WARN exception event of its span (type, message, stack), status ERROR, error.type', async () => {
     const returned = await errorWork();
     const span = byName('errorWork');
     assert.equal(span.status.code, SpanStatusCode.ERROR);
     assert.equal(span.status.message, 'errorWork failed on purpose');
     assert.equal(span.attributes['error.type'], 'SomeworkError');
-    const [exception] = span.events;
-    assert.equal(exception?.name, 'exception');
-    assert.equal(exception.attributes?.['exception.type'], 'SomeworkError');
-    assert.equal(exception.attributes?.['exception.message'], 'errorWork failed on purpose');
-    assert.match(String(exception.attributes?.['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
+    assert.deepEqual(span.events, []);
+    const [exception, ...more] = eventsOf(span);
+    assert.deepEqual(more, [], 'one exception event');
+    assert.equal(exception?.eventName, 'exception');
+    assert.equal(exception.severityNumber, SeverityNumber.WARN, 'its caller recovers from it (OTEP 4333: WARN at most)');
+    assert.equal(exception.body, 'SomeworkError: errorWork failed on purpose');
+    assert.equal(exception.attributes['exception.type'], 'SomeworkError');
+    assert.equal(exception.attributes['exception.message'], 'errorWork failed on purpose');
+    assert.match(String(exception.attributes['exception.stacktrace']), /SomeworkError: errorWork failed on purpose\n\s+at /);
     assert.equal(returned.message, 'errorWork failed on purpose');
   });
 
@@ -95,6 +115,7 @@ describe('somework', () => {
     assert.equal(middle.status.code, SpanStatusCode.ERROR);
     assert.equal(middle.attributes['error.type'], 'AbortError');
     assert.equal(exporter.getFinishedSpans().some((s) => s.name === 'errorWork'), false);
+    assert.deepEqual(eventsOf(middle).map((event) => event.eventName), ['started sleep'], 'an error that propagates is recorded where it is handled, not on the way');
   });
 });
 

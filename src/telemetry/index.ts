@@ -6,5 +6,6 @@
 export { initTracer, type Shutdown, type TracerOptions } from './init';
 export { serviceIdentity, serviceResource, type ServiceIdentity } from './resource';
 export { traceRequests, type TraceRequestsOptions } from './server-spans';
+export { emitEvent } from './events';
 export { recordError, withSpan } from './spans';
 export { closeStdout, stdout } from './stdout';
