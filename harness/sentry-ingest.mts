@@ -39,6 +39,14 @@ export interface SentrySpan {
   startNs: bigint;
   endNs: bigint;
   attributes: Attributes;
+  links: SentrySpanLink[];
+}
+
+export interface SentrySpanLink {
+  traceId: string;
+  spanId: string;
+  sampled: boolean;
+  attributes: Attributes;
 }
 
 /** A log record as Sentry stores it (relay-ourlogs/src/otel_to_sentry.rs: an "OurLog"). */
@@ -420,6 +428,7 @@ function toSentrySpan(span: ReceivedSpan): SentrySpan {
     startNs: span.startNs,
     endNs: span.endNs,
     attributes,
+    links: [],
   };
 }
 

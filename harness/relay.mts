@@ -1,0 +1,252 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logsRequest, nanos, postOtlpJson, tracesRequest } from './otlp-json.mts';
+import { ProcessWithOutput } from './process.mts';
+import { entriesOf, toSentryLog, toSentrySpan } from './relay-items.mts';
+import { RelayUpstream, type ForwardedItem, type Outcome } from './relay-upstream.mts';
+import type { SentryLog, SentrySpan, Signal } from './sentry-ingest.mts';
+import { ROOT, freePort, status } from './service.mts';
+import { waitFor } from './wait.mts';
+
+/*
+ * Sentry's own ingest service, Relay, built from source by scripts/relay.sh
+ * (FSL-1.1: run for tests only, never copied into this repository), run the
+ * way Relay's own integration tests run it (tests/integration/fixtures/relay.py):
+ * `mode: managed` against an upstream of ours (relay-upstream.mts), processing
+ * off, so it converts, normalizes, scrubs and filters what it receives, then
+ * forwards what it keeps as envelopes, and reports what it drops as outcomes.
+ *
+ * It has the public surface of the stand-in SentryIngest (sentry-ingest.mts),
+ * so a test can run against either, plus what only the real Relay shows: the
+ * raw forwarded items, the outcomes, and `settle()`.
+ */
+
+let located: { binary: string } | { missing: string } | undefined;
+
+/**
+ * Relay's binary, from `bash scripts/relay.sh` (a no-op once built; the first
+ * build takes 12–20 minutes and shows its progress), or why there is none.
+ */
+export function locateRelay(): { binary: string } | { missing: string } {
+  if (located) return located;
+  const build = spawnSync('bash', [join(ROOT, 'scripts/relay.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 45 * 60_000 });
+  const binary = build.stdout?.trim().split('\n').at(-1);
+  located = build.status === 0 && binary ? { binary } : { missing: `Sentry's Relay could not be built or found (bash scripts/relay.sh ended with ${build.status ?? build.signal}: its output is above)` };
+  return located;
+}
+
+/** Why Relay cannot run here, or undefined when it can. */
+export function relayMissing(): string | undefined {
+  const relay = locateRelay();
+  return 'missing' in relay ? relay.missing : undefined;
+}
+
+class RelayProcess extends ProcessWithOutput {
+  static async start(binary: string, configDir: string, port: number): Promise<RelayProcess> {
+    const child: ChildProcess = spawn(binary, ['-c', configDir, 'run'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const relay = new RelayProcess(child);
+    // Ready: registered with the upstream and holding the global config (relay-server/src/endpoints/health_check.rs).
+    await relay.waitUntilReady(async () => (await status(`http://127.0.0.1:${port}/api/relay/healthcheck/ready/`)) === 200, 'Relay to be ready', 30_000, 100);
+    return relay;
+  }
+}
+
+/* After the last delivery, how long nothing more may arrive before `settle()` calls Relay idle: outcomes
+   reach the upstream through the metrics aggregator, flushed after `bucket_interval` (1 s, below). */
+const QUIET_MS = 1_500;
+
+/* The stand-in's project and key (sentry-ingest.mts), so a test runs against either unchanged. */
+const PROJECT_ID = '4508000000000001';
+const PUBLIC_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+
+export class RelayIngest {
+  readonly projectId = PROJECT_ID;
+  readonly publicKey = PUBLIC_KEY;
+  readonly upstream: RelayUpstream;
+  readonly process: RelayProcess;
+  private readonly port: number;
+  private readonly configDir: string;
+  /** Trace ids of the probes `settle()` sends; they are left out of everything this class shows. */
+  private readonly probes = new Set<string>();
+
+  private constructor(upstream: RelayUpstream, process: RelayProcess, port: number, configDir: string) {
+    this.upstream = upstream;
+    this.process = process;
+    this.port = port;
+    this.configDir = configDir;
+  }
+
+  /** Starts Relay on a free loopback port, with an upstream of ours serving one project. */
+  static async start(options: { features?: string[] } = {}): Promise<RelayIngest> {
+    const relay = locateRelay();
+    if ('missing' in relay) throw new Error(relay.missing);
+    const upstream = await RelayUpstream.start({ projectId: Number(PROJECT_ID), publicKey: PUBLIC_KEY, config: projectConfig(options.features) });
+    const configDir = mkdtempSync(join(tmpdir(), 'relay-'));
+    try {
+      const port = await freePort();
+      writeFileSync(join(configDir, 'config.yml'), JSON.stringify(relayConfig(upstream.url, port), null, 2)); // JSON is YAML
+      const generate = spawnSync(relay.binary, ['-c', configDir, 'credentials', 'generate'], { encoding: 'utf8', timeout: 30_000 });
+      if (generate.status !== 0) throw new Error(`relay credentials generate failed:\n${generate.stdout}${generate.stderr}`);
+      const credentials = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { id: string; public_key: string };
+      upstream.relay = { id: credentials.id, publicKey: credentials.public_key };
+      return new RelayIngest(upstream, await RelayProcess.start(relay.binary, configDir, port), port, configDir);
+    } catch (error) {
+      await upstream.close();
+      rmSync(configDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The project's OTLP endpoint of one signal, as Sentry shows it. */
+  endpoint(signal: Signal): string {
+    return `${this.url}/api/${this.projectId}/integration/otlp/v1/${signal}`;
+  }
+
+  /** The collector environment that points its otlp_http/sentry exporter at this Relay. */
+  collectorEnv(key = this.publicKey): Record<string, string> {
+    return {
+      COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
+      SENTRY_OTLP_TRACES_URL: this.endpoint('traces'),
+      SENTRY_OTLP_LOGS_URL: this.endpoint('logs'),
+      SENTRY_PUBLIC_KEY: key,
+    };
+  }
+
+  /** The project's DSN, for the service's Sentry SDK (SENTRY_DSN). */
+  get dsn(): string {
+    return `http://${this.publicKey}@127.0.0.1:${this.port}/${this.projectId}`;
+  }
+
+  /** Every item Relay forwarded (settle()'s probes left out), with its envelope's headers. */
+  get forwarded(): ForwardedItem[] {
+    return this.upstream.items.filter((item) => !this.isProbe(item));
+  }
+
+  /** The forwarded items of one type: `span`, `log`, `event`, ... */
+  itemsOf(type: string): ForwardedItem[] {
+    return this.forwarded.filter((item) => item.headers.type === type);
+  }
+
+  get spans(): SentrySpan[] {
+    return this.itemsOf('span').flatMap((item) => entriesOf<Parameters<typeof toSentrySpan>[0]>(item).map(toSentrySpan));
+  }
+
+  get logs(): SentryLog[] {
+    return this.itemsOf('log').flatMap((item) => entriesOf<Parameters<typeof toSentryLog>[0]>(item).map(toSentryLog));
+  }
+
+  /** The error events Relay forwarded, as JSON (with `_meta` where Relay changed or found something missing). */
+  get events(): Array<Record<string, unknown>> {
+    return this.itemsOf('event').map((item) => item.payload as Record<string, unknown>);
+  }
+
+  /** Everything Relay reported as outcomes. */
+  get outcomes(): Outcome[] {
+    return this.upstream.outcomes;
+  }
+
+  /** The outcomes that mean something was dropped (all but `accepted`). */
+  get discards(): Outcome[] {
+    return this.upstream.outcomes.filter((outcome) => outcome.outcome !== 'accepted');
+  }
+
+  trace(traceId: string): SentrySpan[] {
+    return this.spans.filter((span) => span.traceId === traceId);
+  }
+
+  waitFor<T>(check: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+    return waitFor(check, `Relay: ${what}`, timeoutMs);
+  }
+
+  /**
+   * Waits until Relay has processed what it was sent so far. Relay answers
+   * 200 before it processes anything, so this waits on the upstream: it sends a
+   * probe span and a probe log record through the OTLP endpoints, waits until
+   * Relay has forwarded both, then until nothing more (an outcome, a metric)
+   * has arrived for QUIET_MS. Relay's buffer pops the newest envelope first
+   * (relay-server/src/services/buffer/envelope_stack), so the probes alone
+   * would not do: the quiet time lets what was queued behind them come through.
+   */
+  async settle(timeoutMs = 20_000): Promise<void> {
+    const probe = randomBytes(16).toString('hex');
+    this.probes.add(probe);
+    const now = nanos();
+    const bodies: Record<Signal, object> = {
+      traces: tracesRequest([{ traceId: probe, spanId: probe.slice(0, 16), name: 'settle', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now }]),
+      logs: logsRequest([{ timeUnixNano: now, traceId: probe, severityNumber: 9, body: { stringValue: 'settle' } }]),
+    };
+    for (const signal of ['traces', 'logs'] as const) {
+      const response = await postOtlpJson(this, signal, bodies[signal]);
+      if (response.status !== 200) throw new Error(`Relay refused the settle probe on ${signal}: ${response.status} ${await response.text()}`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    const probesIn = () => this.upstream.items.filter((item) => this.isProbe(item) && JSON.stringify(item.payload).includes(probe)).length;
+    await waitFor(() => (probesIn() >= 2 ? true : undefined), 'Relay to forward the settle probes (a span and a log record)', timeoutMs);
+    await waitFor(() => (performance.now() - this.upstream.lastDeliveryAt >= QUIET_MS ? true : undefined), `${QUIET_MS} ms with nothing more from Relay`, Math.max(deadline - Date.now(), QUIET_MS * 2));
+  }
+
+  /** What Relay wrote to stdout and stderr. */
+  get output(): string {
+    return this.process.output;
+  }
+
+  async close(): Promise<void> {
+    await this.process.stop('SIGTERM', 10_000);
+    await this.upstream.close();
+    rmSync(this.configDir, { recursive: true, force: true });
+  }
+
+  private isProbe(item: ForwardedItem): boolean {
+    if (this.probes.size === 0) return false;
+    const text = JSON.stringify(item.payload);
+    return [...this.probes].some((probe) => text.includes(probe));
+  }
+}
+
+/*
+ * Relay's settings, as its integration tests set them (tests/integration/fixtures/relay.py),
+ * and relay-config/src/config.rs for each name.
+ */
+function relayConfig(upstream: string, port: number): object {
+  return {
+    relay: { mode: 'managed', upstream, host: '127.0.0.1', port },
+    logging: { level: 'info', format: 'simplified' },
+    // Relay's own errors go nowhere: no DSN of Sentry's, no traffic off this machine.
+    sentry: { enabled: false },
+    http: { timeout: 5, encoding: 'identity' },
+    processing: { enabled: false },
+    outcomes: { emit_outcomes: true },
+    // Outcomes travel as metrics: flushed each second instead of after 10 s plus a 30 s delay.
+    aggregator: { bucket_interval: 1, initial_delay: 0 },
+    // Project configs fetched at once instead of batched every 100 ms.
+    cache: { batch_interval: 0 },
+    // On SIGTERM, Relay waits this long for work in flight (default 10 s).
+    limits: { shutdown_timeout: 1 },
+  };
+}
+
+/*
+ * The project's config as Sentry serves it (relay-dynamic-config/src/project.rs, ProjectConfig).
+ * Logs need the organization feature `organizations:ourlogs-ingestion`; without it every
+ * log request is refused (otlp.rs: with_required_feature). Data scrubbing as a new
+ * project has it in Sentry (Settings > Security & Privacy): the data scrubber and its
+ * default patterns on, IP addresses kept.
+ */
+function projectConfig(features = ['organizations:ourlogs-ingestion']): Record<string, unknown> {
+  return {
+    allowedDomains: ['*'],
+    features,
+    scrubData: true,
+    scrubDefaults: true,
+    scrubIpAddresses: false,
+    sensitiveFields: [],
+    excludeFields: [],
+  };
+}
