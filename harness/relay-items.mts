@@ -1,6 +1,6 @@
 import type { AttributeValue, Attributes } from './otlp.mts';
 import type { ForwardedItem } from './relay-upstream.mts';
-import type { SentryLog, SentrySpan } from './sentry-ingest.mts';
+import type { SentryLog, SentrySpan } from './sentry-conversion.mts';
 
 /*
  * What Relay forwards, in the shapes the stand-in (sentry-ingest.mts) stores,

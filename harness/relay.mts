@@ -7,7 +7,8 @@ import { logsRequest, nanos, postOtlpJson, tracesRequest } from './otlp-json.mts
 import { ProcessWithOutput } from './process.mts';
 import { entriesOf, toSentryLog, toSentrySpan } from './relay-items.mts';
 import { RelayUpstream, type ForwardedItem, type Outcome } from './relay-upstream.mts';
-import type { SentryLog, SentrySpan, Signal } from './sentry-ingest.mts';
+import type { SentryLog, SentrySpan } from './sentry-conversion.mts';
+import type { Signal } from './sentry-ingest.mts';
 import { ROOT, freePort, status } from './service.mts';
 import { waitFor } from './wait.mts';
 
