@@ -91,3 +91,25 @@ function plain(attributes: Record<string, RelayAttribute | null> | undefined): A
 export function secondsToNs(seconds: number): bigint {
   return BigInt(Math.round(seconds * 1e6)) * 1000n;
 }
+
+/**
+ * What Relay noted in an item's `_meta` (relay-protocol/src/meta.rs): per field, the errors
+ * (`err`, such as missing_attribute or invalid_data) and remarks (`rem`: what it removed or
+ * replaced, and by which rule), as `path: err missing_attribute` lines.
+ */
+export function metaRemarks(item: { _meta?: object }): string[] {
+  const lines: string[] = [];
+  const walk = (node: Record<string, unknown>, path: string[]) => {
+    for (const [key, value] of Object.entries(node)) {
+      if (key !== '') {
+        walk(value as Record<string, unknown>, [...path, key]);
+        continue;
+      }
+      const { err = [], rem = [] } = value as { err?: unknown[]; rem?: unknown[][] };
+      for (const error of err) lines.push(`${path.join('.')}: err ${typeof error === 'string' ? error : JSON.stringify(error)}`);
+      for (const remark of rem) lines.push(`${path.join('.')}: rem ${remark.map(String).join(' ')}`);
+    }
+  };
+  walk((item._meta ?? {}) as Record<string, unknown>, []);
+  return lines;
+}

@@ -73,7 +73,8 @@ describeNeeding(relayMissing(), 'the Sentry ingest stand-in keeps what Sentry\'s
   let standIn: SentryIngest;
 
   before(async () => {
-    [relay, standIn] = await Promise.all([RelayIngest.start(), SentryIngest.start()]);
+    standIn = await SentryIngest.start();
+    relay = await RelayIngest.start();
     for (const ingest of [relay, standIn]) {
       assert.equal((await postOtlpJson(ingest, 'traces', tracesRequest(spans, { resource, scope }))).status, 200);
       assert.equal((await postOtlpJson(ingest, 'logs', logsRequest(logs, { resource, scope }))).status, 200);
