@@ -95,13 +95,6 @@ export class RelayUpstream {
         this.record(parseEnvelope(body));
         return reply(200, {});
       }
-      if (path === '/api/0/relays/outcomes/') {
-        // Outcomes sent one by one over HTTP (relay-server/src/services/outcome/mod.rs, SendOutcomes).
-        const { outcomes } = JSON.parse(body.toString('utf8')) as { outcomes: Array<{ outcome: number; reason?: string; category: number; quantity: number }> };
-        for (const outcome of outcomes) this.outcomes.push(toOutcome(outcome.outcome, outcome.reason, outcome.category, outcome.quantity));
-        this.lastDeliveryAt = performance.now();
-        return reply(200, {});
-      }
       if (path === '/api/0/relays/live/') return reply(200, { is_healthy: true });
       this.unexpected.push(`${request.method} ${request.url}`);
       return reply(404, { detail: 'not found' });

@@ -1,21 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { logsRequest, nanos, postOtlpJson, tracesRequest } from './otlp-json.mts';
-import { ProcessWithOutput } from './process.mts';
 import { entriesOf, toSentryLog, toSentrySpan } from './relay-items.mts';
+import { RelayProcess } from './relay-process.mts';
 import { RelayUpstream, type ForwardedItem, type Outcome } from './relay-upstream.mts';
 import type { SentryLog, SentrySpan } from './sentry-conversion.mts';
 import type { Signal } from './sentry-ingest.mts';
-import { ROOT, freePort, status } from './service.mts';
 import { waitFor } from './wait.mts';
 
+export { relayMissing } from './relay-process.mts';
+
 /*
- * Sentry's own ingest service, Relay, built from source by scripts/relay.sh
- * (FSL-1.1: run for tests only, never copied into this repository), run the
- * way Relay's own integration tests run it (tests/integration/fixtures/relay.py):
+ * Sentry's own ingest service, Relay, built from source (relay-process.mts):
  * `mode: managed` against an upstream of ours (relay-upstream.mts), processing
  * off, so it converts, normalizes, scrubs and filters what it receives, then
  * forwards what it keeps as envelopes, and reports what it drops as outcomes.
@@ -25,38 +20,8 @@ import { waitFor } from './wait.mts';
  * raw forwarded items, the outcomes, and `settle()`.
  */
 
-let located: { binary: string } | { missing: string } | undefined;
-
-/**
- * Relay's binary, from `bash scripts/relay.sh` (a no-op once built; the first
- * build takes 12–20 minutes and shows its progress), or why there is none.
- */
-export function locateRelay(): { binary: string } | { missing: string } {
-  if (located) return located;
-  const build = spawnSync('bash', [join(ROOT, 'scripts/relay.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 45 * 60_000 });
-  const binary = build.stdout?.trim().split('\n').at(-1);
-  located = build.status === 0 && binary ? { binary } : { missing: `Sentry's Relay could not be built or found (bash scripts/relay.sh ended with ${build.status ?? build.signal}: its output is above)` };
-  return located;
-}
-
-/** Why Relay cannot run here, or undefined when it can. */
-export function relayMissing(): string | undefined {
-  const relay = locateRelay();
-  return 'missing' in relay ? relay.missing : undefined;
-}
-
-class RelayProcess extends ProcessWithOutput {
-  static async start(binary: string, configDir: string, port: number): Promise<RelayProcess> {
-    const child: ChildProcess = spawn(binary, ['-c', configDir, 'run'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const relay = new RelayProcess(child);
-    // Ready: registered with the upstream and holding the global config (relay-server/src/endpoints/health_check.rs).
-    await relay.waitUntilReady(async () => (await status(`http://127.0.0.1:${port}/api/relay/healthcheck/ready/`)) === 200, 'Relay to be ready', 30_000, 100);
-    return relay;
-  }
-}
-
 /* After the last delivery, how long nothing more may arrive before `settle()` calls Relay idle: outcomes
-   reach the upstream through the metrics aggregator, flushed after `bucket_interval` (1 s, below). */
+   reach the upstream through the metrics aggregator, flushed after `bucket_interval` (1 s: relay-process.mts). */
 const QUIET_MS = 1_500;
 
 /* The stand-in's project and key (sentry-ingest.mts), so a test runs against either unchanged. */
@@ -68,41 +33,27 @@ export class RelayIngest {
   readonly publicKey = PUBLIC_KEY;
   readonly upstream: RelayUpstream;
   readonly process: RelayProcess;
-  private readonly port: number;
-  private readonly configDir: string;
   /** Trace ids of the probes `settle()` sends; they are left out of everything this class shows. */
   private readonly probes = new Set<string>();
 
-  private constructor(upstream: RelayUpstream, process: RelayProcess, port: number, configDir: string) {
+  private constructor(upstream: RelayUpstream, process: RelayProcess) {
     this.upstream = upstream;
     this.process = process;
-    this.port = port;
-    this.configDir = configDir;
   }
 
   /** Starts Relay on a free loopback port, with an upstream of ours serving one project. */
   static async start(options: { features?: string[] } = {}): Promise<RelayIngest> {
-    const relay = locateRelay();
-    if ('missing' in relay) throw new Error(relay.missing);
     const upstream = await RelayUpstream.start({ projectId: Number(PROJECT_ID), publicKey: PUBLIC_KEY, config: projectConfig(options.features) });
-    const configDir = mkdtempSync(join(tmpdir(), 'relay-'));
     try {
-      const port = await freePort();
-      writeFileSync(join(configDir, 'config.yml'), JSON.stringify(relayConfig(upstream.url, port), null, 2)); // JSON is YAML
-      const generate = spawnSync(relay.binary, ['-c', configDir, 'credentials', 'generate'], { encoding: 'utf8', timeout: 30_000 });
-      if (generate.status !== 0) throw new Error(`relay credentials generate failed:\n${generate.stdout}${generate.stderr}`);
-      const credentials = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { id: string; public_key: string };
-      upstream.relay = { id: credentials.id, publicKey: credentials.public_key };
-      return new RelayIngest(upstream, await RelayProcess.start(relay.binary, configDir, port), port, configDir);
+      return new RelayIngest(upstream, await RelayProcess.start(upstream.url, (credentials) => (upstream.relay = credentials)));
     } catch (error) {
       await upstream.close();
-      rmSync(configDir, { recursive: true, force: true });
       throw error;
     }
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.process.url;
   }
 
   /** The project's OTLP endpoint of one signal, as Sentry shows it. */
@@ -122,7 +73,7 @@ export class RelayIngest {
 
   /** The project's DSN, for the service's Sentry SDK (SENTRY_DSN). */
   get dsn(): string {
-    return `http://${this.publicKey}@127.0.0.1:${this.port}/${this.projectId}`;
+    return `http://${this.publicKey}@127.0.0.1:${this.process.port}/${this.projectId}`;
   }
 
   /** Every item Relay forwarded (settle()'s probes left out), with its envelope's headers. */
@@ -199,9 +150,8 @@ export class RelayIngest {
   }
 
   async close(): Promise<void> {
-    await this.process.stop('SIGTERM', 10_000);
+    await this.process.close();
     await this.upstream.close();
-    rmSync(this.configDir, { recursive: true, force: true });
   }
 
   private isProbe(item: ForwardedItem): boolean {
@@ -209,28 +159,6 @@ export class RelayIngest {
     const text = JSON.stringify(item.payload);
     return [...this.probes].some((probe) => text.includes(probe));
   }
-}
-
-/*
- * Relay's settings, as its integration tests set them (tests/integration/fixtures/relay.py),
- * and relay-config/src/config.rs for each name.
- */
-function relayConfig(upstream: string, port: number): object {
-  return {
-    relay: { mode: 'managed', upstream, host: '127.0.0.1', port },
-    logging: { level: 'info', format: 'simplified' },
-    // Relay's own errors go nowhere: no DSN of Sentry's, no traffic off this machine.
-    sentry: { enabled: false },
-    http: { timeout: 5, encoding: 'identity' },
-    processing: { enabled: false },
-    outcomes: { emit_outcomes: true },
-    // Outcomes travel as metrics: flushed each second instead of after 10 s plus a 30 s delay.
-    aggregator: { bucket_interval: 1, initial_delay: 0 },
-    // Project configs fetched at once instead of batched every 100 ms.
-    cache: { batch_interval: 0 },
-    // On SIGTERM, Relay waits this long for work in flight (default 10 s).
-    limits: { shutdown_timeout: 1 },
-  };
 }
 
 /*

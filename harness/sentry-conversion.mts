@@ -52,8 +52,8 @@ export type DropReason = 'no_data' | 'timestamp';
  *   (eap/mod.rs, normalize_pipeline_attributes, normalize_received);
  * - what Sentry derives for grouping spans and for its Insights pages:
  *   sentry.category, .action, .domain, .description, .status_code,
- *   .normalized_* (eap/mod.rs, normalize_span_category, normalize_attribute_values,
- *   write_legacy_attributes; relay-spans/src/description.rs), db.operation.name and
+ *   .normalized_* (eap/mod.rs, normalize_span_category, normalize_sentry_description,
+ *   normalize_attribute_values, write_legacy_attributes), db.operation.name and
  *   db.collection.name read from a query (normalize_db_attributes), and the scrubbed
  *   domain that replaces server.address on http.client spans (normalize_http_attributes).
  * Nor modelled: PII scrubbing and value trimming, attribute renames from
@@ -129,13 +129,13 @@ function scopeAttributes(item: ReceivedSpan | ReceivedLog, origin: string): Attr
   return attributes;
 }
 
-/* relay-event-schema/src/protocol/trace_id.rs, TraceId::try_from_slice_or_random. */
+/* relay-event-schema/src/protocol/contexts/trace.rs, TraceId::try_from_slice_or_random. */
 function traceIdOrRandom(traceId: string): string {
   return traceId.length === 32 ? traceId : randomBytes(16).toString('hex');
 }
 
 const SPAN_KINDS = [undefined, 'internal', 'server', 'client', 'producer', 'consumer'] as const;
-/* relay-spans/src/otel_trace.rs, SpanFlags: bit 8 says whether bit 9 (the parent is remote) is set. */
+/* relay-spans/src/otel_to_sentry_v2.rs, otel_flags_is_remote (OTLP SpanFlags): bit 8 says whether bit 9, the parent is remote, is set. */
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 
@@ -221,7 +221,7 @@ function deriveOp(attributes: Attributes): string {
 /*
  * relay-ourlogs/src/otel_to_sentry.rs, otel_to_sentry_log: the body becomes text
  * (otel_body_to_sentry_body: a string as it is, a number or boolean written out, a map or
- * an array as JSON of its scalars), and relay-event-schema/src/protocol/ourlog.rs makes
+ * an array as JSON of its scalars), and relay-event-schema/src/protocol/ourlog/mod.rs makes
  * `body` required, so a record without one is dropped (outcome invalid, reason "no_data").
  * Severity 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal, else from
  * the severity text, else info. A missing trace id is replaced by a random one; the span id

@@ -105,6 +105,8 @@ describeNeeding(relayMissing(), "service → real collector → Sentry's real Re
     assert.deepEqual(ours(relay.spans).map((span) => span.spanId).sort(), spans.map((span) => span.spanId).sort());
     assert.deepEqual(ours(relay.logs).map(logKey).sort(), logs.map(logKey).sort());
     assert.deepEqual(relay.discards, [], 'no outcome other than accepted');
+    assert.deepEqual(relay.upstream.unexpected, [], 'Relay asked its upstream nothing it does not serve');
+    assert.doesNotMatch(relay.output, / (ERROR|WARN) /, 'Relay logged no warning or error');
   });
 
   it('converts them as the stand-in does: the same fields and attributes', async () => {
