@@ -172,10 +172,6 @@ function projectConfig(features = ['organizations:ourlogs-ingestion']): Record<s
   return {
     allowedDomains: ['*'],
     features,
-    scrubData: true,
-    scrubDefaults: true,
-    scrubIpAddresses: false,
-    sensitiveFields: [],
-    excludeFields: [],
+    datascrubbingSettings: { scrubData: true, scrubDefaults: true, scrubIpAddresses: false, sensitiveFields: [], excludeFields: [] },
   };
 }

@@ -56,7 +56,9 @@ export type DropReason = 'no_data' | 'timestamp';
  *   normalize_attribute_values, write_legacy_attributes), db.operation.name and
  *   db.collection.name read from a query (normalize_db_attributes), and the scrubbed
  *   domain that replaces server.address on http.client spans (normalize_http_attributes).
- * Nor modelled: PII scrubbing and value trimming, attribute renames from
+ * Nor modelled: data scrubbing (relay-pii/src/legacy.rs: with a new project's
+ * settings, values of secret-like names and card numbers become "[Filtered]";
+ * test/relay.test.mts shows it), value trimming, attribute renames from
  * sentry-conventions (normalize_attribute_names), the sample rate read from an
  * `ot=th:` tracestate, timestamps in the future moved to the time received.
  */

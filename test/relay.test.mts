@@ -7,7 +7,7 @@ import { after, before, it } from 'node:test';
 import { Collector } from '../harness/collector.mts';
 import { differences } from '../harness/ingest-compare.mts';
 import { decodeJsonLine, type ReceivedLog, type ReceivedSpan } from '../harness/otlp.mts';
-import { logsRequest, nanos, postOtlpJson } from '../harness/otlp-json.mts';
+import { keyValues, logsRequest, nanos, postOtlpJson, tracesRequest } from '../harness/otlp-json.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { metaRemarks } from '../harness/relay-items.mts';
 import { RelayIngest, relayMissing } from '../harness/relay.mts';
@@ -157,6 +157,16 @@ describeNeeding(relayMissing(), "service → real collector → Sentry's real Re
     assert.ok(event.sdk?.name && event.sdk.version, `sdk.name and sdk.version, got ${JSON.stringify(event.sdk)}`);
     assert.deepEqual(metaRemarks(event).filter((line) => line.startsWith('sdk.')), []);
     assert.equal((item.envelopeHeaders.trace as { trace_id?: string } | undefined)?.trace_id, requests.error.traceId);
+  });
+
+  it("scrubs with a new project's data scrubbing: secret-like names and card numbers filtered, an e-mail address kept", async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const attributes = keyValues({ password: 'hunter2', 'http.request.header.authorization': 'Bearer abc', card: '4111 1111 1111 1111', 'user.email': 'jane@example.com', 'user.id': '42' });
+    const now = nanos();
+    await postOtlpJson(relay, 'traces', tracesRequest([{ traceId, spanId: traceId.slice(0, 16), name: 'scrubbed', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now, attributes }]));
+    const [span] = await relay.waitFor(() => (relay.trace(traceId).length > 0 ? relay.trace(traceId) : undefined), 'the span to scrub');
+    const kept = Object.fromEntries(['password', 'http.request.header.authorization', 'card', 'user.email', 'user.id'].map((key) => [key, span!.attributes[key]]));
+    assert.deepEqual(kept, { password: '[Filtered]', 'http.request.header.authorization': '[Filtered]', card: '[Filtered]', 'user.email': 'jane@example.com', 'user.id': '42' });
   });
 
   it('control: a log record without a body, sent straight to Relay, comes out as an invalid outcome and is not forwarded', async () => {
