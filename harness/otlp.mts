@@ -51,9 +51,11 @@ message Span {
     bytes span_id = 2;
     string trace_state = 3;
     repeated KeyValue attributes = 4;
+    fixed32 flags = 6;
   }
   repeated Link links = 13;
   Status status = 15;
+  fixed32 flags = 16;
 }
 message Status { string message = 2; int32 code = 3; }
 
@@ -68,6 +70,7 @@ message LogRecord {
   repeated KeyValue attributes = 6;
   bytes trace_id = 9;
   bytes span_id = 10;
+  fixed64 observed_time_unix_nano = 11;
   string event_name = 12;
 }
 `;
@@ -94,9 +97,11 @@ export interface ReceivedSpan {
   kind: number;
   startNs: bigint;
   endNs: bigint;
+  /** SpanFlags: the W3C trace flags in bits 0-7; bits 8 and 9 say whether the parent is remote. */
+  flags: number;
   attributes: Attributes;
   events: Array<{ name: string; timeNs: bigint; attributes: Attributes }>;
-  links: Array<{ traceId: string; spanId: string; attributes: Attributes }>;
+  links: Array<{ traceId: string; spanId: string; flags: number; attributes: Attributes }>;
   status: { code: number; message: string };
   resource: Attributes;
   scope: string;
@@ -107,6 +112,7 @@ export interface ReceivedLog {
   traceId: string;
   spanId: string;
   timeNs: bigint;
+  observedTimeNs: bigint;
   severityNumber: number;
   severityText: string;
   body: AttributeValue;
@@ -129,13 +135,14 @@ export function decodeSpans(payload: Uint8Array): ReceivedSpan[] {
     kind: span.kind ?? 0,
     startNs: BigInt(span.start_time_unix_nano ?? 0),
     endNs: BigInt(span.end_time_unix_nano ?? 0),
+    flags: span.flags ?? 0,
     attributes: attributes(span.attributes),
     events: (span.events ?? []).map((event: any) => ({
       name: event.name,
       timeNs: BigInt(event.time_unix_nano ?? 0),
       attributes: attributes(event.attributes),
     })),
-    links: (span.links ?? []).map((link: any) => ({ traceId: hex(link.trace_id), spanId: hex(link.span_id), attributes: attributes(link.attributes) })),
+    links: (span.links ?? []).map((link: any) => ({ traceId: hex(link.trace_id), spanId: hex(link.span_id), flags: link.flags ?? 0, attributes: attributes(link.attributes) })),
     status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
     ...origin,
   }));
@@ -147,6 +154,7 @@ export function decodeLogs(payload: Uint8Array): ReceivedLog[] {
     traceId: hex(record.trace_id),
     spanId: hex(record.span_id),
     timeNs: BigInt(record.time_unix_nano ?? 0),
+    observedTimeNs: BigInt(record.observed_time_unix_nano ?? 0),
     severityNumber: record.severity_number ?? 0,
     severityText: record.severity_text ?? '',
     body: anyValue(record.body),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { parseEnvelope, payloadOf } from './envelope.mts';
 import { closeHttpServer, listenOnLoopback } from './loopback.mts';
 
 export interface EnvelopeItem {
@@ -15,6 +16,8 @@ export interface EnvelopeItem {
  */
 export class SentryEnvelopes {
   readonly items: EnvelopeItem[] = [];
+  /** Each envelope as it arrived (decompressed), for a test to read with @sentry/core's own parser. */
+  readonly raw: Buffer[] = [];
   readonly projectId = '42';
   private readonly server: Server;
   private port = 0;
@@ -26,7 +29,8 @@ export class SentryEnvelopes {
       if (request.method === 'POST' && request.url?.startsWith(`/api/${this.projectId}/envelope/`)) {
         let body = Buffer.concat(chunks);
         if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-        this.items.push(...parseEnvelope(body.toString('utf8')));
+        this.raw.push(body);
+        this.items.push(...parseEnvelope(body).items.map((item) => ({ type: item.headers.type, payload: payloadOf(item) })));
         response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } else {
         response.writeHead(404).end();
@@ -51,21 +55,4 @@ export class SentryEnvelopes {
   close(): Promise<void> {
     return closeHttpServer(this.server);
   }
-}
-
-/** An envelope: a header line, then for each item a header line and a payload line. */
-function parseEnvelope(text: string): EnvelopeItem[] {
-  const lines = text.split('\n').filter(Boolean);
-  const items: EnvelopeItem[] = [];
-  for (let i = 1; i + 1 < lines.length; i += 2) {
-    const header = JSON.parse(lines[i]!) as { type: string };
-    let payload: unknown = lines[i + 1];
-    try {
-      payload = JSON.parse(lines[i + 1]!);
-    } catch {
-      // not JSON (an attachment): keep the text
-    }
-    items.push({ type: header.type, payload });
-  }
-  return items;
 }

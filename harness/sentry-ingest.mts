@@ -1,60 +1,34 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from 'node:zlib';
 import { closeHttpServer, listenOnLoopback } from './loopback.mts';
-import {
-  decodeLogs,
-  decodeSpans,
-  otlpJsonToProtobuf,
-  type AttributeValue,
-  type Attributes,
-  type ReceivedLog,
-  type ReceivedSpan,
-} from './otlp.mts';
+import { decodeLogs, decodeSpans, otlpJsonToProtobuf, type ReceivedLog, type ReceivedSpan } from './otlp.mts';
+import { toSentryLog, toSentrySpan, type SentryLog, type SentrySpan } from './sentry-conversion.mts';
 import { waitFor } from './wait.mts';
+
+export type { SentryLog, SentrySpan } from './sentry-conversion.mts';
 
 /*
  * A stand-in for Sentry's OTLP ingest, as strict as the real one: Relay
- * (github.com/getsentry/relay), read in November 2026. Every rule below names
- * the Relay file it mirrors. It answers the way Relay answers, and it STORES
- * what Sentry keeps, in the shape a Sentry user then sees: span events gone,
- * resource attributes as `resource.<key>`, arrays and maps as JSON strings, a
- * log record without a string body discarded (and counted in `discarded`).
+ * (github.com/getsentry/relay) 26.9.0. Every rule below names the Relay file
+ * it mirrors, and test/relay-differential.test.mts checks them against that
+ * Relay, built from source. It answers the way Relay answers, and it STORES
+ * what Sentry keeps, in the shape a Sentry user then sees (sentry-conversion.mts):
+ * span events gone, resource attributes as `resource.<key>`, maps as JSON
+ * strings, a log record without a body or an item older than the retention
+ * discarded (and counted in `discarded`, with Relay's outcome reason).
  *
- * Not modelled: PII scrubbing and value trimming (Sentry's defaults),
- * span links, and the checks Relay makes later on (inbound filters, quotas
- * other than the 429 asked for with `rateLimit`).
+ * Not modelled: what sentry-conversion.mts lists (notModelled), and the
+ * checks Relay makes later on (inbound filters, quotas other than the 429
+ * asked for with `rateLimit`).
  */
 
 export type Signal = 'traces' | 'logs';
 
-/** A span as Sentry stores it (relay-spans/src/otel_to_sentry_v2.rs: a "span v2"). */
-export interface SentrySpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: 'internal' | 'server' | 'client' | 'producer' | 'consumer' | undefined;
-  status: 'ok' | 'error';
-  startNs: bigint;
-  endNs: bigint;
-  attributes: Attributes;
-}
-
-/** A log record as Sentry stores it (relay-ourlogs/src/otel_to_sentry.rs: an "OurLog"). */
-export interface SentryLog {
-  traceId: string;
-  spanId: string;
-  timeNs: bigint;
-  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-  body: string;
-  attributes: Attributes;
-}
-
 export interface Discarded {
   signal: Signal;
+  /** The reason of Relay's outcome (relay-server/src/services/outcome/mod.rs, DiscardReason). */
   reason: string;
-  record?: ReceivedLog;
+  item?: ReceivedSpan | ReceivedLog;
 }
 
 /** One HTTP request and Relay's answer; `bytes` is the decompressed body (what the limit counts). */
@@ -169,7 +143,7 @@ export class SentryIngest {
     const path = (request.url ?? '').split('?')[0]!.replace(/\/{2,}/g, '/');
     const route = ROUTE.exec(path);
     // Errors are written in the request's format, JSON unless it sent protobuf (otlp.rs, OtlpError).
-    const json = String(request.headers['content-type'] ?? '').toLowerCase() !== 'application/x-protobuf';
+    const json = formatOf(String(request.headers['content-type'] ?? '')) !== 'protobuf';
     const record = { path: request.url ?? '', status: 200, bytes: 0, items: 0 };
     try {
       if (!route) throw new Rejection(404, 'not found');
@@ -177,7 +151,7 @@ export class SentryIngest {
       const signal = route[2] as Signal;
       const body = await this.accept(request, route[1]!, signal);
       record.bytes = body.length;
-      record.items = this.store(signal, json ? otlpJsonToProtobuf(signal, body.toString('utf8')) : body);
+      record.items = this.store(signal, body, json);
       // otlp.rs, SuccessResponse: 200 with an empty Export*ServiceResponse (`{}` for JSON).
       response.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
     } catch (error) {
@@ -202,13 +176,10 @@ export class SentryIngest {
     const inflate = DECODERS[encoding === 'utf-8' ? '' : encoding];
     if (!inflate) throw new Rejection(415, `unsupported content encoding: ${encoding}`);
 
-    // otlp.rs: the raw Content-Type (relay-server/src/extractors/content_type.rs), compared whole and
-    // case-insensitively with application/json or application/x-protobuf
-    // (relay-server/src/envelope/content_type.rs): anything else, parameters included, is 415.
-    const contentType = String(request.headers['content-type'] ?? '').toLowerCase();
-    if (contentType !== 'application/json' && contentType !== 'application/x-protobuf') {
-      throw new Rejection(415, `unsupported content type: ${contentType}`);
-    }
+    // otlp.rs: the raw Content-Type (relay-server/src/extractors/content_type.rs), parsed by
+    // relay-server/src/envelope/content_type.rs: anything but JSON or protobuf is 415.
+    const contentType = String(request.headers['content-type'] ?? '');
+    if (!formatOf(contentType)) throw new Rejection(415, `unsupported content type: ${contentType}`);
 
     // relay-server/src/extractors/request_meta.rs, StorePath: the project id must be a u64 (BadProject: 400).
     if (!/^\d+$/.test(projectId) || BigInt(projectId) >= 2n ** 64n) throw new Rejection(400, 'bad project path parameter');
@@ -236,25 +207,43 @@ export class SentryIngest {
   }
 
   /** Converts and keeps what Sentry keeps; returns the number of items in the request. */
-  private store(signal: Signal, payload: Uint8Array): number {
+  private store(signal: Signal, body: Buffer, json: boolean): number {
     let items: Array<ReceivedSpan | ReceivedLog>;
     try {
+      const payload = json ? otlpJsonToProtobuf(signal, body.toString('utf8')) : body;
       items = signal === 'traces' ? decodeSpans(payload) : decodeLogs(payload);
-    } catch (error) {
-      // Relay answers before it parses the payload: a broken one is dropped later, silently.
-      this.discarded.push({ signal, reason: `invalid payload: ${String(error)}` });
+    } catch {
+      // Relay answers before it parses the payload: a broken one is dropped later
+      // (relay-server/src/processing/{spans,logs}/integrations/otel.rs: invalid_json, invalid_proto).
+      this.discarded.push({ signal, reason: json ? 'invalid_json' : 'invalid_proto' });
       return 0;
     }
     for (const item of items) {
-      if (signal === 'traces') this.spans.push(toSentrySpan(item as ReceivedSpan));
-      else {
-        const log = toSentryLog(item as ReceivedLog);
-        if (log) this.logs.push(log);
-        else this.discarded.push({ signal, reason: 'log record without a string body', record: item as ReceivedLog });
-      }
+      const kept = signal === 'traces' ? toSentrySpan(item as ReceivedSpan) : toSentryLog(item as ReceivedLog);
+      if (typeof kept === 'string') this.discarded.push({ signal, reason: kept, item });
+      else if (signal === 'traces') this.spans.push(kept as SentrySpan);
+      else this.logs.push(kept as SentryLog);
     }
     return items.length;
   }
+}
+
+/*
+ * relay-server/src/envelope/content_type.rs, ContentType::from_str: application/x-protobuf
+ * exactly (in any case); application/json with no parameter but `charset=utf-8`
+ * (match_content_type_and_charset: spaces and tabs around the parts, the value maybe quoted).
+ */
+function formatOf(contentType: string): 'json' | 'protobuf' | undefined {
+  if (contentType.toLowerCase() === 'application/x-protobuf') return 'protobuf';
+  const [mediaType, ...parameters] = contentType.split(';');
+  if (mediaType!.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase() !== 'application/json') return undefined;
+  const charsetOnly = parameters.every((parameter) => {
+    const trimmed = parameter.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (trimmed === '') return true;
+    const [name, value] = trimmed.split(/=(.*)/s) as [string, string | undefined];
+    return value !== undefined && name.toLowerCase() === 'charset' && value.replace(/^"(.*)"$/s, '$1').toLowerCase() === 'utf-8';
+  });
+  return charsetOnly ? 'json' : undefined;
 }
 
 /*
@@ -347,117 +336,4 @@ function varint(value: number): Buffer {
   }
   bytes.push(value);
   return Buffer.from(bytes);
-}
-
-/*
- * relay-otel/src/lib.rs, otel_value_to_attribute: scalars stay as they are; an array or a map
- * becomes a JSON string (nested arrays and maps inside are dropped); an attribute without a
- * value is dropped. (A later Relay keeps an array of scalars as an `array` attribute; Sentry's
- * docs still call arrays partly supported, so the stand-in keeps the stricter JSON string.)
- */
-function toSentryValue(value: AttributeValue): AttributeValue | undefined {
-  if (value === null) return undefined;
-  if (Array.isArray(value)) return JSON.stringify(value.filter(isScalar));
-  if (typeof value === 'object') return JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, v]) => isScalar(v))));
-  return value;
-}
-
-function isScalar(value: AttributeValue): boolean {
-  return value !== null && typeof value !== 'object';
-}
-
-function putAll(target: Attributes, source: Attributes, prefix = ''): void {
-  for (const [key, value] of Object.entries(source)) {
-    const converted = toSentryValue(value);
-    if (converted !== undefined) target[`${prefix}${key}`] = converted;
-  }
-}
-
-/*
- * relay-otel/src/lib.rs, otel_scope_into_attributes: resource attributes become `resource.<key>`,
- * scope attributes `instrumentation.<key>`, plus instrumentation.name and .version; and
- * otel_resource_to_platform: telemetry.sdk.language "nodejs" gives sentry.platform "node".
- */
-function scopeAttributes(item: ReceivedSpan | ReceivedLog): Attributes {
-  const attributes: Attributes = {};
-  putAll(attributes, item.resource, 'resource.');
-  attributes['instrumentation.name'] = item.scope;
-  attributes['instrumentation.version'] = item.scopeVersion;
-  return attributes;
-}
-
-const SPAN_KINDS = [undefined, 'internal', 'server', 'client', 'producer', 'consumer'] as const;
-
-/*
- * relay-spans/src/otel_to_sentry_v2.rs, otel_to_sentry_span: the events are dropped (an
- * exception recorded as a span event never shows); every attribute is kept under its own
- * name, after the resource's; status Unset and Ok are "ok", Error is "error"; the kind and
- * the status message become sentry.kind and sentry.status.message; sentry.origin is
- * "auto.otlp.spans"; a span without a name is named "db" or "http.server"/"http.client".
- */
-function toSentrySpan(span: ReceivedSpan): SentrySpan {
-  const attributes = scopeAttributes(span);
-  attributes['sentry.origin'] = 'auto.otlp.spans';
-  const language = span.resource['telemetry.sdk.language'];
-  if (typeof language === 'string') attributes['sentry.platform'] = { dotnet: 'csharp', nodejs: 'node', webjs: 'javascript' }[language] ?? language;
-  putAll(attributes, span.attributes);
-  if (span.status.message) attributes['sentry.status.message'] = span.status.message;
-  const kind = SPAN_KINDS[span.kind];
-  if (kind) attributes['sentry.kind'] = kind;
-
-  let name = span.name;
-  if (!name && Object.keys(span.attributes).some((key) => key.startsWith('db'))) name = 'db';
-  if (!name && ('http.request.method' in span.attributes || 'http.method' in span.attributes)) {
-    name = span.kind === 2 ? 'http.server' : span.kind === 3 ? 'http.client' : 'http';
-  }
-  return {
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId,
-    name,
-    kind,
-    status: span.status.code === 2 ? 'error' : 'ok',
-    startNs: span.startNs,
-    endNs: span.endNs,
-    attributes,
-  };
-}
-
-/*
- * relay-ourlogs/src/otel_to_sentry.rs, otel_to_sentry_log: only a string body is kept, and
- * relay-event-schema/src/protocol/ourlog.rs makes `body` required, so a record without one is
- * dropped. Severity 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal, else
- * from the severity text, else info. A missing trace id is replaced by a random one; the span id
- * is kept when there is one. Attributes: the record's event name as `event.name`, the
- * resource's and the scope's, then the record's own.
- */
-function toSentryLog(record: ReceivedLog): SentryLog | undefined {
-  if (typeof record.body !== 'string') return undefined;
-  const attributes: Attributes = record.eventName ? { 'event.name': record.eventName } : {};
-  putAll(attributes, scopeAttributes(record));
-  putAll(attributes, record.attributes);
-  return {
-    traceId: record.traceId.length === 32 ? record.traceId : randomBytes(16).toString('hex'),
-    spanId: record.spanId.length === 16 ? record.spanId : '',
-    timeNs: record.timeNs,
-    level: levelOf(record.severityNumber, record.severityText),
-    body: record.body,
-    attributes,
-  };
-}
-
-function levelOf(number: number, text: string): SentryLog['level'] {
-  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-  if (number >= 1 && number <= 24) return levels[Math.floor((number - 1) / 4)]!;
-  const byText: Record<string, SentryLog['level']> = {
-    trace: 'trace',
-    debug: 'debug',
-    info: 'info',
-    information: 'info',
-    warn: 'warn',
-    warning: 'warn',
-    error: 'error',
-    fatal: 'fatal',
-  };
-  return byText[text.toLowerCase()] ?? 'info';
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { TraceFlags, isSpanContextValid, trace, type SpanContext } from '@opentelemetry/api';
 import type * as SentryCore from '@sentry/core';
 import type * as SentryServer from '@sentry/core/server';
 
@@ -30,7 +30,7 @@ export function initErrorReporting(dsn: string | undefined, service: { name: str
   // Loaded here, not imported at the top: a service without a DSN never loads it.
   sentry = require('@sentry/core') as typeof SentryCore;
   const { ServerRuntimeClient, nodeStackLineParser } = require('@sentry/core/server') as typeof SentryServer;
-  const client = new ServerRuntimeClient({
+  const options: SentryServer.ServerRuntimeClientOptions = {
     dsn,
     release: `${service.name}@${service.version}`,
     environment: service.environment,
@@ -45,14 +45,31 @@ export function initErrorReporting(dsn: string | undefined, service: { name: str
     transport: (options) => sentry!.createTransport(options, (request) => postEnvelope(options.url, request.body)),
     // No tracesSampleRate, no span streaming: Sentry's own tracing stays off.
     traceLifecycle: 'static',
-  });
+  };
+  // The SDK's name and version on every envelope and event, as Sentry's own SDKs set them
+  // (Relay marks them missing otherwise): this one is @sentry/core on Node.
+  sentry.applySdkMetadata(options, 'core');
+  const client = new ServerRuntimeClient(options);
   sentry.setCurrentClient(client);
   client.init();
   // What @sentry/node's openTelemetryIntegration does: each event carries the active OpenTelemetry span.
   sentry.registerExternalPropagationContext(() => {
-    const context = trace.getActiveSpan()?.spanContext();
-    return context && isSpanContextValid(context) ? { traceId: context.traceId, spanId: context.spanId } : undefined;
+    const context = activeSpanContext();
+    return context && { traceId: context.traceId, spanId: context.spanId };
   });
+  // ...and its envelope the trace's dynamic sampling context (the `trace` header), built by
+  // @sentry/core from the client's DSN, release and environment, for the OpenTelemetry trace.
+  client.on('preprocessEvent', (event) => {
+    const context = activeSpanContext();
+    if (!context) return;
+    const dsc = { ...sentry!.getDynamicSamplingContextFromClient(context.traceId, client), sampled: String((context.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED) };
+    event.sdkProcessingMetadata = { ...event.sdkProcessingMetadata, dynamicSamplingContext: dsc };
+  });
+}
+
+function activeSpanContext(): SpanContext | undefined {
+  const context = trace.getActiveSpan()?.spanContext();
+  return context && isSpanContextValid(context) ? context : undefined;
 }
 
 /** One envelope to Sentry. Node's fetch is not traced by the HTTP instrumentation, so this makes no span. */

@@ -51,7 +51,8 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
   const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
   const logs = (records: object[], resource: object[] = [{ key: 'service.name', value: { stringValue: 'probe' } }]) =>
     JSON.stringify({ resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ scope: { name: 'probe', version: '1' }, logRecords: records }] }] });
-  const oneLog = logs([{ timeUnixNano: '1', severityNumber: 9, body: { stringValue: 'hello' }, traceId, spanId }]);
+  const now = String(BigInt(Date.now()) * 1_000_000n);
+  const oneLog = logs([{ timeUnixNano: now, severityNumber: 9, body: { stringValue: 'hello' }, traceId, spanId }]);
   const post = (path: string, body: string | Buffer, headers: Record<string, string>) =>
     fetch(`${sentry.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
   const valid = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-sentry-auth': `sentry sentry_key=${sentry.publicKey}`, ...extra });
@@ -60,7 +61,7 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
   before(async () => (sentry = await SentryIngest.start()));
   after(() => sentry?.close());
 
-  it('accepts both routes with and without a trailing slash, either auth header, any case of "sentry", gzip, protobuf or JSON', async () => {
+  it('accepts both routes with and without a trailing slash, either auth header, any case of "sentry", gzip, protobuf or JSON (with charset=utf-8)', async () => {
     const protobuf = Buffer.from(otlpJsonToProtobuf('logs', oneLog));
     const cases: Array<[string, string | Buffer, Record<string, string>]> = [
       [logsPath(), oneLog, valid()],
@@ -69,6 +70,7 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
       [logsPath(), oneLog, { 'content-type': 'application/json', authorization: `SENTRY sentry_key=${sentry.publicKey}` }],
       [logsPath(), gzipSync(oneLog), valid({ 'content-encoding': 'gzip' })],
       [logsPath(), protobuf, valid({ 'content-type': 'application/x-protobuf' })],
+      [logsPath(), oneLog, valid({ 'content-type': 'application/json; charset=utf-8' })],
     ];
     for (const [path, body, headers] of cases) assert.equal((await post(path, body, headers)).status, 200, `${path} ${JSON.stringify(headers)}`);
     assert.equal(sentry.logs.filter((log) => log.traceId === traceId && log.body === 'hello').length, cases.length);
@@ -82,7 +84,8 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
       [401, 'two auth headers', oneLog, valid({ authorization: `sentry sentry_key=${sentry.publicKey}` })],
       [400, 'a key that is not 32 characters', oneLog, valid({ 'x-sentry-auth': 'sentry sentry_key=not-the-right-key' })],
       [403, 'an unknown well-formed key', oneLog, valid({ 'x-sentry-auth': `sentry sentry_key=${'f'.repeat(32)}` })],
-      [415, 'a charset parameter', oneLog, valid({ 'content-type': 'application/json; charset=utf-8' })],
+      [415, 'a charset other than UTF-8', oneLog, valid({ 'content-type': 'application/json; charset=utf-16' })],
+      [415, 'another parameter', oneLog, valid({ 'content-type': 'application/json; version=1' })],
       [415, 'another content type', oneLog, valid({ 'content-type': 'text/plain' })],
       [413, '13 MiB of zeros, gzipped', gzipSync(Buffer.alloc(RELAY_MAX_BODY_BYTES + 1024 * 1024)), valid({ 'content-encoding': 'gzip' })],
       [413, 'one byte over 12 MiB', Buffer.alloc(RELAY_MAX_BODY_BYTES + 1), valid()],
@@ -100,14 +103,17 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
     assert.equal((await post(logsPath(), oneLog, valid())).status, 200);
   });
 
-  it('stores what Sentry keeps: no span events, resource.* attributes, arrays and maps as JSON, no record without a body', async () => {
+  it('stores what Sentry keeps: no span events, resource.* attributes, arrays of one type, maps as JSON, no record without a body', async () => {
     const spans = JSON.stringify({
       resourceSpans: [{
         resource: { attributes: [{ key: 'service.name', value: { stringValue: 'probe' } }] },
         scopeSpans: [{ scope: { name: 'probe' }, spans: [{
-          traceId, spanId, name: 'work', kind: 2, startTimeUnixNano: '1', endTimeUnixNano: '2', status: { code: 2, message: 'failed' },
-          attributes: [{ key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }] } } }],
-          events: [{ name: 'exception', timeUnixNano: '1', attributes: [{ key: 'exception.type', value: { stringValue: 'Error' } }] }],
+          traceId, spanId, name: 'work', kind: 2, startTimeUnixNano: now, endTimeUnixNano: now, status: { code: 2, message: 'failed' },
+          attributes: [
+            { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { stringValue: 'b' }] } } },
+            { key: 'mixed', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }] } } },
+          ],
+          events: [{ name: 'exception', timeUnixNano: now, attributes: [{ key: 'exception.type', value: { stringValue: 'Error' } }] }],
         }] }],
       }],
     });
@@ -116,18 +122,20 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
     assert.ok(!('events' in span), 'span events are dropped');
     assert.equal(span.status, 'error');
     assert.equal(span.kind, 'server');
-    assert.equal(span.attributes.tags, '["a",1]');
+    assert.deepEqual(span.attributes.tags, ['a', 'b']);
+    assert.equal(span.attributes.mixed, undefined, 'an array of mixed types is dropped');
     assert.equal(span.attributes['resource.service.name'], 'probe');
     assert.equal(span.attributes['sentry.status.message'], 'failed');
 
     const discardedBefore = sentry.discarded.length;
     const records = logs([
-      { severityNumber: 17, traceId, spanId, attributes: [{ key: 'exception.type', value: { stringValue: 'NoBody' } }] },
-      { severityNumber: 17, traceId, spanId, body: { kvlistValue: { values: [] } } },
-      { severityNumber: 21, body: { stringValue: 'no trace id' }, attributes: [{ key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { boolValue: true } }] } } }] },
+      { timeUnixNano: now, severityNumber: 17, traceId, spanId, attributes: [{ key: 'exception.type', value: { stringValue: 'NoBody' } }] },
+      { timeUnixNano: now, severityNumber: 17, traceId, spanId, body: { kvlistValue: { values: [] } } },
+      { timeUnixNano: now, severityNumber: 21, body: { stringValue: 'no trace id' }, attributes: [{ key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { boolValue: true } }] } } }] },
     ]);
     assert.equal((await post(logsPath(), records, valid())).status, 200, 'Relay accepts the request and drops the records later');
-    assert.deepEqual(sentry.discarded.slice(discardedBefore).map((d) => d.reason), ['log record without a string body', 'log record without a string body']);
+    assert.deepEqual(sentry.discarded.slice(discardedBefore).map((d) => d.reason), ['no_data'], 'the record without a body (outcome invalid, no_data)');
+    assert.ok(sentry.logs.some((log) => log.traceId === traceId && log.body === '{}'), 'a map body is kept as JSON');
     const kept = sentry.logs.find((log) => log.body === 'no trace id')!;
     assert.equal(kept.level, 'fatal');
     assert.equal(kept.attributes.map, '{"k":true}');

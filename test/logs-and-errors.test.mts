@@ -262,6 +262,24 @@ describe('errors as Sentry issues with SENTRY_DSN (Sentry SDK, no Sentry tracing
     assert.doesNotMatch(JSON.stringify(event.payload), /jane|laptop/i);
   });
 
+  it("sends the envelope as Sentry's own SDKs do: the SDK's name and version, and the trace's dynamic sampling context", async () => {
+    // Read with @sentry/core's own envelope parser and DSN helper, not by hand.
+    const { SDK_VERSION, dsnFromString, parseEnvelope } = await import('@sentry/core');
+    await waitFor(() => eventsOf(failing.traceId)[0], 'the error event of /error');
+    const envelope = envelopes.raw.map((raw) => parseEnvelope(raw)).find(([, items]) => items.some(([header, payload]) => header.type === 'event' && (payload as { contexts?: { trace?: { trace_id?: string } } }).contexts?.trace?.trace_id === failing.traceId))!;
+    const [headers, [[, event]]] = envelope as [Record<string, unknown>, Array<[unknown, { sdk?: { name?: string; version?: string } }]>];
+    assert.deepEqual(headers.sdk, { name: 'sentry.javascript.core', version: SDK_VERSION });
+    assert.equal(event.sdk?.name, 'sentry.javascript.core');
+    assert.equal(event.sdk?.version, SDK_VERSION);
+    assert.deepEqual(headers.trace, {
+      trace_id: failing.traceId,
+      public_key: dsnFromString(envelopes.dsn)!.publicKey,
+      environment: 'local',
+      release: `users-api@${VERSION}`,
+      sampled: 'true',
+    });
+  });
+
   it('a failed downstream call (502) becomes an event, with its cause', async () => {
     const { traceparent, traceId } = newTraceparent();
     assert.equal((await service.get('/chain/42', { traceparent })).status, 502);
