@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
 /*
@@ -189,6 +190,12 @@ export function decodeJsonLine(line: string): { spans: ReceivedSpan[]; logs: Rec
     spans: request.resourceSpans ? decodeSpans(otlpJsonToProtobuf('traces', line)) : [],
     logs: request.resourceLogs ? decodeLogs(otlpJsonToProtobuf('logs', line)) : [],
   };
+}
+
+/** What a collector's file exporter has written so far (a last line still being written is left for later). */
+export function readCollectorFile(file: string): { spans: ReceivedSpan[]; logs: ReceivedLog[] } {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1).map(decodeJsonLine) : [];
+  return { spans: lines.flatMap((line) => line.spans), logs: lines.flatMap((line) => line.logs) };
 }
 
 function hex(bytes: number[] | undefined): string {

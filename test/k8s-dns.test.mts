@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { COLLECTOR_CONFIG, ensureCollectorBuilt } from '../harness/collector.mts';
 import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, podEnv as podEnvFrom, renderOverlay, type K8sObject } from '../harness/k8s.mts';
-import { decodeJsonLine, type ReceivedSpan } from '../harness/otlp.mts';
+import { readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
 import { TestNetwork } from '../harness/netns.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 import { ROOT, SERVICE_NODE_ARGS } from '../harness/service.mts';
@@ -32,12 +32,6 @@ const runtimeStage = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split(/^FROM
 const IMAGE_ENV = Object.fromEntries(/^ENV (.*)$/m.exec(runtimeStage)![1]!.split(/\s+/).map((pair) => pair.split('='))) as Record<string, string>;
 
 const podEnv = (deployment: K8sObject, container: K8sObject) => podEnvFrom(deployment, container, parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8')));
-
-/** Spans from the collector's file exporter (one OTLP/JSON request per line). */
-function readSpans(file: string): ReceivedSpan[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => decodeJsonLine(line).spans);
-}
 
 const serviceOf = (span: ReceivedSpan) => span.resource['service.name'];
 
@@ -107,7 +101,7 @@ describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gatewa
 
     const spans = await waitFor(
       () => {
-        const all = readSpans(received);
+        const all = readCollectorFile(received).spans;
         const chain = all.find((s) => serviceOf(s) === 'gateway' && s.name === 'GET /chain/:id');
         const trace = all.filter((s) => s.traceId === chain?.traceId);
         return trace.some((s) => serviceOf(s) === 'users' && s.name === 'GET /users/:id') ? trace : undefined;
