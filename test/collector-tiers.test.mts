@@ -1,0 +1,459 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { COLLECTOR_CONFIG, Collector, LOADBALANCER_CONFIG, hostsFileMissing, staticResolver, withHostsFile } from '../harness/collector.mts';
+import { closedLoop, type Answer, type LoadRun, type Pool } from '../harness/load.mts';
+import { STATUS_CODE, readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
+import { FAST_EXPORT } from '../harness/pipeline.mts';
+import { describeNeeding } from '../harness/requirements.mts';
+import { Service, freePort } from '../harness/service.mts';
+import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
+
+/*
+ * The two collector tiers of the EKS overlay (docs/kubernetes.md), as real
+ * collector processes on this machine: one load-balancing collector
+ * (collector/loadbalancer/loadbalancer.yaml) in front of two sampling collectors
+ * (collector/config.yaml, the sampling policy as shipped), and the service as
+ * gateway → users, each trace made of spans that the two services export
+ * separately. Each sampler writes what it keeps to a file of its own (its
+ * `file` exporter): a kept trace shows which sampler decided it, and whether it
+ * arrived whole. A dropped trace leaves no file line, so the samplers' own
+ * metrics count every trace: a trace split across the samplers is "new" to both.
+ */
+
+const CONFIG = readFileSync(COLLECTOR_CONFIG, 'utf8');
+const configDefault = (name: string) => Number(new RegExp(`\\$\\{env:${name}:-(\\d+)\\}`).exec(CONFIG)![1]);
+/** The shipped policy: every error trace, every trace slower than SLOW_MS, SAMPLED_PERCENT % of the rest. */
+const SAMPLED_PERCENT = configDefault('TAIL_SAMPLING_PERCENTAGE');
+const SLOW_MS = configDefault('TAIL_SAMPLING_LATENCY_THRESHOLD_MS');
+/** Short, so the test need not wait the 10 s the clusters wait. */
+const DECISION_WAIT_S = 2;
+
+const ERROR_PATH = '/chain/123'; // users' somework: errorWork's span has status ERROR
+const OTHER_PATH = '/chain/42';
+/** gateway: server, client; users: server, getUser (+ middleWork, errorWork for 123). */
+const SPANS_PER_TRACE: Record<string, number> = { [ERROR_PATH]: 6, [OTHER_PATH]: 4 };
+
+const SPANS = 'otelcol_receiver_accepted_spans';
+const NEW_TRACES = 'otelcol_processor_tail_sampling_new_trace_id_received';
+const DECISIONS = 'otelcol_processor_tail_sampling_global_count_traces_sampled';
+const LB = { exporter: 'load_balancing' };
+
+interface Sampler {
+  name: string;
+  collector: Collector;
+  file: string;
+}
+
+async function startSampler(name: string, folder: string, env: Record<string, string> = {}): Promise<Sampler> {
+  const file = join(folder, `${name}.jsonl`);
+  const collector = await Collector.start({
+    COLLECTOR_EXPORTERS: '[file]',
+    COLLECTOR_FILE_PATH: file,
+    TAIL_SAMPLING_DECISION_WAIT: `${DECISION_WAIT_S}s`,
+    TAIL_SAMPLING_PERCENTAGE: String(SAMPLED_PERCENT),
+    ...env,
+  });
+  return { name, collector, file };
+}
+
+async function startServices(endpoint: string): Promise<Service[]> {
+  // warn: the error path still logs (a record with its trace id), the others stay quiet.
+  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...FAST_EXPORT };
+  const users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
+  const gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url });
+  return [gateway, users];
+}
+
+/** Requests to the gateway, each with a traceparent of its own: the answers carry their trace ids. */
+function tracedLoad(gateway: Service, pools: Pool[], durationMs: number, stop?: () => boolean): Promise<LoadRun> {
+  return closedLoop({
+    baseUrl: gateway.url,
+    pools,
+    durationMs,
+    stop,
+    headers: () => {
+      const { traceparent, traceId } = newTraceparent();
+      return { headers: { traceparent }, traceId };
+    },
+  });
+}
+
+function assertAllAnswered(run: LoadRun): Answer[] {
+  assert.equal(run.failures, 0, run.failureMessages.join('\n'));
+  assert.deepEqual(run.answers.filter((a) => a.status !== 200), [], 'every request answered 200');
+  return run.answers;
+}
+
+const sum = async (collectors: Collector[], name: string, labels: Record<string, string> = {}) =>
+  (await Promise.all(collectors.map(async (c) => (await c.metric(name, labels)) ?? 0))).reduce((a, b) => a + b, 0);
+
+/** Waits until the samplers have decided `traces` traces in all, then until their files hold every kept trace. */
+async function waitForDecisions(samplers: Sampler[], traces: number): Promise<void> {
+  const collectors = samplers.map((s) => s.collector);
+  await waitFor(
+    async () => ((await sum(collectors, DECISIONS)) >= traces) || undefined,
+    `${traces} sampling decisions`,
+    30_000,
+    200,
+  ).catch(async (error: Error) => {
+    const counts = await Promise.all(samplers.map(async (s) => `${s.name}: ${(await s.collector.metricsText()).split('\n').filter((l) => /tail_sampling|accepted_spans/.test(l) && !l.startsWith('#')).join('\n')}`));
+    throw new Error(`${error.message}\n${counts.join('\n')}`);
+  });
+  const kept = await sum(collectors, DECISIONS, { sampled: 'true' });
+  await waitFor(() => (keptTraces(samplers).size >= kept ? true : undefined), `${kept} kept traces in the samplers' files`, 10_000, 200);
+}
+
+/** trace id → sampler name → the spans that sampler kept of it. */
+function keptTraces(samplers: Sampler[]): Map<string, Map<string, ReceivedSpan[]>> {
+  const traces = new Map<string, Map<string, ReceivedSpan[]>>();
+  for (const { name, file } of samplers) {
+    for (const span of readCollectorFile(file).spans) {
+      const bySampler = traces.get(span.traceId) ?? new Map<string, ReceivedSpan[]>();
+      bySampler.set(name, [...(bySampler.get(name) ?? []), span]);
+      traces.set(span.traceId, bySampler);
+    }
+  }
+  return traces;
+}
+
+/** The trace is all there, once: every span of its path, both services, one tree under the client's traceparent. */
+function assertWhole(spans: ReceivedSpan[], answer: Answer, where: string): void {
+  const what = `${where}: trace ${answer.traceId} (${answer.path})`;
+  const ids = new Set(spans.map((s) => s.spanId));
+  assert.equal(spans.length, ids.size, `${what}: a span arrived twice`);
+  assert.equal(ids.size, SPANS_PER_TRACE[answer.path], `${what}: ${spans.map((s) => `${s.resource['service.name']} ${s.name}`).join(', ')}`);
+  assert.deepEqual(new Set(spans.map((s) => s.resource['service.name'])), new Set(['gateway', 'users']), what);
+  assert.equal(spans.filter((s) => !ids.has(s.parentSpanId)).length, 1, `${what}: one root`);
+}
+
+const isError = (answer: Answer) => answer.path === ERROR_PATH;
+
+/** Two-sided acceptance interval for a binomial count at significance `alpha` (exact, by summing the tails). */
+function binomialInterval(n: number, p: number, alpha: number): [number, number] {
+  const pmf: number[] = [Math.pow(1 - p, n)];
+  for (let k = 0; k < n; k++) pmf.push((pmf[k]! * (n - k) * p) / ((k + 1) * (1 - p)));
+  let low = 0;
+  for (let tail = 0; tail + pmf[low]! <= alpha / 2; low++) tail += pmf[low]!;
+  let high = n;
+  for (let tail = 0; tail + pmf[high]! <= alpha / 2; high--) tail += pmf[high]!;
+  return [low, high];
+}
+
+describe('two tiers: one load-balancing collector (static resolver) in front of two sampling collectors', () => {
+  const ERROR_TRACES = 60;
+  const OTHER_TRACES = 1500;
+  let folder: string;
+  let samplers: Sampler[];
+  let balancer: Collector;
+  let services: Service[];
+  let answers: Answer[];
+  let kept: Map<string, Map<string, ReceivedSpan[]>>;
+  let started: number;
+
+  before(async () => {
+    started = performance.now();
+    folder = mkdtempSync(join(tmpdir(), 'tiers-'));
+    samplers = await Promise.all(['sampler-a', 'sampler-b'].map((name) => startSampler(name, folder)));
+    balancer = await Collector.start({}, { configs: [LOADBALANCER_CONFIG, staticResolver(samplers.map((s) => `127.0.0.1:${s.collector.grpcPort}`))] });
+    services = await startServices(balancer.endpoint);
+    const run = await tracedLoad(services[0]!, [
+      { paths: [ERROR_PATH], connections: 1, requests: ERROR_TRACES },
+      { paths: [OTHER_PATH], connections: 4, requests: OTHER_TRACES },
+    ], 60_000);
+    answers = assertAllAnswered(run);
+    assert.equal(run.cutOff, false, 'every request was sent');
+    await waitForDecisions(samplers, answers.length);
+    kept = keptTraces(samplers);
+  });
+  after(async () => {
+    await Promise.all((services ?? []).map((s) => s.stop()));
+    await balancer?.stop();
+    await Promise.all((samplers ?? []).map((s) => s.collector.stop()));
+    if (folder) rmSync(folder, { recursive: true, force: true });
+    console.log(`# static resolver: ${answers?.length} traces, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  it('passes every span on: what the load balancer accepted, it sent, and the two samplers accepted it', async () => {
+    const spans = answers.reduce((total, a) => total + SPANS_PER_TRACE[a.path]!, 0);
+    assert.equal(await balancer.metric(SPANS), spans, 'the services exported every span of every trace, and nothing else');
+    assert.equal(await balancer.metric('otelcol_exporter_sent_spans', LB), spans);
+    assert.equal((await balancer.metric('otelcol_exporter_send_failed_spans', LB)) ?? 0, 0);
+    assert.equal(await sum(samplers.map((s) => s.collector), SPANS), spans);
+    assert.equal(await balancer.metric('otelcol_loadbalancer_num_backends'), 2);
+  });
+
+  it('decides every trace in exactly one sampler: no trace is new to both, each gets one decision, both samplers share the work', async () => {
+    const collectors = samplers.map((s) => s.collector);
+    assert.equal(await sum(collectors, NEW_TRACES), answers.length, 'a trace split across the samplers would be new to each');
+    assert.equal(await sum(collectors, DECISIONS), answers.length);
+    for (const sampler of samplers) {
+      const share = ((await sampler.collector.metric(NEW_TRACES)) ?? 0) / answers.length;
+      assert.ok(share > 0.3 && share < 0.7, `${sampler.name} decided ${(share * 100).toFixed(1)}% of the traces`);
+    }
+    for (const [traceId, bySampler] of kept) assert.equal(bySampler.size, 1, `trace ${traceId} was kept by ${[...bySampler.keys()].join(' and ')}`);
+  });
+
+  it('keeps every error trace, whole, with its log record in the same sampler', () => {
+    const logs = new Map(samplers.map((s) => [s.name, new Set(readCollectorFile(s.file).logs.map((log) => log.traceId))]));
+    for (const answer of answers.filter(isError)) {
+      const bySampler = kept.get(answer.traceId!);
+      assert.ok(bySampler, `error trace ${answer.traceId} was dropped`);
+      const [[name, spans]] = [...bySampler];
+      assertWhole(spans, answer, name);
+      assert.ok(spans.some((s) => s.status.code === STATUS_CODE.ERROR));
+      assert.ok(logs.get(name)!.has(answer.traceId!), `the warn log of ${answer.traceId} went to ${name} with its spans`);
+    }
+  });
+
+  it(`keeps ${SAMPLED_PERCENT}% of the other traces (within a binomial bound at 1e-6), each whole; and every slow one`, () => {
+    const others = answers.filter((a) => !isError(a));
+    // A trace lasts no longer than its request took from the client's side: below SLOW_MS only the percentage can keep it.
+    const fast = others.filter((a) => a.ms < SLOW_MS);
+    const keptFast = fast.filter((a) => kept.has(a.traceId!));
+    const [low, high] = binomialInterval(fast.length, SAMPLED_PERCENT / 100, 1e-6);
+    assert.ok(keptFast.length >= low && keptFast.length <= high, `${keptFast.length} of ${fast.length} kept, expected ${low} to ${high}`);
+    for (const answer of others.filter((a) => kept.has(a.traceId!))) {
+      const [[name, spans]] = [...kept.get(answer.traceId!)!];
+      assertWhole(spans, answer, name);
+    }
+    for (const slow of others.filter((a) => a.ms >= SLOW_MS)) assert.ok(kept.has(slow.traceId!), `slow trace ${slow.traceId} (${slow.ms.toFixed(0)} ms) was dropped`);
+    console.log(`# kept ${keptFast.length} of ${fast.length} traces that are neither errors nor slow (${low} to ${high} expected); ${others.length - fast.length} slow`);
+  });
+});
+
+/**
+ * The same tiers with loadbalancer.yaml's own DNS resolver: the load balancer
+ * resolves the sampling tier's Service name from an /etc/hosts of its own, in
+ * which the test adds and removes sampling collectors as the endpoints
+ * controller adds and removes the records of a headless Service.
+ */
+class DnsTiers {
+  /** The name loadbalancer.yaml resolves by default. */
+  static readonly NAME = /SAMPLING_DNS_NAME:-([^}]+)\}/.exec(readFileSync(LOADBALANCER_CONFIG, 'utf8'))![1]!;
+  static readonly ADDRESSES: Record<string, string> = { 'sampler-a': '127.0.0.2', 'sampler-b': '127.0.0.3' };
+  readonly started = performance.now();
+  readonly folder = mkdtempSync(join(tmpdir(), 'tiers-dns-'));
+  readonly hosts = join(this.folder, 'hosts');
+  samplers: Sampler[] = [];
+  balancer: Collector | undefined;
+  services: Service[] = [];
+  /** When a poll of the load balancer last saw each number of sampling collectors. */
+  readonly lastSeen = new Map<number, number>();
+
+  /** Two sampling collectors on one port (as pods share a containerPort), both resolved; the load balancer; the services. */
+  async start(): Promise<this> {
+    const port = await freePort();
+    this.samplers = await Promise.all(Object.entries(DnsTiers.ADDRESSES).map(([name, address]) => startSampler(name, this.folder, { OTLP_GRPC_ENDPOINT: `${address}:${port}` })));
+    this.resolve(['sampler-a', 'sampler-b']);
+    this.balancer = await Collector.start({ SAMPLING_OTLP_PORT: String(port), SAMPLING_DNS_INTERVAL: '1s' }, { configs: [LOADBALANCER_CONFIG], launcher: withHostsFile(this.hosts) });
+    await this.waitForBackends(2);
+    this.services = await startServices(this.balancer.endpoint);
+    return this;
+  }
+
+  get stays(): Sampler {
+    return this.samplers[0]!;
+  }
+
+  get leaves(): Sampler {
+    return this.samplers[1]!;
+  }
+
+  /** Rewrites the hosts file in place (the bind mount follows the inode). */
+  resolve(names: string[]): void {
+    writeFileSync(this.hosts, names.map((name) => `${DnsTiers.ADDRESSES[name]} ${DnsTiers.NAME}\n`).join(''));
+  }
+
+  /** Go re-reads a changed hosts file after at most 5 s; the resolver asks every second. Resolves when it saw `count`. */
+  async waitForBackends(count: number): Promise<number> {
+    await waitFor(
+      async () => {
+        const seen = (await this.balancer!.metric('otelcol_loadbalancer_num_backends')) ?? 0;
+        this.lastSeen.set(seen, performance.now());
+        return seen === count || undefined;
+      },
+      `the load balancer to resolve ${count} sampling collectors`,
+      15_000,
+      100,
+    );
+    return performance.now();
+  }
+
+  /** Load that runs until `stop()`. */
+  load(): { stop: () => Promise<Answer[]> } {
+    let stopping = false;
+    const run = tracedLoad(this.services[0]!, [{ paths: [ERROR_PATH], connections: 1 }, { paths: [OTHER_PATH], connections: 2 }], 60_000, () => stopping);
+    return {
+      stop: async () => {
+        stopping = true;
+        return assertAllAnswered(await run);
+      },
+    };
+  }
+
+  /** Waits until the sampler that stays has decided every trace it received, and written what it kept. */
+  async settle(tracesElsewhere: number, traces: number): Promise<void> {
+    const { collector } = this.stays;
+    await waitFor(
+      async () => {
+        const [decided, received] = [(await collector.metric(DECISIONS)) ?? 0, (await collector.metric(NEW_TRACES)) ?? 0];
+        return (received + tracesElsewhere >= traces && decided === received) || undefined;
+      },
+      `${this.stays.name} to decide every trace it received`,
+      30_000,
+      200,
+    );
+    const kept = (await collector.metric(DECISIONS, { sampled: 'true' })) ?? 0;
+    await waitFor(() => (keptTraces([this.stays]).size >= kept ? true : undefined), `${this.stays.name}'s kept traces in its file`, 10_000, 200);
+  }
+
+  async stop(what: string, traces: number): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop()));
+    await this.balancer?.stop();
+    await Promise.all(this.samplers.map((s) => s.collector.stop()));
+    rmSync(this.folder, { recursive: true, force: true });
+    console.log(`# DNS resolver, ${what}: ${traces} traces, ${((performance.now() - this.started) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** From a span's end to its arrival at the load balancer: the services' 50 ms export delay, with room to spare. */
+const DELIVERY_MS = 1_000;
+
+/** Requests whose spans may have reached the load balancer on both sides of a ring change that happened between `from` and `to`. */
+const inFlight = (answers: Answer[], from: number, to: number) => new Set(answers.filter((a) => a.sentAt <= to && a.sentAt + a.ms + DELIVERY_MS >= from).map((a) => a.traceId));
+
+const spansOf = (answers: Answer[]) => answers.reduce((total, a) => total + SPANS_PER_TRACE[a.path]!, 0);
+
+const missing = hostsFileMissing();
+
+describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves the ring as a terminating pod leaves its headless Service, then stops', () => {
+  let tiers: DnsTiers;
+  let answers: Answer[];
+  const at = { left: 0, switched: 0, stopping: 0 };
+  const leaver = { spansAfterSwitch: 0, spansAtStop: 0, newTraces: 0, decisions: 0, exit: null as number | null };
+
+  before(async () => {
+    tiers = await new DnsTiers().start();
+    const { leaves } = tiers;
+    const load = tiers.load();
+    await sleep(2_000);
+    at.left = performance.now();
+    tiers.resolve(['sampler-a']); // the endpoints controller drops a terminating pod from the headless Service
+    at.switched = await tiers.waitForBackends(1);
+    await sleep(DELIVERY_MS);
+    leaver.spansAfterSwitch = (await leaves.collector.metric(SPANS)) ?? 0;
+    // The sampling pods' preStop wait: sampler-b decides every trace it holds before it is stopped.
+    await waitFor(
+      async () => ((await leaves.collector.metric(DECISIONS)) ?? 0) >= ((await leaves.collector.metric(NEW_TRACES)) ?? 0) || undefined,
+      'sampler-b to decide what it holds',
+      DECISION_WAIT_S * 1000 + 10_000,
+      100,
+    );
+    await sleep(1_000);
+    leaver.spansAtStop = (await leaves.collector.metric(SPANS)) ?? 0;
+    leaver.newTraces = (await leaves.collector.metric(NEW_TRACES)) ?? 0;
+    leaver.decisions = (await leaves.collector.metric(DECISIONS)) ?? 0;
+    at.stopping = performance.now();
+    leaver.exit = await leaves.collector.stop();
+    await sleep(1_500); // sampler-b gone, the load goes on
+    answers = await load.stop();
+    await tiers.settle(leaver.newTraces, answers.length);
+  });
+  after(() => tiers?.stop('a sampling collector leaves', answers?.length ?? 0));
+
+  it('re-routes: once the load balancer dropped sampler-b, nothing more reached it, and no span was lost on the way', async () => {
+    const balancer = tiers.balancer!;
+    const sentMeanwhile = answers.filter((a) => a.sentAt > at.switched && a.sentAt + a.ms < at.stopping);
+    assert.ok(sentMeanwhile.length > 20, `requests between the switch and sampler-b's stop: ${sentMeanwhile.length}`);
+    assert.equal(leaver.spansAtStop, leaver.spansAfterSwitch, 'sampler-b received spans after it left the ring');
+    const spans = spansOf(answers);
+    assert.equal(await balancer.metric(SPANS), spans);
+    assert.equal(await balancer.metric('otelcol_exporter_sent_spans', LB), spans);
+    assert.equal((await balancer.metric('otelcol_exporter_send_failed_spans', LB)) ?? 0, 0, 'dropped by the load balancer');
+    assert.equal((await balancer.metric('otelcol_exporter_enqueue_failed_spans', LB)) ?? 0, 0, 'refused by its queue');
+    assert.equal(((await tiers.stays.collector.metric(SPANS)) ?? 0) + leaver.spansAtStop, spans, 'every span reached a sampler once');
+  });
+
+  it('sampler-b decided every trace it had received before it stopped, and stopped cleanly', () => {
+    assert.ok(leaver.newTraces > 20, `sampler-b had ${leaver.newTraces} traces before it left`);
+    assert.equal(leaver.decisions, leaver.newTraces);
+    assert.equal(leaver.exit, 0);
+  });
+
+  it('split only traces in flight at the switch; every other trace was decided whole in one sampler, every error trace kept', async () => {
+    const split = ((await tiers.stays.collector.metric(NEW_TRACES)) ?? 0) + leaver.newTraces - answers.length;
+    const around = inFlight(answers, tiers.lastSeen.get(2)!, at.switched);
+    assert.ok(split >= 0 && split <= around.size, `${split} traces split, ${around.size} in flight at the switch`);
+    const kept = keptTraces(tiers.samplers);
+    for (const answer of answers.filter((a) => !around.has(a.traceId))) {
+      const bySampler = kept.get(answer.traceId!);
+      if (!bySampler) {
+        assert.ok(!isError(answer), `error trace ${answer.traceId} was dropped`);
+        continue;
+      }
+      assert.equal(bySampler.size, 1, `trace ${answer.traceId} kept by both samplers`);
+      const [[name, spans]] = [...bySampler];
+      assertWhole(spans, answer, name);
+      if (answer.sentAt > at.switched) assert.equal(name, 'sampler-a', `trace ${answer.traceId}, sent after the switch`);
+    }
+    console.log(`# ${split} of ${answers.length} traces split by the switch (${around.size} in flight then)`);
+  });
+});
+
+describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes, its records go after it, the load balancer retries onto the other', () => {
+  let tiers: DnsTiers;
+  let answers: Answer[];
+  const at = { killed: 0, left: 0, switched: 0 };
+  let undecidedAtCrash = 0;
+
+  before(async () => {
+    tiers = await new DnsTiers().start();
+    const load = tiers.load();
+    await sleep(2_000);
+    undecidedAtCrash = ((await tiers.leaves.collector.metric(NEW_TRACES)) ?? 0) - ((await tiers.leaves.collector.metric(DECISIONS)) ?? 0);
+    at.killed = performance.now();
+    await tiers.leaves.collector.stop('SIGKILL'); // an OOM kill: no shutdown, its traces in memory are gone
+    await sleep(2_000); // the kubelet reports the container gone, the endpoints controller drops the record
+    at.left = performance.now();
+    tiers.resolve(['sampler-a']);
+    at.switched = await tiers.waitForBackends(1);
+    await sleep(2_000);
+    answers = await load.stop();
+    const balancer = tiers.balancer!;
+    await waitFor(async () => (await balancer.metric('otelcol_exporter_sent_spans', LB)) === spansOf(answers) || undefined, 'the load balancer to deliver every span', 30_000, 200)
+      .catch(async (error: Error) => assert.fail(`${error.message}: ${(await balancer.metricsText()).split('\n').filter((l) => /^otelcol_exporter_/.test(l)).join('\n')}`));
+    await tiers.settle(0, 0);
+  });
+  after(() => tiers?.stop('a sampling collector crashes', answers?.length ?? 0));
+
+  it('counts the failed exports to the dead sampler, and retries them onto the one left: the load balancer drops nothing', async () => {
+    const balancer = tiers.balancer!;
+    const dead = `${DnsTiers.ADDRESSES['sampler-b']}:`;
+    const failed = (await balancer.metricsText()).split('\n').filter((line) => line.startsWith('otelcol_loadbalancer_backend_outcome') && line.includes(`endpoint="${dead}`) && line.includes('success="false"'));
+    assert.ok(failed.length > 0 && Number(failed[0]!.split(' ').at(-1)) > 0, 'otelcol_loadbalancer_backend_outcome{success="false"} for the dead sampler');
+    const spans = spansOf(answers);
+    assert.equal(await balancer.metric(SPANS), spans);
+    assert.equal(await balancer.metric('otelcol_exporter_sent_spans', LB), spans, 'every batch was delivered in the end');
+    assert.equal((await balancer.metric('otelcol_exporter_send_failed_spans', LB)) ?? 0, 0, 'dropped by the load balancer');
+    assert.equal((await balancer.metric('otelcol_exporter_enqueue_failed_spans', LB)) ?? 0, 0, 'refused by its queue');
+  });
+
+  it('loses only what the dead sampler held undecided: traces that reached it in its last decision wait before the crash', () => {
+    const kept = keptTraces(tiers.samplers);
+    const couldBeLost = inFlight(answers, at.killed - DECISION_WAIT_S * 1000 - DELIVERY_MS, at.switched);
+    const lost = answers.filter((a) => isError(a) && !kept.has(a.traceId!));
+    assert.ok(lost.length > 0, 'the crash lost no error trace: it did not hit a sampler that held traces');
+    for (const answer of lost) assert.ok(couldBeLost.has(answer.traceId), `error trace ${answer.traceId} lost, sent ${((answer.sentAt - at.killed) / 1000).toFixed(1)} s after the crash`);
+    for (const answer of answers.filter((a) => a.sentAt > at.switched)) {
+      const bySampler = kept.get(answer.traceId!);
+      if (isError(answer)) assert.ok(bySampler, `error trace ${answer.traceId}, sent after the switch, was dropped`);
+      if (bySampler) assertWhole([...bySampler.get('sampler-a')!], answer, 'sampler-a');
+    }
+    console.log(`# the crash: sampler-b held ${undecidedAtCrash} undecided traces; ${lost.length} error traces lost, all sent from ${DECISION_WAIT_S + DELIVERY_MS / 1000} s before the crash to the switch`);
+  });
+});
