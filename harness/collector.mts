@@ -140,7 +140,8 @@ export function withHostsFile(hostsFile: string): string[] {
 
 /** Why withHostsFile cannot work on this machine, or undefined when it can. */
 export function hostsFileMissing(): string | undefined {
-  const run = spawnSync(withHostsFile('/etc/hosts')[0]!, [...withHostsFile('/etc/hosts').slice(1), 'true'], { encoding: 'utf8', timeout: 10_000 });
+  const [command, ...args] = withHostsFile('/etc/hosts');
+  const run = spawnSync(command!, [...args, 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (run.error) return `unshare is missing (${run.error.message}; apt-get install util-linux)`;
   return run.status === 0 ? undefined : `no mount namespace for a private /etc/hosts (${run.stderr.trim() || `exit ${run.status}`}): needs root or unprivileged user namespaces`;
 }

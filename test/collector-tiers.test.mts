@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTOR_CONFIG, Collector, LOADBALANCER_CONFIG, hostsFileMissing, staticResolver, withHostsFile } from '../harness/collector.mts';
-import { closedLoop, type Answer, type LoadRun, type Pool } from '../harness/load.mts';
+import { closedLoop, type Answer, type Pool } from '../harness/load.mts';
 import { STATUS_CODE, readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { describeNeeding } from '../harness/requirements.mts';
@@ -49,63 +49,154 @@ interface Sampler {
   file: string;
 }
 
-async function startSampler(name: string, folder: string, env: Record<string, string> = {}): Promise<Sampler> {
-  const file = join(folder, `${name}.jsonl`);
-  const collector = await Collector.start({
-    COLLECTOR_EXPORTERS: '[file]',
-    COLLECTOR_FILE_PATH: file,
-    TAIL_SAMPLING_DECISION_WAIT: `${DECISION_WAIT_S}s`,
-    TAIL_SAMPLING_PERCENTAGE: String(SAMPLED_PERCENT),
-    ...env,
-  });
-  return { name, collector, file };
-}
-
-async function startServices(endpoint: string): Promise<Service[]> {
-  // warn: the error path still logs (a record with its trace id), the others stay quiet.
-  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...FAST_EXPORT };
-  const users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
-  const gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url });
-  return [gateway, users];
-}
-
-/** Requests to the gateway, each with a traceparent of its own: the answers carry their trace ids. */
-function tracedLoad(gateway: Service, pools: Pool[], durationMs: number, stop?: () => boolean): Promise<LoadRun> {
-  return closedLoop({
-    baseUrl: gateway.url,
-    pools,
-    durationMs,
-    stop,
-    headers: () => {
-      const { traceparent, traceId } = newTraceparent();
-      return { headers: { traceparent }, traceId };
-    },
-  });
-}
-
-function assertAllAnswered(run: LoadRun): Answer[] {
-  assert.equal(run.failures, 0, run.failureMessages.join('\n'));
-  assert.deepEqual(run.answers.filter((a) => a.status !== 200), [], 'every request answered 200');
-  return run.answers;
-}
-
+const isError = (answer: Answer) => answer.path === ERROR_PATH;
+const spansOf = (answers: Answer[]) => answers.reduce((total, a) => total + SPANS_PER_TRACE[a.path]!, 0);
 const sum = async (collectors: Collector[], name: string, labels: Record<string, string> = {}) =>
   (await Promise.all(collectors.map(async (c) => (await c.metric(name, labels)) ?? 0))).reduce((a, b) => a + b, 0);
 
-/** Waits until the samplers have decided `traces` traces in all, then until their files hold every kept trace. */
-async function waitForDecisions(samplers: Sampler[], traces: number): Promise<void> {
-  const collectors = samplers.map((s) => s.collector);
-  await waitFor(
-    async () => ((await sum(collectors, DECISIONS)) >= traces) || undefined,
-    `${traces} sampling decisions`,
-    30_000,
-    200,
-  ).catch(async (error: Error) => {
-    const counts = await Promise.all(samplers.map(async (s) => `${s.name}: ${(await s.collector.metricsText()).split('\n').filter((l) => /tail_sampling|accepted_spans/.test(l) && !l.startsWith('#')).join('\n')}`));
-    throw new Error(`${error.message}\n${counts.join('\n')}`);
-  });
-  const kept = await sum(collectors, DECISIONS, { sampled: 'true' });
-  await waitFor(() => (keptTraces(samplers).size >= kept ? true : undefined), `${kept} kept traces in the samplers' files`, 10_000, 200);
+/** From a span's end to its arrival at the load balancer: the services' 50 ms export delay, with room to spare. */
+const DELIVERY_MS = 1_000;
+
+/** Requests whose spans may have reached the load balancer on both sides of a ring change that happened between `from` and `to`. */
+const inFlight = (answers: Answer[], from: number, to: number) => new Set(answers.filter((a) => a.sentAt <= to && a.sentAt + a.ms + DELIVERY_MS >= from).map((a) => a.traceId));
+
+interface Sampler {
+  name: string;
+  collector: Collector;
+  file: string;
+}
+
+/**
+ * One load-balancing collector in front of two sampling collectors, and the
+ * services sending to it. `static`: the samplers on loopback ports of their
+ * own, in the fixed list that loadbalancer.yaml describes. `dns`:
+ * loadbalancer.yaml's own DNS resolver, reading an /etc/hosts of its own
+ * (withHostsFile), in which the test adds and removes samplers as the
+ * endpoints controller adds and removes the records of a headless Service; the
+ * samplers share one port on two loopback addresses, as pods share a containerPort.
+ */
+class Tiers {
+  /** The name loadbalancer.yaml resolves by default. */
+  static readonly DNS_NAME = /SAMPLING_DNS_NAME:-([^}]+)\}/.exec(readFileSync(LOADBALANCER_CONFIG, 'utf8'))![1]!;
+  static readonly ADDRESSES: Record<string, string> = { 'sampler-a': '127.0.0.2', 'sampler-b': '127.0.0.3' };
+  readonly started = performance.now();
+  readonly folder = mkdtempSync(join(tmpdir(), 'tiers-'));
+  readonly hosts = join(this.folder, 'hosts');
+  samplers: Sampler[] = [];
+  services: Service[] = [];
+  /** When a poll of the load balancer last saw each number of sampling collectors. */
+  readonly lastSeen = new Map<number, number>();
+  private collector: Collector | undefined;
+
+  get balancer(): Collector {
+    return this.collector!;
+  }
+
+  /** The sampler that stays, and the one that leaves or crashes. */
+  get stays(): Sampler {
+    return this.samplers[0]!;
+  }
+
+  get leaves(): Sampler {
+    return this.samplers[1]!;
+  }
+
+  async start(resolver: 'static' | 'dns'): Promise<this> {
+    const port = await freePort();
+    this.samplers = await Promise.all(
+      Object.entries(Tiers.ADDRESSES).map(([name, address]) => this.startSampler(name, resolver === 'dns' ? { OTLP_GRPC_ENDPOINT: `${address}:${port}` } : {})),
+    );
+    if (resolver === 'static') {
+      this.collector = await Collector.start({}, { configs: [LOADBALANCER_CONFIG, staticResolver(this.samplers.map((s) => `127.0.0.1:${s.collector.grpcPort}`))] });
+    } else {
+      this.resolve(['sampler-a', 'sampler-b']);
+      this.collector = await Collector.start({ SAMPLING_OTLP_PORT: String(port), SAMPLING_DNS_INTERVAL: '1s' }, { configs: [LOADBALANCER_CONFIG], launcher: withHostsFile(this.hosts) });
+      await this.waitForBackends(2);
+    }
+    // warn: the error path still logs (a record with its trace id), the others stay quiet.
+    const common = { OTEL_EXPORTER_OTLP_ENDPOINT: this.balancer.endpoint, LOG_LEVEL: 'warn', ...FAST_EXPORT };
+    const users = await Service.start({ ...common, OTEL_SERVICE_NAME: 'users' });
+    this.services = [users, await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url })];
+    return this;
+  }
+
+  private async startSampler(name: string, env: Record<string, string>): Promise<Sampler> {
+    const file = join(this.folder, `${name}.jsonl`);
+    const collector = await Collector.start({
+      COLLECTOR_EXPORTERS: '[file]',
+      COLLECTOR_FILE_PATH: file,
+      TAIL_SAMPLING_DECISION_WAIT: `${DECISION_WAIT_S}s`,
+      TAIL_SAMPLING_PERCENTAGE: String(SAMPLED_PERCENT),
+      ...env,
+    });
+    return { name, collector, file };
+  }
+
+  /** Rewrites the load balancer's hosts file in place (the bind mount follows the inode). */
+  resolve(names: string[]): void {
+    writeFileSync(this.hosts, names.map((name) => `${Tiers.ADDRESSES[name]} ${Tiers.DNS_NAME}\n`).join(''));
+  }
+
+  /** Go re-reads a changed hosts file after at most 5 s; the resolver asks every second. Resolves when it saw `count`, with the time. */
+  async waitForBackends(count: number): Promise<number> {
+    await waitFor(
+      async () => {
+        const seen = (await this.balancer.metric('otelcol_loadbalancer_num_backends')) ?? 0;
+        this.lastSeen.set(seen, performance.now());
+        return seen === count || undefined;
+      },
+      `the load balancer to resolve ${count} sampling collectors`,
+      15_000,
+      100,
+    );
+    return performance.now();
+  }
+
+  /** Requests to the gateway, each with a traceparent of its own, until every pool has sent its count or `stop()`. */
+  async load(pools: Pool[], stop?: () => boolean): Promise<Answer[]> {
+    const run = await closedLoop({
+      baseUrl: this.services[1]!.url,
+      pools,
+      durationMs: 60_000,
+      stop,
+      headers: () => {
+        const { traceparent, traceId } = newTraceparent();
+        return { headers: { traceparent }, traceId };
+      },
+    });
+    assert.equal(run.failures, 0, run.failureMessages.join('\n'));
+    assert.equal(run.cutOff, false, 'every request was sent');
+    assert.deepEqual(run.answers.filter((a) => a.status !== 200), [], 'every request answered 200');
+    return run.answers;
+  }
+
+  /**
+   * Waits until `samplers` have received `traces` traces (less those decided
+   * `elsewhere`) and decided every one they received, then until their files
+   * hold every trace they kept.
+   */
+  async settle(samplers: Sampler[], elsewhere: number, traces: number): Promise<void> {
+    const collectors = samplers.map((s) => s.collector);
+    await waitFor(
+      async () => {
+        const [decided, received] = [await sum(collectors, DECISIONS), await sum(collectors, NEW_TRACES)];
+        return (received + elsewhere >= traces && decided === received) || undefined;
+      },
+      `${samplers.map((s) => s.name).join(' and ')} to decide ${traces - elsewhere} traces or more`,
+      30_000,
+      200,
+    );
+    const kept = await sum(collectors, DECISIONS, { sampled: 'true' });
+    await waitFor(() => (keptTraces(samplers).size >= kept ? true : undefined), `${kept} kept traces in the samplers' files`, 10_000, 200);
+  }
+
+  async stop(what: string, traces: number | undefined): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop()));
+    await this.collector?.stop();
+    await Promise.all(this.samplers.map((s) => s.collector.stop()));
+    rmSync(this.folder, { recursive: true, force: true });
+    console.log(`# ${what}: ${traces} traces, ${((performance.now() - this.started) / 1000).toFixed(1)} s`);
+  }
 }
 
 /** trace id → sampler name → the spans that sampler kept of it. */
@@ -131,8 +222,6 @@ function assertWhole(spans: ReceivedSpan[], answer: Answer, where: string): void
   assert.equal(spans.filter((s) => !ids.has(s.parentSpanId)).length, 1, `${what}: one root`);
 }
 
-const isError = (answer: Answer) => answer.path === ERROR_PATH;
-
 /** Two-sided acceptance interval for a binomial count at significance `alpha` (exact, by summing the tails). */
 function binomialInterval(n: number, p: number, alpha: number): [number, number] {
   const pmf: number[] = [Math.pow(1 - p, n)];
@@ -145,41 +234,26 @@ function binomialInterval(n: number, p: number, alpha: number): [number, number]
 }
 
 describe('two tiers: one load-balancing collector (static resolver) in front of two sampling collectors', () => {
-  const ERROR_TRACES = 60;
-  const OTHER_TRACES = 1500;
-  let folder: string;
+  let tiers: Tiers;
   let samplers: Sampler[];
   let balancer: Collector;
-  let services: Service[];
   let answers: Answer[];
   let kept: Map<string, Map<string, ReceivedSpan[]>>;
-  let started: number;
 
   before(async () => {
-    started = performance.now();
-    folder = mkdtempSync(join(tmpdir(), 'tiers-'));
-    samplers = await Promise.all(['sampler-a', 'sampler-b'].map((name) => startSampler(name, folder)));
-    balancer = await Collector.start({}, { configs: [LOADBALANCER_CONFIG, staticResolver(samplers.map((s) => `127.0.0.1:${s.collector.grpcPort}`))] });
-    services = await startServices(balancer.endpoint);
-    const run = await tracedLoad(services[0]!, [
-      { paths: [ERROR_PATH], connections: 1, requests: ERROR_TRACES },
-      { paths: [OTHER_PATH], connections: 4, requests: OTHER_TRACES },
-    ], 60_000);
-    answers = assertAllAnswered(run);
-    assert.equal(run.cutOff, false, 'every request was sent');
-    await waitForDecisions(samplers, answers.length);
+    tiers = await new Tiers().start('static');
+    ({ samplers, balancer } = tiers);
+    answers = await tiers.load([
+      { paths: [ERROR_PATH], connections: 1, requests: 60 },
+      { paths: [OTHER_PATH], connections: 4, requests: 1500 },
+    ]);
+    await tiers.settle(samplers, 0, answers.length);
     kept = keptTraces(samplers);
   });
-  after(async () => {
-    await Promise.all((services ?? []).map((s) => s.stop()));
-    await balancer?.stop();
-    await Promise.all((samplers ?? []).map((s) => s.collector.stop()));
-    if (folder) rmSync(folder, { recursive: true, force: true });
-    console.log(`# static resolver: ${answers?.length} traces, ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  });
+  after(() => tiers?.stop('static resolver', answers?.length));
 
   it('passes every span on: what the load balancer accepted, it sent, and the two samplers accepted it', async () => {
-    const spans = answers.reduce((total, a) => total + SPANS_PER_TRACE[a.path]!, 0);
+    const spans = spansOf(answers);
     assert.equal(await balancer.metric(SPANS), spans, 'the services exported every span of every trace, and nothing else');
     assert.equal(await balancer.metric('otelcol_exporter_sent_spans', LB), spans);
     assert.equal((await balancer.metric('otelcol_exporter_send_failed_spans', LB)) ?? 0, 0);
@@ -226,121 +300,22 @@ describe('two tiers: one load-balancing collector (static resolver) in front of 
   });
 });
 
-/**
- * The same tiers with loadbalancer.yaml's own DNS resolver: the load balancer
- * resolves the sampling tier's Service name from an /etc/hosts of its own, in
- * which the test adds and removes sampling collectors as the endpoints
- * controller adds and removes the records of a headless Service.
- */
-class DnsTiers {
-  /** The name loadbalancer.yaml resolves by default. */
-  static readonly NAME = /SAMPLING_DNS_NAME:-([^}]+)\}/.exec(readFileSync(LOADBALANCER_CONFIG, 'utf8'))![1]!;
-  static readonly ADDRESSES: Record<string, string> = { 'sampler-a': '127.0.0.2', 'sampler-b': '127.0.0.3' };
-  readonly started = performance.now();
-  readonly folder = mkdtempSync(join(tmpdir(), 'tiers-dns-'));
-  readonly hosts = join(this.folder, 'hosts');
-  samplers: Sampler[] = [];
-  balancer: Collector | undefined;
-  services: Service[] = [];
-  /** When a poll of the load balancer last saw each number of sampling collectors. */
-  readonly lastSeen = new Map<number, number>();
-
-  /** Two sampling collectors on one port (as pods share a containerPort), both resolved; the load balancer; the services. */
-  async start(): Promise<this> {
-    const port = await freePort();
-    this.samplers = await Promise.all(Object.entries(DnsTiers.ADDRESSES).map(([name, address]) => startSampler(name, this.folder, { OTLP_GRPC_ENDPOINT: `${address}:${port}` })));
-    this.resolve(['sampler-a', 'sampler-b']);
-    this.balancer = await Collector.start({ SAMPLING_OTLP_PORT: String(port), SAMPLING_DNS_INTERVAL: '1s' }, { configs: [LOADBALANCER_CONFIG], launcher: withHostsFile(this.hosts) });
-    await this.waitForBackends(2);
-    this.services = await startServices(this.balancer.endpoint);
-    return this;
-  }
-
-  get stays(): Sampler {
-    return this.samplers[0]!;
-  }
-
-  get leaves(): Sampler {
-    return this.samplers[1]!;
-  }
-
-  /** Rewrites the hosts file in place (the bind mount follows the inode). */
-  resolve(names: string[]): void {
-    writeFileSync(this.hosts, names.map((name) => `${DnsTiers.ADDRESSES[name]} ${DnsTiers.NAME}\n`).join(''));
-  }
-
-  /** Go re-reads a changed hosts file after at most 5 s; the resolver asks every second. Resolves when it saw `count`. */
-  async waitForBackends(count: number): Promise<number> {
-    await waitFor(
-      async () => {
-        const seen = (await this.balancer!.metric('otelcol_loadbalancer_num_backends')) ?? 0;
-        this.lastSeen.set(seen, performance.now());
-        return seen === count || undefined;
-      },
-      `the load balancer to resolve ${count} sampling collectors`,
-      15_000,
-      100,
-    );
-    return performance.now();
-  }
-
-  /** Load that runs until `stop()`. */
-  load(): { stop: () => Promise<Answer[]> } {
-    let stopping = false;
-    const run = tracedLoad(this.services[0]!, [{ paths: [ERROR_PATH], connections: 1 }, { paths: [OTHER_PATH], connections: 2 }], 60_000, () => stopping);
-    return {
-      stop: async () => {
-        stopping = true;
-        return assertAllAnswered(await run);
-      },
-    };
-  }
-
-  /** Waits until the sampler that stays has decided every trace it received, and written what it kept. */
-  async settle(tracesElsewhere: number, traces: number): Promise<void> {
-    const { collector } = this.stays;
-    await waitFor(
-      async () => {
-        const [decided, received] = [(await collector.metric(DECISIONS)) ?? 0, (await collector.metric(NEW_TRACES)) ?? 0];
-        return (received + tracesElsewhere >= traces && decided === received) || undefined;
-      },
-      `${this.stays.name} to decide every trace it received`,
-      30_000,
-      200,
-    );
-    const kept = (await collector.metric(DECISIONS, { sampled: 'true' })) ?? 0;
-    await waitFor(() => (keptTraces([this.stays]).size >= kept ? true : undefined), `${this.stays.name}'s kept traces in its file`, 10_000, 200);
-  }
-
-  async stop(what: string, traces: number): Promise<void> {
-    await Promise.all(this.services.map((s) => s.stop()));
-    await this.balancer?.stop();
-    await Promise.all(this.samplers.map((s) => s.collector.stop()));
-    rmSync(this.folder, { recursive: true, force: true });
-    console.log(`# DNS resolver, ${what}: ${traces} traces, ${((performance.now() - this.started) / 1000).toFixed(1)} s`);
-  }
-}
-
-/** From a span's end to its arrival at the load balancer: the services' 50 ms export delay, with room to spare. */
-const DELIVERY_MS = 1_000;
-
-/** Requests whose spans may have reached the load balancer on both sides of a ring change that happened between `from` and `to`. */
-const inFlight = (answers: Answer[], from: number, to: number) => new Set(answers.filter((a) => a.sentAt <= to && a.sentAt + a.ms + DELIVERY_MS >= from).map((a) => a.traceId));
-
-const spansOf = (answers: Answer[]) => answers.reduce((total, a) => total + SPANS_PER_TRACE[a.path]!, 0);
+/** The DNS runs: one connection on the error path, two on the other, until told to stop. */
+const OPEN_ENDED: Pool[] = [{ paths: [ERROR_PATH], connections: 1 }, { paths: [OTHER_PATH], connections: 2 }];
 
 const missing = hostsFileMissing();
 
 describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves the ring as a terminating pod leaves its headless Service, then stops', () => {
-  let tiers: DnsTiers;
+  let tiers: Tiers;
   let answers: Answer[];
   const at = { left: 0, switched: 0, stopping: 0 };
   const leaver = { spansAfterSwitch: 0, spansAtStop: 0, newTraces: 0, decisions: 0, exit: null as number | null };
 
   before(async () => {
-    tiers = await new DnsTiers().start();
+    tiers = await new Tiers().start('dns');
     const { leaves } = tiers;
-    const load = tiers.load();
+    let stopping = false;
+    const load = tiers.load(OPEN_ENDED, () => stopping);
     await sleep(2_000);
     at.left = performance.now();
     tiers.resolve(['sampler-a']); // the endpoints controller drops a terminating pod from the headless Service
@@ -348,12 +323,7 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves t
     await sleep(DELIVERY_MS);
     leaver.spansAfterSwitch = (await leaves.collector.metric(SPANS)) ?? 0;
     // The sampling pods' preStop wait: sampler-b decides every trace it holds before it is stopped.
-    await waitFor(
-      async () => ((await leaves.collector.metric(DECISIONS)) ?? 0) >= ((await leaves.collector.metric(NEW_TRACES)) ?? 0) || undefined,
-      'sampler-b to decide what it holds',
-      DECISION_WAIT_S * 1000 + 10_000,
-      100,
-    );
+    await tiers.settle([leaves], 0, 0);
     await sleep(1_000);
     leaver.spansAtStop = (await leaves.collector.metric(SPANS)) ?? 0;
     leaver.newTraces = (await leaves.collector.metric(NEW_TRACES)) ?? 0;
@@ -361,13 +331,14 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves t
     at.stopping = performance.now();
     leaver.exit = await leaves.collector.stop();
     await sleep(1_500); // sampler-b gone, the load goes on
-    answers = await load.stop();
-    await tiers.settle(leaver.newTraces, answers.length);
+    stopping = true;
+    answers = await load;
+    await tiers.settle([tiers.stays], leaver.newTraces, answers.length);
   });
-  after(() => tiers?.stop('a sampling collector leaves', answers?.length ?? 0));
+  after(() => tiers?.stop('DNS resolver, a sampling collector leaves', answers?.length));
 
   it('re-routes: once the load balancer dropped sampler-b, nothing more reached it, and no span was lost on the way', async () => {
-    const balancer = tiers.balancer!;
+    const { balancer } = tiers;
     const sentMeanwhile = answers.filter((a) => a.sentAt > at.switched && a.sentAt + a.ms < at.stopping);
     assert.ok(sentMeanwhile.length > 20, `requests between the switch and sampler-b's stop: ${sentMeanwhile.length}`);
     assert.equal(leaver.spansAtStop, leaver.spansAfterSwitch, 'sampler-b received spans after it left the ring');
@@ -406,14 +377,15 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves t
 });
 
 describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes, its records go after it, the load balancer retries onto the other', () => {
-  let tiers: DnsTiers;
+  let tiers: Tiers;
   let answers: Answer[];
   const at = { killed: 0, left: 0, switched: 0 };
   let undecidedAtCrash = 0;
 
   before(async () => {
-    tiers = await new DnsTiers().start();
-    const load = tiers.load();
+    tiers = await new Tiers().start('dns');
+    let stopping = false;
+    const load = tiers.load(OPEN_ENDED, () => stopping);
     await sleep(2_000);
     undecidedAtCrash = ((await tiers.leaves.collector.metric(NEW_TRACES)) ?? 0) - ((await tiers.leaves.collector.metric(DECISIONS)) ?? 0);
     at.killed = performance.now();
@@ -423,17 +395,18 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes,
     tiers.resolve(['sampler-a']);
     at.switched = await tiers.waitForBackends(1);
     await sleep(2_000);
-    answers = await load.stop();
-    const balancer = tiers.balancer!;
+    stopping = true;
+    answers = await load;
+    const { balancer } = tiers;
     await waitFor(async () => (await balancer.metric('otelcol_exporter_sent_spans', LB)) === spansOf(answers) || undefined, 'the load balancer to deliver every span', 30_000, 200)
       .catch(async (error: Error) => assert.fail(`${error.message}: ${(await balancer.metricsText()).split('\n').filter((l) => /^otelcol_exporter_/.test(l)).join('\n')}`));
-    await tiers.settle(0, 0);
+    await tiers.settle([tiers.stays], 0, 0);
   });
-  after(() => tiers?.stop('a sampling collector crashes', answers?.length ?? 0));
+  after(() => tiers?.stop('DNS resolver, a sampling collector crashes', answers?.length));
 
   it('counts the failed exports to the dead sampler, and retries them onto the one left: the load balancer drops nothing', async () => {
-    const balancer = tiers.balancer!;
-    const dead = `${DnsTiers.ADDRESSES['sampler-b']}:`;
+    const { balancer } = tiers;
+    const dead = `${Tiers.ADDRESSES['sampler-b']}:`;
     const failed = (await balancer.metricsText()).split('\n').filter((line) => line.startsWith('otelcol_loadbalancer_backend_outcome') && line.includes(`endpoint="${dead}`) && line.includes('success="false"'));
     assert.ok(failed.length > 0 && Number(failed[0]!.split(' ').at(-1)) > 0, 'otelcol_loadbalancer_backend_outcome{success="false"} for the dead sampler');
     const spans = spansOf(answers);
