@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTOR_CONFIG, Collector, LOADBALANCER_CONFIG, hostsFileMissing, staticResolver, withHostsFile } from '../harness/collector.mts';
 import { closedLoop, type Answer, type Pool } from '../harness/load.mts';
 import { STATUS_CODE, readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
+import { rssMiB } from '../harness/stats.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 import { Service, freePort } from '../harness/service.mts';
@@ -191,11 +192,13 @@ class Tiers {
   }
 
   async stop(what: string, traces: number | undefined): Promise<void> {
+    const rss = [['load balancer', this.collector], ...this.samplers.map((s) => [s.name, s.collector])] as Array<[string, Collector | undefined]>;
+    const memory = rss.filter(([, c]) => c?.running).map(([name, c]) => `${name} ${rssMiB(c!.process.pid!).toFixed(0)} MiB`).join(', ');
     await Promise.all(this.services.map((s) => s.stop()));
     await this.collector?.stop();
     await Promise.all(this.samplers.map((s) => s.collector.stop()));
     rmSync(this.folder, { recursive: true, force: true });
-    console.log(`# ${what}: ${traces} traces, ${((performance.now() - this.started) / 1000).toFixed(1)} s`);
+    console.log(`# ${what}: ${traces} traces, ${((performance.now() - this.started) / 1000).toFixed(1)} s; resident memory at the end: ${memory}`);
   }
 }
 
@@ -372,7 +375,7 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves t
       assertWhole(spans, answer, name);
       if (answer.sentAt > at.switched) assert.equal(name, 'sampler-a', `trace ${answer.traceId}, sent after the switch`);
     }
-    console.log(`# ${split} of ${answers.length} traces split by the switch (${around.size} in flight then)`);
+    console.log(`# ${split} of ${answers.length} traces split by the switch, seen ${((at.switched - at.left) / 1000).toFixed(1)} s after the hosts file changed (${around.size} in flight then)`);
   });
 });
 
