@@ -6,6 +6,18 @@ import { ROOT, freePort, status } from './service.mts';
 
 export const COLLECTOR_BINARY = join(ROOT, '.cache/collector/dist/otelcol-users-demo');
 export const COLLECTOR_CONFIG = join(ROOT, 'collector/config.yaml');
+/** The load-balancing tier's configuration (docs/kubernetes.md). */
+export const LOADBALANCER_CONFIG = join(ROOT, 'collector/loadbalancer/loadbalancer.yaml');
+
+export interface CollectorOptions {
+  grpc?: number;
+  /** Its own process group, so a Ctrl-C meant for the caller does not reach it. */
+  detached?: boolean;
+  /** The --config arguments, in order (default: collector/config.yaml). */
+  configs?: string[];
+  /** A command that runs the collector (for example one that enters a mount namespace, then execs it). */
+  launcher?: string[];
+}
 
 /** Builds the collector once (cached by collector/build.sh); a failed build fails the tests that need it. */
 export function ensureCollectorBuilt(): string {
@@ -53,11 +65,11 @@ export class Collector extends ProcessWithOutput {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
-  /** `detached` puts it in its own process group, so a Ctrl-C meant for the caller does not reach it. */
-  static async start(env: Record<string, string> = {}, options: { grpc?: number; detached?: boolean } = {}): Promise<Collector> {
+  static async start(env: Record<string, string> = {}, options: CollectorOptions = {}): Promise<Collector> {
     const binary = ensureCollectorBuilt();
     const [grpc, http, health, metrics] = [options.grpc ?? (await freePort()), await freePort(), await freePort(), await freePort()];
-    const child = spawn(binary, [`--config=${COLLECTOR_CONFIG}`], {
+    const [command, ...args] = [...(options.launcher ?? []), binary, ...(options.configs ?? [COLLECTOR_CONFIG]).map((config) => `--config=${config}`)] as [string, ...string[]];
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -104,4 +116,32 @@ export function sumSeries(text: string, name: string, labels: Record<string, str
     .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
     .map((line) => Number(line.split(' ').at(-1)));
   return values.length > 0 ? values.reduce((sum, value) => sum + value, 0) : undefined;
+}
+
+/**
+ * A second --config for collector/loadbalancer/loadbalancer.yaml that replaces its DNS
+ * resolver with a fixed list of sampling collectors (`host:port`), as that file describes.
+ */
+export function staticResolver(hostnames: string[]): string {
+  return `yaml:exporters::load_balancing::resolver: {static: {hostnames: [${hostnames.join(', ')}]}, dns: null}`;
+}
+
+/**
+ * A launcher (CollectorOptions.launcher) that runs the collector with `hostsFile`
+ * as its /etc/hosts, in a mount namespace of its own: how a test gives the DNS
+ * resolver a name whose addresses it can change. The file is bound, not copied:
+ * rewriting it in place (same inode) changes what the collector resolves.
+ * As root, a mount namespace; otherwise a user namespace too, where the kernel allows it.
+ */
+export function withHostsFile(hostsFile: string): string[] {
+  const userNamespace = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
+  return ['unshare', ...userNamespace, '--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile];
+}
+
+/** Why withHostsFile cannot work on this machine, or undefined when it can. */
+export function hostsFileMissing(): string | undefined {
+  const [command, ...args] = withHostsFile('/etc/hosts');
+  const run = spawnSync(command!, [...args, 'true'], { encoding: 'utf8', timeout: 10_000 });
+  if (run.error) return `unshare is missing (${run.error.message}; apt-get install util-linux)`;
+  return run.status === 0 ? undefined : `no mount namespace for a private /etc/hosts (${run.stderr.trim() || `exit ${run.status}`}): needs root or unprivileged user namespaces`;
 }

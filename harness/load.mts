@@ -8,6 +8,8 @@ export interface Answer {
   ms: number;
   /** The trace id this request carried in its traceparent, when it sent one. */
   traceId?: string;
+  /** When it was sent (performance.now()); in an open loop, when it was due. */
+  sentAt: number;
 }
 
 export interface LoadRun {
@@ -60,8 +62,8 @@ class Recorder {
   readonly failureMessages: string[] = [];
   failures = 0;
 
-  answered(path: string, status: number, ms: number, traceId?: string): void {
-    this.answers.push({ path, status, ms, ...(traceId ? { traceId } : {}) });
+  answered(path: string, status: number, sentAt: number, traceId?: string): void {
+    this.answers.push({ path, status, ms: performance.now() - sentAt, sentAt, ...(traceId ? { traceId } : {}) });
   }
 
   failed(error: Error): void {
@@ -113,7 +115,7 @@ export async function closedLoop(options: { baseUrl: string; pools: Pool[]; dura
         const sentAt = performance.now();
         try {
           const status = await send(agent, base, path, headers);
-          recorder.answered(path, status, performance.now() - sentAt, traceId);
+          recorder.answered(path, status, sentAt, traceId);
         } catch (error) {
           recorder.failed(error as Error);
           // A refused connection fails at once: do not spin on it.
@@ -159,7 +161,7 @@ export async function openLoop(options: { baseUrl: string; paths: string[]; rate
       send(agent, base, path).then(
         (status) => {
           lastAnswer = performance.now();
-          recorder.answered(path, status, lastAnswer - due);
+          recorder.answered(path, status, due);
           settle();
         },
         (error: Error) => {

@@ -200,10 +200,10 @@ export function decodeJsonLine(line: string): { spans: ReceivedSpan[]; logs: Rec
   };
 }
 
-/** Every span in a file the collector's file exporter wrote (none when it does not exist yet). */
-export function spansInFile(file: string): ReceivedSpan[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => decodeJsonLine(line).spans);
+/** What a collector's file exporter has written so far (a last line still being written is left for later). */
+export function readCollectorFile(file: string): { spans: ReceivedSpan[]; logs: ReceivedLog[] } {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1).map(decodeJsonLine) : [];
+  return { spans: lines.flatMap((line) => line.spans), logs: lines.flatMap((line) => line.logs) };
 }
 
 function hex(bytes: number[] | undefined): string {

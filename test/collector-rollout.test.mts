@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { ensureCollectorBuilt, COLLECTOR_CONFIG } from '../harness/collector.mts';
 import { TestNetwork } from '../harness/netns.mts';
-import { spansInFile } from '../harness/otlp.mts';
+import { readCollectorFile } from '../harness/otlp.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 import { ROOT, SERVICE_NODE_ARGS } from '../harness/service.mts';
@@ -103,7 +103,7 @@ describeNeeding(TestNetwork.missing(), 'a collector whose host vanishes, replace
     await network.cutOff('old-collector');
     const cutAt = Date.now();
 
-    const firstAtNew = await waitFor(() => (spansInFile(received('new-collector')).length > 0 ? Date.now() : undefined), 'the first spans at the new collector', 30_000)
+    const firstAtNew = await waitFor(() => (readCollectorFile(received('new-collector')).spans.length > 0 ? Date.now() : undefined), 'the first spans at the new collector', 30_000)
       .catch((error: Error) => assert.fail(`${error.message}\n${explain()}`));
     const recoveryMs = firstAtNew - cutAt;
 
@@ -112,7 +112,7 @@ describeNeeding(TestNetwork.missing(), 'a collector whose host vanishes, replace
     assert.equal(failed, 0, 'every request answered while the collector moved');
     assert.ok(answered.length >= RATE * LOAD_SECONDS * 0.9, `the load ran: ${answered.length} requests`);
 
-    const serverTraces = () => new Set([...spansInFile(received('old-collector')), ...spansInFile(received('new-collector'))].filter((s) => s.name === 'GET /users/:id').map((s) => s.traceId));
+    const serverTraces = () => new Set([...readCollectorFile(received('old-collector')).spans, ...readCollectorFile(received('new-collector')).spans].filter((s) => s.name === 'GET /users/:id').map((s) => s.traceId));
     const missing = await waitFor(
       () => {
         const seen = serverTraces();

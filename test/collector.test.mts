@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { SpanKind } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { COLLECTOR_CONFIG, validateConfig, type Collector } from '../harness/collector.mts';
+import { COLLECTOR_CONFIG, LOADBALANCER_CONFIG, staticResolver, validateConfig, type Collector } from '../harness/collector.mts';
 import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { otlpJsonToProtobuf } from '../harness/otlp.mts';
 import { RELAY_MAX_BODY_BYTES, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
@@ -37,6 +37,17 @@ describe('the shipped collector configurations validate with the real binary', (
       SENTRY_AUTH_TOKEN: 'sntrys_example',
     });
     assert.equal(status, 0, output);
+  });
+
+  it('loadbalancer.yaml (the load-balancing tier), with its DNS resolver and with a fixed list of sampling collectors instead', () => {
+    for (const configs of [[LOADBALANCER_CONFIG], [LOADBALANCER_CONFIG, staticResolver(['127.0.0.1:4317', '127.0.0.1:4327'])]]) {
+      const { status, output } = validateConfig(configs);
+      assert.equal(status, 0, `${configs.join(' ')}: ${output}`);
+    }
+    // Why the fixed list says `dns: null`: the files are merged, and two resolvers are refused.
+    const both = validateConfig([LOADBALANCER_CONFIG, 'yaml:exporters::load_balancing::resolver: {static: {hostnames: [127.0.0.1:4317]}}']);
+    assert.notEqual(both.status, 0);
+    assert.match(both.output, /only one resolver should be specified/);
   });
 
   it('refuses a pipeline that names an exporter that does not exist', () => {

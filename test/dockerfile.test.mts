@@ -137,7 +137,7 @@ describe('collector/Dockerfile rules', () => {
     assert.deepEqual(JSON.parse(one(scratch, 'CMD')), ['--config=/conf/config.yaml'], 'the ConfigMap, mounted at run time');
   });
 
-  it('gets only what it builds from: collector/.dockerignore lets in the manifest and the connector sources', () => {
+  it('gets only what it builds from: collector/.dockerignore lets in the manifest alone', () => {
     const ignore = readFileSync(join(ROOT, 'collector/.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     assert.equal(ignore[0], '*');
     const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { COLLECTOR_CONFIG, ensureCollectorBuilt } from '../harness/collector.mts';
 import { SENTRY_ENV_EXAMPLE, find, parseEnvFile, podEnv as podEnvFrom, renderOverlay, type K8sObject } from '../harness/k8s.mts';
-import { spansInFile, type ReceivedSpan } from '../harness/otlp.mts';
+import { readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
 import { TestNetwork } from '../harness/netns.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 import { ROOT, SERVICE_NODE_ARGS } from '../harness/service.mts';
@@ -101,7 +101,7 @@ describeNeeding(TestNetwork.missing(), 'cluster DNS rehearsal: collector, gatewa
 
     const spans = await waitFor(
       () => {
-        const all = spansInFile(received);
+        const all = readCollectorFile(received).spans;
         const chain = all.find((s) => serviceOf(s) === 'gateway' && s.name === 'GET /chain/:id');
         const trace = all.filter((s) => s.traceId === chain?.traceId);
         return trace.some((s) => serviceOf(s) === 'users' && s.name === 'GET /users/:id') ? trace : undefined;

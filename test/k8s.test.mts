@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { COLLECTOR_CONFIG, validateConfig } from '../harness/collector.mts';
+import { COLLECTOR_CONFIG, LOADBALANCER_CONFIG, validateConfig } from '../harness/collector.mts';
 import {
   OVERLAYS,
   SENTRY_ENV_EXAMPLE,
@@ -34,6 +34,11 @@ const APP_NAMESPACE = 'users-demo';
 const APPS = ['gateway', 'users'];
 
 const deployments = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Deployment');
+/** Every Deployment that runs our collector: the one collector, or both tiers. */
+const collectors = (objects: K8sObject[]) => deployments(objects).filter((d) => d.metadata.namespace === 'observability');
+/** The configuration file each collector's --config names, by its name in the ConfigMap. */
+const COLLECTOR_FILES: Record<string, string> = { 'config.yaml': COLLECTOR_CONFIG, 'loadbalancer.yaml': LOADBALANCER_CONFIG };
+const configFileOf = (deployment: K8sObject) => /--config=\S*\/([^/]+)$/.exec(containersOf(deployment)[0]!.args[0])![1]!;
 const containersOf = (deployment: K8sObject): K8sObject[] => deployment.spec.template.spec.containers;
 const envOf = (container: K8sObject): Record<string, string | undefined> =>
   Object.fromEntries((container.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
@@ -96,11 +101,13 @@ for (const overlay of OVERLAYS) {
     });
 
     it('runs our own collector image (collector/Dockerfile: the binary the tests run), as the user that image declares', () => {
-      const collector = find(objects, 'Deployment', 'otel-collector', 'observability');
-      const image = containersOf(collector)[0]!.image as string;
-      assert.equal(/([^/:@]+)(?::[^/]*)?$/.exec(image)![1], COLLECTOR_DIST, `${image}: the distribution collector/builder-config.yaml builds`);
+      assert.ok(collectors(objects).length > 0);
       assert.match(readFileSync(`${ROOT}/collector/Dockerfile`, 'utf8'), new RegExp(`^COPY --from=build /src/.cache/collector/dist/${COLLECTOR_DIST} /${COLLECTOR_DIST}$`, 'm'));
-      assert.equal(collector.spec.template.spec.securityContext.runAsUser, COLLECTOR_DOCKERFILE_UID, 'the UID of USER in collector/Dockerfile');
+      for (const collector of collectors(objects)) {
+        const image = containersOf(collector)[0]!.image as string;
+        assert.equal(/([^/:@]+)(?::[^/]*)?$/.exec(image)![1], COLLECTOR_DIST, `${where(collector)} ${image}: the distribution collector/builder-config.yaml builds`);
+        assert.equal(collector.spec.template.spec.securityContext.runAsUser, COLLECTOR_DOCKERFILE_UID, `${where(collector)}: the UID of USER in collector/Dockerfile`);
+      }
     });
 
     it('exposes nothing through NodePort, host ports or the host network', () => {
@@ -175,45 +182,57 @@ for (const overlay of OVERLAYS) {
       );
     });
 
-    it('generates the collector ConfigMap from collector/config.yaml, byte for byte, and mounts it where --config points', () => {
-      const configMap = findGenerated(objects, 'ConfigMap', 'otel-collector-config', 'observability');
-      assert.equal(configMap.metadata.namespace, 'observability');
-      assert.equal(configMap.data['config.yaml'], readFileSync(COLLECTOR_CONFIG, 'utf8'));
-      const pod = find(objects, 'Deployment', 'otel-collector', 'observability').spec.template.spec;
-      const container = pod.containers[0];
-      const volume = pod.volumes.find((v: K8sObject) => v.configMap?.name === configMap.metadata.name);
-      assert.ok(volume, 'the ConfigMap is mounted');
-      const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
-      assert.deepEqual(container.args, [`--config=${mount.mountPath}/config.yaml`]);
-    });
-
-    it('runs the collector with Sentry on, its settings from the Secret, GOMEMLIMIT below the memory limit, probes on health_check', () => {
-      const deployment = find(objects, 'Deployment', 'otel-collector', 'observability');
-      const container = containersOf(deployment)[0]!;
-      const env = envOf(container);
-      assert.equal(env.COLLECTOR_EXPORTERS, '[debug, otlp_http/sentry]');
-
-      const secret = findGenerated(objects, 'Secret', 'sentry', 'observability');
-      assert.deepEqual(container.envFrom, [{ secretRef: { name: secret.metadata.name } }]);
-      for (const [, variable] of readFileSync(COLLECTOR_CONFIG, 'utf8').matchAll(/\$\{env:(SENTRY_\w+)/g)) {
-        assert.ok(variable! in secret.data, `the Secret lacks ${variable}, which config.yaml reads`);
+    it('generates each collector\'s ConfigMap from the file its --config names, byte for byte, and mounts it there', () => {
+      for (const deployment of collectors(objects)) {
+        const file = configFileOf(deployment);
+        const pod = deployment.spec.template.spec;
+        const container = pod.containers[0];
+        const mount = container.volumeMounts.find((m: { mountPath: string }) => container.args[0] === `--config=${m.mountPath}/${file}`);
+        assert.ok(mount, `${where(deployment)}: ${container.args[0]} is not in a mounted volume`);
+        const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === pod.volumes.find((v: K8sObject) => v.name === mount.name).configMap.name)!;
+        assert.equal(configMap.metadata.namespace, 'observability');
+        assert.deepEqual(Object.keys(configMap.data), [file]);
+        assert.equal(configMap.data[file], readFileSync(COLLECTOR_FILES[file]!, 'utf8'), `${where(deployment)}: ${file}`);
+        assert.deepEqual(container.args, [`--config=${mount.mountPath}/${file}`]);
       }
-
-      const limit = bytesOf(container.resources.limits.memory);
-      const goMemLimit = bytesOf(env.GOMEMLIMIT!.replace(/iB$/, 'i'));
-      assert.ok(goMemLimit < limit * 0.9 && goMemLimit > limit * 0.6, `GOMEMLIMIT ${env.GOMEMLIMIT} should be ~80% of ${container.resources.limits.memory}`);
-
-      const health = container.ports.find((p: { name: string }) => p.name === 'health');
-      assert.equal(health.containerPort, Number(/HEALTH_CHECK_ENDPOINT:-[\d.]+:(\d+)/.exec(readFileSync(COLLECTOR_CONFIG, 'utf8'))![1]));
-      assert.equal(container.livenessProbe.httpGet.port, 'health');
-      assert.equal(container.readinessProbe.httpGet.port, 'health');
     });
 
-    it('the collector binary accepts config.yaml with the environment the Deployment gives it', () => {
-      const container = containersOf(find(objects, 'Deployment', 'otel-collector', 'observability'))[0]!;
-      const env = { ...parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8')), ...(envOf(container) as Record<string, string>) };
-      const { status, output } = validateConfig([COLLECTOR_CONFIG], env);
-      assert.equal(status, 0, output);
+    it('runs collector/config.yaml (the one collector, or the sampling tier) with Sentry on, its settings from the Secret', () => {
+      const samplers = collectors(objects).filter((d) => configFileOf(d) === 'config.yaml');
+      assert.equal(samplers.length, 1, 'one Deployment runs config.yaml');
+      for (const deployment of samplers) {
+        const container = containersOf(deployment)[0]!;
+        assert.equal(envOf(container).COLLECTOR_EXPORTERS, '[debug, otlp_http/sentry]');
+        const secret = findGenerated(objects, 'Secret', 'sentry', 'observability');
+        assert.deepEqual(container.envFrom, [{ secretRef: { name: secret.metadata.name } }]);
+        for (const [, variable] of readFileSync(COLLECTOR_CONFIG, 'utf8').matchAll(/\$\{env:(SENTRY_\w+)/g)) {
+          assert.ok(variable! in secret.data, `the Secret lacks ${variable}, which config.yaml reads`);
+        }
+      }
+    });
+
+    it('gives every collector GOMEMLIMIT below its memory limit, and probes on health_check', () => {
+      for (const deployment of collectors(objects)) {
+        const container = containersOf(deployment)[0]!;
+        const env = envOf(container);
+        const limit = bytesOf(container.resources.limits.memory);
+        const goMemLimit = bytesOf(env.GOMEMLIMIT!.replace(/iB$/, 'i'));
+        assert.ok(goMemLimit < limit * 0.9 && goMemLimit > limit * 0.6, `${where(deployment)}: GOMEMLIMIT ${env.GOMEMLIMIT} should be ~80% of ${container.resources.limits.memory}`);
+        const health = container.ports.find((p: { name: string }) => p.name === 'health');
+        const file = readFileSync(COLLECTOR_FILES[configFileOf(deployment)]!, 'utf8');
+        assert.equal(health.containerPort, Number(/HEALTH_CHECK_ENDPOINT:-[\d.]+:(\d+)/.exec(file)![1]));
+        assert.equal(container.livenessProbe.httpGet.port, 'health');
+        assert.equal(container.readinessProbe.httpGet.port, 'health');
+      }
+    });
+
+    it('the collector binary accepts each configuration with the environment its Deployment gives it', () => {
+      for (const deployment of collectors(objects)) {
+        const container = containersOf(deployment)[0]!;
+        const env = { ...parseEnvFile(readFileSync(SENTRY_ENV_EXAMPLE, 'utf8')), ...(envOf(container) as Record<string, string>) };
+        const { status, output } = validateConfig([COLLECTOR_FILES[configFileOf(deployment)]!], env);
+        assert.equal(status, 0, `${where(deployment)}: ${output}`);
+      }
     });
 
     it('runs gateway and users from one image, named per Deployment, with pod, namespace and node in the resource', () => {
@@ -296,40 +315,11 @@ for (const overlay of OVERLAYS) {
         assert.ok(pod.terminationGracePeriodSeconds * 1000 > needed, `${name}: ${pod.terminationGracePeriodSeconds}s is not more than ${needed} ms`);
       }
     });
-
-    it('lets OTLP reach the collector only from the app namespace, and only the gateway be reached from outside its namespace', () => {
-      const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-      for (const namespace of ['observability', APP_NAMESPACE]) {
-        assert.ok(
-          policies.some((p) => p.metadata.namespace === namespace && Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress),
-          `${namespace}: no default-deny ingress policy`,
-        );
-      }
-      const ports = (rule: K8sObject) => (rule.ports ?? []).map((p: { port: number }) => p.port).sort();
-      // observability: OTLP from the app namespace only; from anywhere, only the health check.
-      for (const policy of policies.filter((p) => p.metadata.namespace === 'observability')) {
-        for (const rule of policy.spec.ingress ?? []) {
-          if (!rule.from) assert.deepEqual(ports(rule), [13133], `${where(policy)}: only the health port is open to all`);
-          else assert.deepEqual(rule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE } } }], where(policy));
-        }
-      }
-      const collector = policies.find((p) => p.metadata.namespace === 'observability' && p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === 'otel-collector');
-      assert.deepEqual(ports(collector!.spec.ingress.find((r: K8sObject) => r.from)), [4317, 4318]);
-      // app namespace: a rule open beyond the namespace applies to the gateway only; users only from the gateway.
-      for (const policy of policies.filter((p) => p.metadata.namespace === APP_NAMESPACE)) {
-        for (const rule of policy.spec.ingress ?? []) {
-          const external = !rule.from || rule.from.some((peer: K8sObject) => peer.namespaceSelector || peer.ipBlock);
-          if (external) assert.deepEqual(policy.spec.podSelector, { matchLabels: { 'app.kubernetes.io/name': 'gateway' } }, `${where(policy)} opens a pod other than the gateway`);
-        }
-      }
-      const users = policies.find((p) => p.metadata.namespace === APP_NAMESPACE && p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === 'users');
-      assert.deepEqual(users!.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
-    });
   });
 }
 
 describe('overlay specifics', () => {
-  it('minikube: both images built into minikube, never pulled', () => {
+  it('minikube: both images built into minikube, never pulled; one collector, keeping every trace', () => {
     const minikube = renderOverlay('minikube');
     for (const [name, image] of [['gateway', 'users-api:dev'], ['users', 'users-api:dev'], ['otel-collector', `${COLLECTOR_DIST}:dev`]]) {
       const [container] = containersOf(find(minikube, 'Deployment', name!));
@@ -338,9 +328,11 @@ describe('overlay specifics', () => {
     }
     const script = readFileSync(`${ROOT}/scripts/k8s-minikube.sh`, 'utf8');
     assert.ok(script.includes(`COLLECTOR_IMAGE=${COLLECTOR_DIST}:dev`) && script.includes('minikube image build -t "$COLLECTOR_IMAGE" collector'), 'scripts/k8s-minikube.sh builds the collector image');
+    assert.deepEqual(collectors(minikube).map((d) => `${d.metadata.name}: ${configFileOf(d)}`), ['otel-collector: config.yaml']);
+    assert.equal(envOf(containersOf(find(minikube, 'Deployment', 'otel-collector'))[0]!).TAIL_SAMPLING_PERCENTAGE, '100');
   });
 
-  it('eks: the image from a registry, a LoadBalancer for the gateway, more than one replica, bigger resources', () => {
+  it('eks: the images from a registry, a LoadBalancer for the gateway, more than one replica, bigger resources', () => {
     const eks = renderOverlay('eks');
     const minikube = renderOverlay('minikube');
     for (const name of APPS) {
@@ -348,12 +340,14 @@ describe('overlay specifics', () => {
       assert.match(containersOf(deployment)[0]!.image, /^[\w.-]+\.[\w.-]+(:\d+)?\/[\w./-]+:[\w][\w.-]*$/, 'registry host/repository:tag');
       assert.ok(deployment.spec.replicas >= 2);
     }
-    const collector = containersOf(find(eks, 'Deployment', 'otel-collector'))[0]!;
-    assert.match(collector.image, new RegExp(`^[\\w.-]+\\.[\\w.-]+(:\\d+)?/[\\w./-]*${COLLECTOR_DIST}:${COLLECTOR_RELEASE.replaceAll('.', '\\.')}$`), 'registry host/repository:release');
+    for (const collector of collectors(eks)) {
+      assert.match(containersOf(collector)[0]!.image, new RegExp(`^[\\w.-]+\\.[\\w.-]+(:\\d+)?/[\\w./-]*${COLLECTOR_DIST}:${COLLECTOR_RELEASE.replaceAll('.', '\\.')}$`), 'registry host/repository:release');
+    }
     const lb = eks.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer');
     assert.deepEqual(lb.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), [`${APP_NAMESPACE}/gateway-public`]);
-    const memory = (objects: K8sObject[]) => bytesOf(containersOf(find(objects, 'Deployment', 'otel-collector'))[0]!.resources.limits.memory);
-    assert.ok(memory(eks) > memory(minikube));
+    const sampler = (objects: K8sObject[]) => collectors(objects).find((d) => configFileOf(d) === 'config.yaml')!;
+    const memory = (objects: K8sObject[]) => bytesOf(containersOf(sampler(objects))[0]!.resources.limits.memory);
+    assert.ok(memory(eks) > memory(minikube), 'the sampling tier gets more memory than the one collector on minikube');
   });
 
   it('eks: the internet-facing gateway, and only it, distrusts incoming trace context', () => {
@@ -362,6 +356,78 @@ describe('overlay specifics', () => {
     assert.equal(trust(renderOverlay('eks'), 'gateway'), 'false');
     assert.equal(trust(renderOverlay('eks'), 'users'), undefined, 'users continues the gateway\'s trace');
     for (const name of APPS) assert.equal(trust(renderOverlay('minikube'), name), undefined);
+  });
+});
+
+describe('eks: the collector as two tiers (docs/kubernetes.md)', () => {
+  const eks = renderOverlay('eks');
+  const TIERS = ['otel-collector', 'otel-collector-sampling'];
+  const loadBalancer = readFileSync(LOADBALANCER_CONFIG, 'utf8');
+  const config = readFileSync(COLLECTOR_CONFIG, 'utf8');
+  /** A default of loadbalancer.yaml or config.yaml, unless the Deployment sets the variable. */
+  const setting = (file: string, deployment: K8sObject, name: string) =>
+    envOf(containersOf(deployment)[0]!)[name] ?? new RegExp(`\\$\\{env:${name}:-([^}]+)\\}`).exec(file)![1]!;
+  const seconds = (duration: string) => Number(/^(\d+)s$/.exec(duration)![1]);
+  const selects = (selector: { matchLabels: Record<string, string> }, deployment: K8sObject) =>
+    Object.entries(selector.matchLabels).every(([k, v]) => deployment.spec.template.metadata.labels[k] === v);
+
+  it('otel-collector is the load-balancing tier; it resolves the sampling tier through a headless Service, on the port the samplers listen on', () => {
+    const [balancer, sampling] = TIERS.map((name) => find(eks, 'Deployment', name, 'observability'));
+    assert.equal(configFileOf(balancer!), 'loadbalancer.yaml');
+    assert.equal(configFileOf(sampling!), 'config.yaml');
+    const service = find(eks, 'Service', 'otel-collector-sampling', 'observability');
+    assert.equal(service.spec.clusterIP, 'None', 'headless: one DNS record per pod, no virtual IP');
+    assert.notEqual(service.spec.publishNotReadyAddresses, true, 'a pod that is not ready must leave the ring');
+    assert.ok(selects({ matchLabels: service.spec.selector }, sampling!));
+    assert.equal(setting(loadBalancer, balancer!, 'SAMPLING_DNS_NAME'), `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`);
+    const port = Number(setting(loadBalancer, balancer!, 'SAMPLING_OTLP_PORT'));
+    assert.deepEqual(service.spec.ports.map((p: { port: number }) => p.port), [port]);
+    assert.equal(containersOf(sampling!)[0]!.ports.find((p: { name: string }) => p.name === service.spec.ports[0].targetPort).containerPort, port);
+    assert.equal(Number(setting(config, sampling!, 'OTLP_GRPC_ENDPOINT').split(':').at(-1)), port, 'config.yaml listens there');
+  });
+
+  for (const name of TIERS) {
+    it(`${name}: two replicas or more, spread over zones, a PodDisruptionBudget of one pod at a time, an autoscaler from two`, () => {
+      const deployment = find(eks, 'Deployment', name, 'observability');
+      assert.ok(deployment.spec.replicas >= 2);
+      const zone = deployment.spec.template.spec.topologySpreadConstraints.find((c: K8sObject) => c.topologyKey === 'topology.kubernetes.io/zone');
+      assert.ok(zone && zone.maxSkew === 1 && selects(zone.labelSelector, deployment), 'spread over zones');
+      const pdbs = eks.filter((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector, deployment));
+      assert.deepEqual(pdbs.map((p) => p.spec.maxUnavailable), [1]);
+      const hpas = eks.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.kind === 'Deployment' && o.spec.scaleTargetRef.name === name);
+      assert.equal(hpas.length, 1);
+      assert.ok(hpas[0]!.spec.minReplicas >= 2 && hpas[0]!.spec.maxReplicas > hpas[0]!.spec.minReplicas);
+      for (const other of eks.filter((o) => o.kind === 'PodDisruptionBudget' || o.kind === 'HorizontalPodAutoscaler')) {
+        assert.equal(other.metadata.namespace, 'observability', where(other));
+      }
+    });
+  }
+
+  it('otel-collector-sampling: the autoscaler changes the ring by one pod at a time', () => {
+    const hpa = find(eks, 'HorizontalPodAutoscaler', 'otel-collector-sampling', 'observability');
+    for (const direction of ['scaleUp', 'scaleDown']) {
+      assert.deepEqual(hpa.spec.behavior[direction].policies.map((p: K8sObject) => [p.type, p.value]), [['Pods', 1]], direction);
+    }
+  });
+
+  it('otel-collector-sampling: a terminating pod keeps taking spans until the load balancers stop sending, decides them, then has time for Sentry', () => {
+    const [balancer, sampling] = TIERS.map((name) => find(eks, 'Deployment', name, 'observability'));
+    const container = containersOf(sampling!)[0]!;
+    const preStop = container.lifecycle.preStop.sleep.seconds;
+    const COREDNS_TTL_S = 5; // the kubernetes plugin's default TTL on EKS and minikube
+    const rerouted = seconds(setting(loadBalancer, balancer!, 'SAMPLING_DNS_INTERVAL')) + COREDNS_TTL_S;
+    const decided = seconds(setting(config, sampling!, 'TAIL_SAMPLING_DECISION_WAIT'));
+    assert.ok(preStop > rerouted + decided, `preStop ${preStop} s: the load balancers may send for ${rerouted} s, the last trace needs ${decided} s more`);
+    const sentryTimeout = seconds(/otlp_http\/sentry:[\s\S]*?\n {4}timeout: (\d+s)/.exec(config)![1]!);
+    assert.ok(sampling!.spec.template.spec.terminationGracePeriodSeconds > preStop + sentryTimeout, 'a last export to Sentry fits after preStop');
+  });
+
+  it('otel-collector (load balancing): the Service drops it before it stops, and a last attempt per batch fits in its grace period', () => {
+    const balancer = find(eks, 'Deployment', 'otel-collector', 'observability');
+    const preStop = containersOf(balancer)[0]!.lifecycle.preStop.sleep.seconds;
+    assert.ok(preStop >= 5);
+    const attempt = seconds(/load_balancing:[\s\S]*?\n {4}timeout: (\d+s)/.exec(loadBalancer)![1]!);
+    assert.ok(balancer.spec.template.spec.terminationGracePeriodSeconds > preStop + attempt);
   });
 });
 
