@@ -1,4 +1,3 @@
-import { getBooleanFromEnv } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
@@ -37,7 +36,8 @@ export interface TracerOptions {
  */
 export function initTracer({ resource }: TracerOptions): Shutdown {
   routeDiagnostics();
-  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
+  // Read as NodeSDK reads it (which also warns about a value that is neither true nor false).
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return async () => {};
   try {
     const reportIntervalMs = reportIntervalMillis();
     const spans = kitExports('traces')
