@@ -221,3 +221,37 @@ interface ErrorEvent {
   sdk?: { name?: string | null; version?: string | null };
   _meta?: object;
 }
+
+describeNeeding(relayMissing(), 'an organization without Sentry Logs (no organizations:ourlogs-ingestion)', () => {
+  it('Relay refuses every logs request with 403 FeatureDisabled: the collector logs the permanent error, spans still arrive', async () => {
+    const relay = await RelayIngest.start({ features: [] });
+    const collector = await Collector.start(relay.collectorEnv());
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    try {
+      const { traceparent, traceId } = newTraceparent();
+      assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+      await relay.waitFor(() => (relay.trace(traceId).length >= 4 ? true : undefined), 'the spans of /users/123', 30_000);
+      // What the troubleshooting row in README.md tells a user to look for. Relay knows the
+      // project's features once it has its config: the first logs may be taken, and
+      // dropped later; from then on every logs request is refused at once.
+      const refusal = await waitFor(
+        async () => {
+          await service.get('/users/123'); // it writes log records
+          return collector.output.split('\n').find((line) => /\b403\b/.test(line));
+        },
+        'the collector to log a 403 on logs',
+        30_000,
+      ).catch((error: Error) => assert.fail(`${error.message}\n${collector.output.slice(-2000)}\n--- relay\n${relay.output.slice(-2000)}`));
+      assert.match(refusal, /"otelcol\.signal": "logs"/, 'on the logs signal');
+      assert.match(refusal, /[Pp]ermanent/, `dropped, not retried: ${refusal}`);
+      assert.match(refusal, /FeatureDisabled\(OurLogsIngestion\)/, "Relay's reason, as the collector logs it");
+      assert.deepEqual(relay.logs.filter((log) => log.traceId === traceId), []);
+      // Those Relay took before it knew the project's features, it dropped as invalid: feature_disabled.
+      assert.ok(relay.discards.every((outcome) => outcome.reason === 'feature_disabled' && outcome.category.startsWith('log')), JSON.stringify(relay.discards));
+    } finally {
+      await service.stop();
+      await collector.stop();
+      await relay.close();
+    }
+  });
+});
