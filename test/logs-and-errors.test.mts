@@ -72,36 +72,43 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
 });
 
 describe('environment and release: an Issue, its trace and its logs carry the same pair', () => {
-  it('DEPLOYMENT_ENVIRONMENT and the package version reach the Sentry SDK event, every span and every log record', async () => {
-    const envelopes = await SentryEnvelopes.start();
-    const pipeline = await startPipeline({ serviceEnv: { SENTRY_DSN: envelopes.dsn, DEPLOYMENT_ENVIRONMENT: 'production' } });
-    const { sentry, service } = pipeline;
-    try {
-      const expected = { environment: 'production', release: `users-api@${VERSION}` };
-      const { traceparent: header, traceId } = newTraceparent();
-      assert.equal((await service.get('/error', { traceparent: header })).status, 500);
+  const cases: Array<[string, Record<string, string>, { environment: string; release: string }]> = [
+    ['DEPLOYMENT_ENVIRONMENT and the package version', { DEPLOYMENT_ENVIRONMENT: 'production' }, { environment: 'production', release: `users-api@${VERSION}` }],
+    // The release follows the resource as it finally is: its name and version can come from the environment.
+    ['a name and version from OTEL_RESOURCE_ATTRIBUTES', { OTEL_RESOURCE_ATTRIBUTES: 'service.name=shop,service.version=9.9.9' }, { environment: 'local', release: 'shop@9.9.9' }],
+    ['OTEL_SERVICE_NAME, which wins over service.name in OTEL_RESOURCE_ATTRIBUTES', { OTEL_SERVICE_NAME: 'checkout', OTEL_RESOURCE_ATTRIBUTES: 'service.name=shop' }, { environment: 'local', release: `checkout@${VERSION}` }],
+  ];
+  for (const [what, serviceEnv, expected] of cases) {
+    it(`${what}: the same pair on the Sentry SDK event, every span and every log record`, async () => {
+      const envelopes = await SentryEnvelopes.start();
+      const pipeline = await startPipeline({ serviceEnv: { SENTRY_DSN: envelopes.dsn, ...serviceEnv } });
+      const { sentry, service } = pipeline;
+      try {
+        const { traceparent: header, traceId } = newTraceparent();
+        assert.equal((await service.get('/error', { traceparent: header })).status, 500);
 
-      const issue = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the Issue');
-      assert.deepEqual({ environment: issue.payload.environment, release: issue.payload.release }, expected);
+        const issue = await waitFor(() => envelopes.ofType('event').find((item) => item.payload.contexts?.trace?.trace_id === traceId), 'the Issue');
+        assert.deepEqual({ environment: issue.payload.environment, release: issue.payload.release }, expected);
 
-      const spans = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the trace');
-      // The service's log line and the exception, a log record of the server span.
-      const logs = await sentry.waitFor(() => {
-        const found = sentry.logs.filter((log) => log.traceId === traceId);
-        return found.length >= 2 ? found : undefined;
-      }, 'the two logs of the trace');
-      for (const item of [...spans, ...logs]) {
-        assert.deepEqual(
-          { environment: item.attributes['sentry.environment'], release: item.attributes['sentry.release'] },
-          expected,
-          `${'name' in item ? `span ${item.name}` : `log "${item.body}"`}`,
-        );
+        const spans = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the trace');
+        // The service's log line and the exception, a log record of the server span.
+        const logs = await sentry.waitFor(() => {
+          const found = sentry.logs.filter((log) => log.traceId === traceId);
+          return found.length >= 2 ? found : undefined;
+        }, 'the two logs of the trace');
+        for (const item of [...spans, ...logs]) {
+          assert.deepEqual(
+            { environment: item.attributes['sentry.environment'], release: item.attributes['sentry.release'] },
+            expected,
+            `${'name' in item ? `span ${item.name}` : `log "${item.body}"`}`,
+          );
+        }
+      } finally {
+        await pipeline.stop();
+        await envelopes.close();
       }
-    } finally {
-      await pipeline.stop();
-      await envelopes.close();
-    }
-  });
+    });
+  }
 
   it('refuses an environment name Sentry would not accept, naming the variable', async () => {
     const run = spawnSync(process.execPath, [join(ROOT, 'dist/server.js')], {
