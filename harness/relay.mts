@@ -4,7 +4,7 @@ import { entriesOf, toSentryLog, toSentrySpan } from './relay-items.mts';
 import { RelayProcess } from './relay-process.mts';
 import { RelayUpstream, type ForwardedItem, type Outcome } from './relay-upstream.mts';
 import type { SentryLog, SentrySpan } from './sentry-conversion.mts';
-import type { Signal } from './sentry-ingest.mts';
+import { sentryCollectorEnv, type Signal } from './sentry-ingest.mts';
 import { waitFor } from './wait.mts';
 
 export { relayMissing } from './relay-process.mts';
@@ -63,12 +63,7 @@ export class RelayIngest {
 
   /** The collector environment that points its otlp_http/sentry exporter at this Relay. */
   collectorEnv(key = this.publicKey): Record<string, string> {
-    return {
-      COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
-      SENTRY_OTLP_TRACES_URL: this.endpoint('traces'),
-      SENTRY_OTLP_LOGS_URL: this.endpoint('logs'),
-      SENTRY_PUBLIC_KEY: key,
-    };
+    return sentryCollectorEnv(this, key);
   }
 
   /** The project's DSN, for the service's Sentry SDK (SENTRY_DSN). */

@@ -72,6 +72,16 @@ class Rejection extends Error {
   }
 }
 
+/** The collector environment that points its otlp_http/sentry exporter at an ingest (the stand-in or Relay). */
+export function sentryCollectorEnv(ingest: { endpoint(signal: Signal): string }, key: string): Record<string, string> {
+  return {
+    COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
+    SENTRY_OTLP_TRACES_URL: ingest.endpoint('traces'),
+    SENTRY_OTLP_LOGS_URL: ingest.endpoint('logs'),
+    SENTRY_PUBLIC_KEY: key,
+  };
+}
+
 export class SentryIngest {
   readonly spans: SentrySpan[] = [];
   readonly logs: SentryLog[] = [];
@@ -109,12 +119,7 @@ export class SentryIngest {
 
   /** The collector environment that points its otlp_http/sentry exporter here. */
   collectorEnv(key = this.publicKey): Record<string, string> {
-    return {
-      COLLECTOR_EXPORTERS: '[debug, otlp_http/sentry]',
-      SENTRY_OTLP_TRACES_URL: this.endpoint('traces'),
-      SENTRY_OTLP_LOGS_URL: this.endpoint('logs'),
-      SENTRY_PUBLIC_KEY: key,
-    };
+    return sentryCollectorEnv(this, key);
   }
 
   /** The next `times` requests of that signal get 429 with `Retry-After: retryAfterSeconds`, as when a quota is hit. */
