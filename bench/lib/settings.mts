@@ -17,6 +17,8 @@ const { values: flags } = parseArgs({
     'saturation-seconds': { type: 'string' },
     'fixed-seconds': { type: 'string' },
     'fixed-rate': { type: 'string' },
+    'fixed-rates': { type: 'string' },
+    'no-diagnostics': { type: 'boolean' },
     'down-seconds': { type: 'string' },
     'warmup-seconds': { type: 'string' },
     connections: { type: 'string' },
@@ -37,7 +39,7 @@ export function option(name: keyof typeof flags): string | boolean | undefined {
   if (fromFlag !== undefined) return fromFlag;
   const fromEnv = process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
   if (fromEnv === undefined || fromEnv === '') return undefined;
-  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
+  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
 }
 
 function numberOption(name: keyof typeof flags, quick: number, full: number): number {
@@ -48,12 +50,26 @@ function numberOption(name: keyof typeof flags, quick: number, full: number): nu
   return parsed;
 }
 
+/** `--fixed-rates=200,1000,3000`, with the single `--fixed-rate` among them (the main table's column and the targets read that one). */
+function fixedRates(single: number): number[] {
+  const raw = option('fixed-rates');
+  const rates = typeof raw === 'string' ? raw.split(',').map(Number) : [200, 1000, 3000];
+  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) throw new Error(`--fixed-rates must be positive numbers separated by commas, got ${String(raw)}`);
+  return [...new Set([...rates, single])].sort((a, b) => a - b);
+}
+
+const fixedRate = numberOption('fixed-rate', 1000, 1000);
+
 export const settings = {
   quick: Boolean(option('quick')),
   warmupS: numberOption('warmup-seconds', 1, 3),
   saturationS: numberOption('saturation-seconds', 5, 20),
   fixedS: numberOption('fixed-seconds', 5, 30),
-  fixedRate: numberOption('fixed-rate', 1000, 1000),
+  fixedRate,
+  /** The open-loop rates each variant is measured at (each for fixedS seconds). */
+  fixedRates: fixedRates(fixedRate),
+  /** The preload that measures from inside the service (bench/service-diagnostics.cjs); --no-diagnostics leaves it out. */
+  diagnostics: !option('no-diagnostics'),
   downS: numberOption('down-seconds', 10, 60),
   /** Per endpoint: each path has its own pool of connections. */
   connections: numberOption('connections', 64, 64),
