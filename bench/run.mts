@@ -9,6 +9,8 @@
  *                      [--fixed-rates=200,1000,3000] [--no-diagnostics]
  *                      [--down-seconds=N] [--warmup-seconds=N] [--connections=N]
  *                      [--experiments=FILE.json] [--no-pin] [--keep-logs]
+ *   node bench/run.mts --soak=60m [--soak-rate=800] [--soak-sample-seconds=N]
+ *                      [--heap-snapshots] [--only=traced,traced-pod]
  *
  * Every flag also reads from the environment as BENCH_<FLAG> (BENCH_QUICK=1,
  * BENCH_SATURATION_SECONDS=5, ...). Every load run stops by itself: by a
@@ -17,7 +19,7 @@
  * The parts, one job each, are in bench/lib/: settings (flags), variants,
  * measure (one variant), service-reports (what the service logged about
  * export), service-diagnostics (what it measured inside itself), targets,
- * table and inside-table, machine (facts), pinning, profile.
+ * table and inside-table, machine (facts), pinning, profile; soak (--soak).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +32,7 @@ import { pin, planPinning } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
 import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
 import { insideTable } from './lib/inside-table.mts';
+import { runSoak } from './lib/soak.mts';
 import { table } from './lib/table.mts';
 import { targets } from './lib/targets.mts';
 import { VARIANTS, experimentVariants } from './lib/variants.mts';
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
   const collectorBinary = ensureCollectorBuilt();
   const pinning = planPinning(Boolean(option('no-pin')));
   pin(process.pid, pinning.loadGenerator);
+  if (settings.soak) return runSoak(settings.soak, pinning);
 
   const only = typeof option('only') === 'string' ? String(option('only')).split(',') : undefined;
   const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];

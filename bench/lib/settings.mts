@@ -19,6 +19,10 @@ const { values: flags } = parseArgs({
     'fixed-rate': { type: 'string' },
     'fixed-rates': { type: 'string' },
     'no-diagnostics': { type: 'boolean' },
+    soak: { type: 'string' },
+    'soak-rate': { type: 'string' },
+    'soak-sample-seconds': { type: 'string' },
+    'heap-snapshots': { type: 'boolean' },
     'down-seconds': { type: 'string' },
     'warmup-seconds': { type: 'string' },
     connections: { type: 'string' },
@@ -39,7 +43,7 @@ export function option(name: keyof typeof flags): string | boolean | undefined {
   if (fromFlag !== undefined) return fromFlag;
   const fromEnv = process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
   if (fromEnv === undefined || fromEnv === '') return undefined;
-  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
+  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics', 'heap-snapshots'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
 }
 
 function numberOption(name: keyof typeof flags, quick: number, full: number): number {
@@ -58,7 +62,17 @@ function fixedRates(single: number): number[] {
   return [...new Set([...rates, single])].sort((a, b) => a - b);
 }
 
+/** `--soak=60m`, `--soak=90s`, `--soak=1h`: seconds, or undefined when no soak was asked for. */
+function soakSeconds(): number | undefined {
+  const raw = option('soak');
+  if (raw === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(String(raw));
+  if (!match) throw new Error(`--soak takes a duration such as 60m, 3m, 90s or 1h, got ${String(raw)}`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] ?? 'm']!;
+}
+
 const fixedRate = numberOption('fixed-rate', 1000, 1000);
+const soakS = soakSeconds();
 
 export const settings = {
   quick: Boolean(option('quick')),
@@ -76,4 +90,12 @@ export const settings = {
   calibrationRequests: 3,
   /** Seconds of the rate probe that sizes each counted saturation run. */
   probeS: option('quick') ? 1 : 2,
+  /** The soak (bench/lib/soak.mts), when --soak is given: its length, rate, and how often it samples. */
+  soak: soakS === undefined ? undefined : {
+    seconds: soakS,
+    rate: numberOption('soak-rate', 800, 800),
+    // A sample a minute over an hour; shorter soaks keep about 60 samples, at least 5 s apart.
+    sampleS: numberOption('soak-sample-seconds', Math.max(5, soakS / 60), Math.max(5, soakS / 60)),
+    heapSnapshots: Boolean(option('heap-snapshots')),
+  },
 };
