@@ -21,7 +21,7 @@ export function insideTable(results: VariantResult[]): string {
     'p999 ms 42 / 123',
     'loop delay ms p50 / p99 / max',
     'GC ms/s (longest pause ms)',
-    'longest span export step ms (spans; serializing ms)',
+    'longest span export step ms (spans; serializing ms; CPU ms)',
     'longest log export step ms (records)',
   ];
   const rows = results.flatMap((r) => [row(r, 'saturation', r.saturation), ...r.rates.map((p) => row(r, `${p.rate}/s`, p))]);
@@ -43,7 +43,7 @@ function row(result: VariantResult, name: string, phase: Phase | RatePhase): str
     tail((path, load) => load.latencyByPath[path]?.p999Ms ?? NaN),
     inside ? `${fixed(inside.eventLoopDelayMs.p50, 2)} / ${fixed(inside.eventLoopDelayMs.p99, 2)} / ${fixed(inside.eventLoopDelayMs.max, 1)}` : '–',
     inside ? `${fixed(inside.gcMsPerS, 1)} (${fixed(inside.gcMaxPauseMs, 1)})` : '–',
-    step?.batches ? `${fixed(step.maxSyncMs, 2)} (${step.spansInMax}; ${fixed(step.serializeMsInMax, 2)})` : '–',
+    step?.batches ? `${fixed(step.maxSyncMs, 2)} (${step.spansInMax}; ${fixed(step.serializeMsInMax, 2)}; ${fixed(step.cpuMsInMax, 2)})` : '–',
     logStep?.batches ? `${fixed(logStep.maxSyncMs, 2)} (${logStep.recordsInMax})` : '–',
   ];
 }

@@ -17,9 +17,10 @@ export interface ExportWindow {
   /** The synchronous part of every call, summed, and of the longest one. */
   syncMs: number;
   maxSyncMs: number;
-  /** The longest call's batch size, and how long it spent serializing. */
+  /** The longest call's batch size, how long it spent serializing, and the main thread's CPU time in it (the wall time includes CFS throttling in the pod). */
   itemsInMax: number;
   serializeMsInMax: number;
+  cpuMsInMax: number;
   /** Since the process started: items whose export succeeded, or failed (an attempt: a retry may still succeed). */
   exportedTotal: number;
   failedTotal: number;
@@ -48,8 +49,8 @@ export interface InsideFigures {
   gcMaxPauseMs: number;
   gcByKindMs: DiagnosticsLine['gc']['byKindMs'];
   /** The longest synchronous step of the span export in the phase: its ms, its batch's spans, its serializing ms. */
-  spanExport: { batches: number; spans: number; maxSyncMs: number; spansInMax: number; serializeMsInMax: number };
-  logExport: { batches: number; records: number; maxSyncMs: number; recordsInMax: number; serializeMsInMax: number };
+  spanExport: { batches: number; spans: number; maxSyncMs: number; spansInMax: number; serializeMsInMax: number; cpuMsInMax: number };
+  logExport: { batches: number; records: number; maxSyncMs: number; recordsInMax: number; serializeMsInMax: number; cpuMsInMax: number };
   heapUsedMiB: number;
   rssMiB: number;
 }
@@ -62,8 +63,8 @@ export function insideFigures(line: DiagnosticsLine): InsideFigures {
     gcMsPerS: line.gc.ms / (line.windowMs / 1000),
     gcMaxPauseMs: line.gc.maxPauseMs,
     gcByKindMs: line.gc.byKindMs,
-    spanExport: { batches: spans.calls, spans: spans.items, maxSyncMs: spans.maxSyncMs, spansInMax: spans.itemsInMax, serializeMsInMax: spans.serializeMsInMax },
-    logExport: { batches: logs.calls, records: logs.items, maxSyncMs: logs.maxSyncMs, recordsInMax: logs.itemsInMax, serializeMsInMax: logs.serializeMsInMax },
+    spanExport: { batches: spans.calls, spans: spans.items, maxSyncMs: spans.maxSyncMs, spansInMax: spans.itemsInMax, serializeMsInMax: spans.serializeMsInMax, cpuMsInMax: spans.cpuMsInMax },
+    logExport: { batches: logs.calls, records: logs.items, maxSyncMs: logs.maxSyncMs, recordsInMax: logs.itemsInMax, serializeMsInMax: logs.serializeMsInMax, cpuMsInMax: logs.cpuMsInMax },
     heapUsedMiB: line.memoryMiB.heapUsed,
     rssMiB: line.memoryMiB.rss,
   };
