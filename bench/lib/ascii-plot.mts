@@ -4,7 +4,8 @@ import { extent, type Plot } from './plot-data.mts';
  * A plot for the terminal: each series a character, `*` where two meet,
  * and under the x axis a strip that marks the bands (the soak's phases).
  */
-export function asciiPlot(plot: Plot, width = 72, height = 16): string {
+export function asciiPlot(everything: Plot, width = 72, height = 16): string {
+  const plot = { ...everything, series: everything.series.filter((s) => !s.svgOnly) };
   const { x0, x1, y0, y1 } = extent(plot);
   const column = (x: number) => Math.round(((x - x0) / (x1 - x0)) * (width - 1));
   const row = (y: number) => Math.round(((y1 - y) / (y1 - y0)) * (height - 1));

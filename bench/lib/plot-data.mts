@@ -5,6 +5,8 @@ export interface PlotSeries {
   mark: string;
   color: string;
   dashed?: boolean;
+  /** Left out of the ASCII plot, where four lines crowd each other. */
+  svgOnly?: boolean;
   points: Array<[number, number]>;
 }
 

@@ -33,7 +33,8 @@ export interface DiagnosticsLine {
   eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number; samples: number };
   eventLoopUtilization: number;
   gc: { ms: number; count: number; maxPauseMs: number; byKindMs: Record<'minor' | 'major' | 'incremental' | 'weakcb', number> };
-  memoryMiB: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; spaces: Record<string, number> };
+  /** `heapUsedAfterGcMin`: the lowest heap used read just after a GC in the window (null when none ran). */
+  memoryMiB: { rss: number; heapUsed: number; heapTotal: number; heapUsedAfterGcMin: number | null; external: number; arrayBuffers: number; spaces: Record<string, number> };
   spanExport: ExportWindow;
   logExport: ExportWindow;
   /** On the first line: the exporter modules it found and timed. */

@@ -24,13 +24,15 @@ export interface SoakSample {
   requests: number;
   failed: number;
   achievedRps: number;
-  p99Ms: number;
+  /** Per endpoint, and the slowest answer of all. */
+  p99MsByPath: Record<string, number>;
   maxMs: number;
   /** From /proc, outside the service: its resident memory, and the CPU it used in the interval (% of one core). */
   rssMiB: number;
   cpuPercent: number;
-  /** From inside (process.memoryUsage and the heap spaces). */
+  /** From inside (process.memoryUsage and the heap spaces); the floor is the lowest heap used just after a GC in the interval. */
   heapUsedMiB: number;
+  heapUsedFloorMiB: number;
   heapTotalMiB: number;
   externalMiB: number;
   oldSpaceMiB: number;
@@ -165,11 +167,12 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
         requests: run.load.responses,
         failed: run.load.errors + run.load.non2xx,
         achievedRps: run.achievedRps,
-        p99Ms: run.load.p99Ms,
+        p99MsByPath: Object.fromEntries(Object.entries(run.load.latencyByPath).map(([path, latency]) => [path, latency.p99Ms])),
         maxMs: run.load.maxMs,
         rssMiB: rssMiB(service.process.pid!),
         cpuPercent: ((cpuNow.s - cpu.s) / ((cpuNow.at - cpu.at) / 1000)) * 100,
         heapUsedMiB: line.memoryMiB.heapUsed,
+        heapUsedFloorMiB: line.memoryMiB.heapUsedAfterGcMin ?? NaN,
         heapTotalMiB: line.memoryMiB.heapTotal,
         externalMiB: line.memoryMiB.external,
         oldSpaceMiB: line.memoryMiB.spaces.old_space ?? NaN,
@@ -191,7 +194,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
       if (run.note) notes.push(`sample ${sample} (${phase}): ${run.note}`);
       log(
         `${sample + 1}/${plan.samples} ${phase}: ${run.achievedRps.toFixed(0)} req/s, p99 ${run.load.p99Ms.toFixed(1)} ms, CPU ${entry.cpuPercent.toFixed(0)}%, RSS ${entry.rssMiB.toFixed(1)} MiB, ` +
-          `heap ${entry.heapUsedMiB.toFixed(1)}/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
+          `heap ${entry.heapUsedMiB.toFixed(1)} (after GC ${entry.heapUsedFloorMiB.toFixed(1)})/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
       );
     }
 

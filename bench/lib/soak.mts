@@ -119,13 +119,14 @@ function memoryPlot(run: SoakRun, summary: SoakSummary): Plot {
   const steadyEnd = end('steady') ?? 0;
   const slope = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
   return {
-    title: `${run.label}: steady RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMiBPerMin)} MiB/min`,
+    title: `${run.label}: steady RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMiBPerMin)}, after GC ${slope(summary.steady.heapFloorMiBPerMin)} MiB/min`,
     xLabel: 'minutes',
     yLabel: 'MiB',
     series: [
       { label: 'RSS', mark: 'R', color: '#1f77b4', points: run.samples.map((s) => [s.minute, s.rssMiB]) },
       { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, s.heapUsedMiB]) },
-      { label: 'heap total', mark: 't', color: '#7f7f7f', dashed: true, points: run.samples.map((s) => [s.minute, s.heapTotalMiB]) },
+      { label: 'heap used after GC', mark: 'f', color: '#2ca02c', points: run.samples.map((s) => [s.minute, s.heapUsedFloorMiB]) },
+      { label: 'heap total', mark: 't', color: '#7f7f7f', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.heapTotalMiB]) },
     ],
     bands: [
       { from: 0, to: end('warm-up') ?? 0, label: 'warm-up', mark: '.', color: '#999999' },
