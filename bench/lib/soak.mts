@@ -119,7 +119,7 @@ function memoryPlot(run: SoakRun, summary: SoakSummary): Plot {
   const steadyEnd = end('steady') ?? 0;
   const slope = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
   return {
-    title: `${run.label}: steady RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMiBPerMin)}, after GC ${slope(summary.steady.heapFloorMiBPerMin)} MiB/min`,
+    title: `${run.key} (${run.shape}), steady part: RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMiBPerMin)}, after GC ${slope(summary.steady.heapFloorMiBPerMin)} MiB/min`,
     xLabel: 'minutes',
     yLabel: 'MiB',
     series: [

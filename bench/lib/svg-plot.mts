@@ -39,13 +39,13 @@ function panel(plot: Plot): string {
   out.push(`<line x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}" stroke="#333"/><line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/>`);
   out.push(`<text x="${(left + right) / 2}" y="${HEIGHT - 8}" text-anchor="middle">${escape(plot.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(plot.yLabel)}</text>`);
-  plot.series.forEach((series, i) => {
+  let lx = left; // the legend, in a row between the title and the plot
+  for (const series of plot.series) {
     const points = series.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)).map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`);
     out.push(`<polyline fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''} points="${points.join(' ')}"/>`);
-    // The legend in a row between the title and the plot.
-    const lx = left + i * 130;
     out.push(`<line x1="${lx}" x2="${lx + 24}" y1="36" y2="36" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     out.push(`<text x="${lx + 30}" y="40">${escape(series.label)}</text>`);
-  });
+    lx += 30 + series.label.length * 7 + 24;
+  }
   return out.join('\n');
 }
