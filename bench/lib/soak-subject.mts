@@ -99,8 +99,8 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
     pin(started.process.pid!, pinning.collector);
     return started;
   };
-  let sink = variant.exportTo === 'sink' ? await startSink() : undefined;
   if (variant.exportTo === 'collector') throw new Error(`the soak sends spans to the counting sink: ${variant.key} exports to the real collector`);
+  let sink = variant.exportTo === 'sink' ? await startSink() : undefined;
   const firstSink = sink;
   const endpoint = sink ? sink.endpoint : `http://127.0.0.1:${await freePort()}`;
   const name = `soak-${variant.key}`;
