@@ -6,8 +6,11 @@
  *
  *   node bench/run.mts [--quick] [--only=untraced,traced] [--cpu-prof[=traced,...]]
  *                      [--saturation-seconds=N] [--fixed-seconds=N] [--fixed-rate=N]
+ *                      [--fixed-rates=200,1000,3000] [--no-diagnostics]
  *                      [--down-seconds=N] [--warmup-seconds=N] [--connections=N]
  *                      [--experiments=FILE.json] [--no-pin] [--keep-logs]
+ *   node bench/run.mts --soak=60m [--soak-rate=800] [--soak-sample-seconds=N]
+ *                      [--heap-snapshots] [--only=traced,traced-pod]
  *
  * Every flag also reads from the environment as BENCH_<FLAG> (BENCH_QUICK=1,
  * BENCH_SATURATION_SECONDS=5, ...). Every load run stops by itself: by a
@@ -15,7 +18,8 @@
  *
  * The parts, one job each, are in bench/lib/: settings (flags), variants,
  * measure (one variant), service-reports (what the service logged about
- * export), targets, table, machine (facts), pinning, profile.
+ * export), service-diagnostics (what it measured inside itself), targets,
+ * table and inside-table, machine (facts), pinning, profile; soak (--soak).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +31,8 @@ import { measure, type VariantResult } from './lib/measure.mts';
 import { pin, planPinning } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
 import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
+import { insideTable } from './lib/inside-table.mts';
+import { runSoak } from './lib/soak.mts';
 import { table } from './lib/table.mts';
 import { targets } from './lib/targets.mts';
 import { VARIANTS, experimentVariants } from './lib/variants.mts';
@@ -37,6 +43,7 @@ async function main(): Promise<void> {
   const collectorBinary = ensureCollectorBuilt();
   const pinning = planPinning(Boolean(option('no-pin')));
   pin(process.pid, pinning.loadGenerator);
+  if (settings.soak) return runSoak(settings.soak, pinning);
 
   const only = typeof option('only') === 'string' ? String(option('only')).split(',') : undefined;
   const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];
@@ -51,7 +58,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     `[bench] ${stamp}, ${String(facts.cpuModel)} × ${String(facts.cores)}, node ${process.version}; ${pinning.description}\n` +
       `[bench] warm-up ${settings.warmupS} s, saturation ${settings.saturationS} s (collector down: ${settings.downS} s) with ${settings.connections} connections per endpoint, ` +
-      `fixed ${settings.fixedRate}/s for ${settings.fixedS} s; endpoints ${PATHS.join(' and ')} alternating; logs in ${logDir}\n`,
+      `fixed ${settings.fixedRates.join(', ')} req/s for ${settings.fixedS} s each; endpoints ${PATHS.join(' and ')} alternating; logs in ${logDir}\n`,
   );
 
   const podMissing = podCgroupsMissing();
@@ -88,25 +95,46 @@ async function main(): Promise<void> {
   };
   const rendered = {
     headline: tables.headline.length ? table(tables.headline, results.find((r) => r.key === 'untraced')) : '',
+    headlineInside: tables.headline.length ? insideTable(tables.headline) : '',
     collector: tables.collector.length > 1 ? table(tables.collector, results.find((r) => r.key === 'untraced')) : '',
+    collectorInside: tables.collector.length > 1 ? insideTable(tables.collector.filter((r) => r.table === 'collector')) : '',
     pod: tables.pod.length ? table(tables.pod, results.find((r) => r.key === 'untraced-pod')) : '',
+    podInside: tables.pod.length ? insideTable(tables.pod) : '',
   };
+  const insideTitle = (text: string) =>
+    text
+      ? [
+          settings.diagnostics
+            ? 'Per phase: latency from when each request was due; inside the service (bench/service-diagnostics.cjs) event-loop delay beyond its 1 ms timer, ' +
+              'GC pause per second, and the longest synchronous export() of spans and of log records (serializing a batch and handing it to gRPC).'
+            : 'Per phase (--no-diagnostics: nothing measured inside the service).',
+          '',
+          text,
+          '',
+        ]
+      : [];
   const output = [
     '',
     `Benchmark ${date.toISOString()} — ${String(facts.cpuModel)}, ${String(facts.cores)} cores, ${String(facts.memoryGiB)} GiB, node ${process.version}`,
     `Pinning: ${pinning.description}.`,
     `Load on loopback: saturation ${settings.saturationS} s (collector down: ${settings.downS} s), ${settings.connections} keep-alive connections per endpoint ` +
       `(${PATHS.join(', ')}) at once, each run bounded by a request count taken from a ${settings.warmupS} s warm-up; ` +
-      `then ${settings.fixedRate} req/s open-loop for ${settings.fixedS} s, the endpoints alternating.`,
+      `then ${settings.fixedRates.join(', ')} req/s open-loop for ${settings.fixedS} s each, the endpoints alternating.`,
     '',
     ...(rendered.headline
-      ? ['Headline: spans to a counting sink (its own process, on the load generator\'s core; it keeps the bytes and counts spans after each phase).', '', rendered.headline, '']
+      ? ['Headline: spans to a counting sink (its own process, on the load generator\'s core; it keeps the bytes and counts spans after each phase).', '', rendered.headline, '', ...insideTitle(rendered.headlineInside)]
       : []),
     ...(rendered.collector
-      ? ['Real collector (debug exporter, tail sampling at 100%) on the load generator\'s core; spans counted by otelcol_receiver_accepted_spans.', '', rendered.collector, '']
+      ? ['Real collector (debug exporter, tail sampling at 100%) on the load generator\'s core; spans counted by otelcol_receiver_accepted_spans.', '', rendered.collector, '', ...insideTitle(rendered.collectorInside)]
       : []),
     ...(rendered.pod
-      ? [`Pod-shaped: the service alone in a cgroup with the Deployment's limits (${limits.source}: CFS quota ${limits.cpuMillis}m, memory.limit_in_bytes), spans to the counting sink.`, '', rendered.pod, '']
+      ? [
+          `Pod-shaped: the service alone in a cgroup with the Deployment's limits (${limits.source}: CFS quota ${limits.cpuMillis}m, memory.limit_in_bytes), spans to the counting sink.`,
+          '',
+          rendered.pod,
+          '',
+          ...insideTitle(rendered.podInside),
+        ]
       : []),
     'Targets (traced vs untraced, collector down vs traced):',
     ...targetList.map((t) => `  ${t.met === undefined ? '  ?' : t.met ? ' met' : 'NOT met'}  ${t.what}: ${t.ratio}`),

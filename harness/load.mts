@@ -25,7 +25,11 @@ export interface LoadRun {
 export interface PathLatency {
   p50Ms: number;
   p99Ms: number;
+  /** Nearest rank: with fewer than 1,000 values it is the maximum. */
+  p999Ms: number;
   maxMs: number;
+  /** How many values the percentiles come from. */
+  count: number;
 }
 
 /** A run in figures: rate, latency (overall and per path: the paths differ by design), answers by path and status. */
@@ -190,7 +194,13 @@ export async function openLoop(options: { baseUrl: string; paths: string[]; rate
 }
 
 function latency(values: number[]): PathLatency {
-  return { p50Ms: percentile(values, 50), p99Ms: percentile(values, 99), maxMs: values.length ? values.reduce((max, value) => Math.max(max, value), -Infinity) : NaN };
+  return {
+    p50Ms: percentile(values, 50),
+    p99Ms: percentile(values, 99),
+    p999Ms: percentile(values, 99.9),
+    maxMs: values.length ? values.reduce((max, value) => Math.max(max, value), -Infinity) : NaN,
+    count: values.length,
+  };
 }
 
 export function summarize(run: LoadRun): LoadSummary {

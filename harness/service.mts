@@ -31,6 +31,13 @@ export interface ServiceOptions {
    * pipe it had to drain would compete with its load generator).
    */
   outputFile?: string;
+  /**
+   * With `outputFile`: the output goes through a pipe to a `cat` that writes
+   * the file, as a container runtime collects a pod's logs. A service in a
+   * memory cgroup that wrote the file itself would have the file's page cache
+   * charged to its cgroup (measured: 5 MB in 15 s at 2,000 requests/s).
+   */
+  outputThroughPipe?: boolean;
   /** `taskset -c` CPU list to run it on. */
   cpus?: string;
   /** A command that runs the rest (the benchmark's pod-shaped run: one that enters a cgroup, then execs node). */
@@ -50,11 +57,13 @@ export class Service extends ManagedProcess {
   startToReadyMs = NaN;
   private readonly piped: LogLine[] = [];
   private readonly outputFile: string | undefined;
+  private readonly outputWritten: Promise<unknown>;
 
-  private constructor(child: ChildProcess, port: number, outputFile: string | undefined) {
+  private constructor(child: ChildProcess, port: number, outputFile: string | undefined, outputWritten: Promise<unknown>) {
     super(child);
     this.port = port;
     this.outputFile = outputFile;
+    this.outputWritten = outputWritten;
     if (outputFile) return;
     let pending = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -103,8 +112,8 @@ export class Service extends ManagedProcess {
   static async start(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<Service> {
     const port = Number(env.PORT ?? (await freePort()));
     const started = performance.now();
-    const child = spawnService({ ...env, PORT: String(port) }, options);
-    const service = new Service(child, port, options.outputFile);
+    const { child, outputWritten } = spawnService({ ...env, PORT: String(port) }, options);
+    const service = new Service(child, port, options.outputFile, outputWritten);
     await service.waitUntilReady(async () => (await status(`${service.url}/readyz`)) === 200, 'the service to answer /readyz', options.readyTimeoutMs ?? 15_000, 5);
     service.startToReadyMs = performance.now() - started;
     return service;
@@ -113,11 +122,18 @@ export class Service extends ManagedProcess {
   get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(`${this.url}${path}`, { headers });
   }
+
+  /** Stops it, then waits (up to 5 s) until its output is all in the output file. */
+  override async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    const code = await super.stop(signal, timeoutMs);
+    await Promise.race([this.outputWritten, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    return code;
+  }
 }
 
 /** Runs the service to completion (for configurations that must refuse to start). */
 export async function runService(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnService(env);
+  const { child } = spawnService(env);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -126,19 +142,23 @@ export async function runService(env: Record<string, string>, timeoutMs = 15_000
   return { code, stdout, stderr };
 }
 
-function spawnService(env: Record<string, string>, options: ServiceOptions = {}): ChildProcess {
+function spawnService(env: Record<string, string>, options: ServiceOptions = {}): { child: ChildProcess; outputWritten: Promise<unknown> } {
   const nodeArgs = options.nodeArgs ?? SERVICE_NODE_ARGS;
   const pinned = options.cpus === undefined ? [process.execPath, ...nodeArgs] : ['taskset', '-c', options.cpus, process.execPath, ...nodeArgs];
   const [command, ...args] = [...(options.launcher ?? []), ...pinned] as [string, ...string[]];
-  const output = options.outputFile ? openSync(options.outputFile, 'w') : 'pipe';
+  const file = options.outputFile ? openSync(options.outputFile, 'w') : undefined;
+  const writer = file !== undefined && options.outputThroughPipe ? spawn('cat', [], { stdio: ['pipe', file, 'ignore'] }) : undefined;
+  const output = writer ? writer.stdin! : (file ?? 'pipe');
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
     detached: options.detached ?? false,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', output, output],
   });
-  if (typeof output === 'number') closeSync(output);
-  return child;
+  if (file !== undefined) closeSync(file);
+  // The service holds the pipe's write end now: `cat` ends when the service does.
+  writer?.stdin!.destroy();
+  return { child, outputWritten: writer ? once(writer, 'exit') : Promise.resolve() };
 }
 
 /**

@@ -4,12 +4,13 @@
  * that answers every Export at once
  * and only keeps the request bytes. Nothing is decoded while load runs; the
  * spans and log records are counted when the parent asks ({ count: true }),
- * between load phases.
+ * between load phases, and once more when it stops. Its ports are free ones,
+ * or the two given as arguments (a sink that comes back where it was).
  */
 import { createServer } from 'node:http';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { decodeLogs, decodeSpans } from '../../harness/otlp.mts';
+import { countItems } from '../../harness/otlp.mts';
 import { exportService } from '../../harness/otlp-receiver.mts';
 
 const pending: { traces: Buffer[]; logs: Buffer[] } = { traces: [], logs: [] };
@@ -51,8 +52,9 @@ http2.createServer = ((options: http2.ServerOptions = {}, ...handler: RequestHan
 const server = new grpc.Server();
 server.addService(...service('opentelemetry.proto.collector.trace.v1.TraceService', keepTraces));
 server.addService(...service('opentelemetry.proto.collector.logs.v1.LogsService', (request) => pending.logs.push(request)));
+const [wantedPort = 0, wantedHttpPort = 0] = process.argv.slice(2).map(Number);
 const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  server.bindAsync(`127.0.0.1:${wantedPort}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
 );
 
 // OTLP/HTTP with protobuf bodies: an empty body is a valid, empty Export*ServiceResponse.
@@ -67,18 +69,21 @@ const httpServer = createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
   });
 });
-await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+await new Promise<void>((resolve) => httpServer.listen(wantedHttpPort, '127.0.0.1', resolve));
 const httpPort = (httpServer.address() as { port: number }).port;
 
+function count(): typeof counted {
+  for (const payload of pending.traces.splice(0)) counted.acceptedSpans += countItems(payload);
+  for (const payload of pending.logs.splice(0)) counted.acceptedLogRecords += countItems(payload);
+  return counted;
+}
+
 process.on('message', (message: { count?: boolean; stop?: boolean }) => {
-  if (message.count) {
-    for (const payload of pending.traces.splice(0)) counted.acceptedSpans += decodeSpans(payload).length;
-    for (const payload of pending.logs.splice(0)) counted.acceptedLogRecords += decodeLogs(payload).length;
-    process.send!({ counts: counted });
-  }
+  if (message.count) process.send!({ counts: count() });
   if (message.stop) {
     httpServer.close();
-    server.tryShutdown(() => process.exit(0));
+    // Exports under way finish first; their spans are in the last count.
+    server.tryShutdown(() => process.send!({ counts: count() }, () => process.exit(0)));
   }
 });
 process.send!({ port, httpPort });

@@ -23,8 +23,10 @@ export class CountingSink implements SpanCounter {
     this.httpEndpoint = `http://127.0.0.1:${httpPort}`;
   }
 
-  static async start(): Promise<CountingSink> {
-    const child = fork(join(import.meta.dirname, 'counting-sink-process.mts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** On free ports, or on the ports of a sink that was stopped (`at`), so that an exporter finds it again. */
+  static async start(at?: CountingSink): Promise<CountingSink> {
+    const ports = at ? [new URL(at.endpoint).port, new URL(at.httpEndpoint).port] : [];
+    const child = fork(join(import.meta.dirname, 'counting-sink-process.mts'), ports, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [message] = (await Promise.race([
       once(child, 'message'),
       once(child, 'exit').then(() => {
@@ -46,8 +48,14 @@ export class CountingSink implements SpanCounter {
     return settle(() => this.read(), options);
   }
 
-  async stop(): Promise<void> {
-    if (this.process.connected) this.process.send({ stop: true });
+  /** Stops it once the exports under way are answered; resolves with its last count (undefined if it had gone already). */
+  async stop(): Promise<(ReceiverCounts & { exports: number }) | undefined> {
+    let last: (ReceiverCounts & { exports: number }) | undefined;
+    if (this.process.connected) {
+      this.process.on('message', (message: { counts?: ReceiverCounts & { exports: number } }) => (last = message.counts ?? last));
+      this.process.send({ stop: true });
+    }
     await stopProcess(this.process, null, 5_000);
+    return last;
   }
 }

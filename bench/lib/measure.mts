@@ -1,15 +1,17 @@
-import { join } from 'node:path';
-import { Collector } from '../../harness/collector.mts';
-import { closedLoop, openLoop, summarize, type LoadSummary } from '../../harness/load.mts';
-import { Service, freePort, status } from '../../harness/service.mts';
+import { closedLoop, summarize, type LoadSummary } from '../../harness/load.mts';
+import { freePort } from '../../harness/service.mts';
 import { rssMiB } from '../../harness/stats.mts';
-import { CollectorMetrics, type ReceiverCounts, type SpanCounter } from './collector-metrics.mts';
-import { CountingSink } from './counting-sink.mts';
-import { PodCgroup, deploymentLimits, type PodLimits, type PodMemory } from './pod-cgroup.mts';
-import { pin, type Pinning } from './pinning.mts';
+import { calibrate, expectedItems } from './calibration.mts';
+import type { ReceiverCounts } from './collector-metrics.mts';
+import { runFixedRate, type RateRun } from './fixed-rate.mts';
+import { launch } from './launch.mts';
+import type { PodLimits, PodMemory } from './pod-cgroup.mts';
+import type { Pinning } from './pinning.mts';
+import { startReceiver } from './receivers.mts';
+import { insideFigures, type InsideFigures, type ServiceDiagnostics } from './service-diagnostics.mts';
 import { readReports, type ServiceReports } from './service-reports.mts';
 import { PATHS, settings } from './settings.mts';
-import { OWN_SPANS_PER_REQUEST, type Variant } from './variants.mts';
+import type { Variant } from './variants.mts';
 
 export interface Phase {
   load: LoadSummary;
@@ -21,7 +23,12 @@ export interface Phase {
   spansRefused: number;
   spansLost: number;
   spansLostPercent: number;
+  /** Measured inside the service over this phase alone (bench/service-diagnostics.cjs); absent with --no-diagnostics. */
+  inside?: InsideFigures;
 }
+
+/** A fixed-rate phase: the rate asked for, and whether the service kept up with it. */
+export interface RatePhase extends Phase, Omit<RateRun, 'load'> {}
 
 export interface VariantResult {
   key: string;
@@ -37,16 +44,17 @@ export interface VariantResult {
   rssAfterSaturationMiB: number;
   rssEndMiB: number;
   spansPerRequest: Record<string, number>;
+  logRecordsPerRequest: Record<string, number>;
   saturation: Phase;
-  fixed: Phase | undefined;
+  /** The phase at --fixed-rate (also among `rates`): the main table and the targets read it. */
+  fixed: RatePhase | undefined;
+  /** Every --fixed-rates phase, lowest rate first. */
+  rates: RatePhase[];
   serviceReports: ServiceReports;
   exitCode: number | null;
   /** Every request the process answered (warm-up, probe, runs): profiles are divided by it. */
   requestsServed: number;
   notes: string[];
-}
-function expectedSpans(load: LoadSummary, perRequest: Record<string, number>): number {
-  return Object.entries(load.perPath).reduce((sum, [path, count]) => sum + count * (perRequest[path] ?? 0), 0);
 }
 
 function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: number; refused: number; bytes?: number; largest?: number } {
@@ -54,37 +62,15 @@ function delta(after: ReceiverCounts, before: ReceiverCounts): { accepted: numbe
   return { accepted: after.acceptedSpans - before.acceptedSpans, refused: after.refusedSpans - before.refusedSpans, bytes, largest: after.largestExportBytes };
 }
 
-interface Receiver {
-  endpoint: string;
-  metrics: SpanCounter;
-  stop(): Promise<unknown>;
+/** Runs `load` as one window of the service's own diagnostics: a line just before, to start it, and one just after. */
+async function observed<T>(diagnostics: ServiceDiagnostics | undefined, load: () => Promise<T>): Promise<{ run: T; inside?: InsideFigures }> {
+  await diagnostics?.take();
+  const run = await load();
+  const line = await diagnostics?.take();
+  return { run, inside: line && insideFigures(line) };
 }
 
-async function startSink(pinning: Pinning, protocol: Variant['protocol']): Promise<Receiver> {
-  const sink = await CountingSink.start();
-  pin(sink.process.pid!, pinning.collector);
-  return { endpoint: protocol === 'http/protobuf' ? sink.httpEndpoint : sink.endpoint, metrics: sink, stop: () => sink.stop() };
-}
-
-async function startCollector(pinning: Pinning, protocol: Variant['protocol']): Promise<Receiver> {
-  const collector = await Collector.start({
-    COLLECTOR_EXPORTERS: '[debug]',
-    DEBUG_VERBOSITY: 'basic',
-    TAIL_SAMPLING_PERCENTAGE: '100',
-    TAIL_SAMPLING_DECISION_WAIT: '1s',
-    GOMEMLIMIT: '1GiB',
-    ...(pinning.enabled ? { GOMAXPROCS: '1' } : {}),
-  });
-  pin(collector.process.pid!, pinning.collector);
-  // Only the tail of its output is of interest (errors); the debug exporter prints a line per batch.
-  const keep = () => {
-    if (collector.output.length > 200_000) collector.output = collector.output.slice(-50_000);
-  };
-  collector.process.stdout?.on('data', keep);
-  return { endpoint: protocol === 'http/protobuf' ? collector.httpEndpoint : collector.endpoint, metrics: new CollectorMetrics(collector), stop: () => collector.stop() };
-}
-
-/** One variant from start to stop: calibration, warm-up, saturation, fixed rate, memory, and what it logged. */
+/** One variant from start to stop: calibration, warm-up, saturation, fixed rates, memory, and what it logged. */
 export async function measure(
   variant: Variant,
   pinning: Pinning,
@@ -92,45 +78,24 @@ export async function measure(
   options: { fixed: boolean; nodeFlags?: string[]; calibration?: Record<string, number> },
 ): Promise<VariantResult> {
   const notes: string[] = [];
-  const started = variant.exportTo === 'collector' ? await startCollector(pinning, variant.protocol) : variant.exportTo === 'sink' ? await startSink(pinning, variant.protocol) : undefined;
-  const endpoint = started ? started.endpoint : `http://127.0.0.1:${await freePort()}`;
-  const spec = variant.spec(endpoint);
-  if (options.nodeFlags) spec.nodeArgs = [...options.nodeFlags, ...spec.nodeArgs];
-  const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${variant.key}`, deploymentLimits()) : undefined;
-  if (cgroup?.limits.nodeOptions) spec.env = { NODE_OPTIONS: cgroup.limits.nodeOptions, ...spec.env };
-  const service = await Service.start(spec.env, {
-    cwd: spec.cwd,
-    nodeArgs: spec.nodeArgs,
-    launcher: cgroup?.launcher(),
-    cpus: pinning.service,
-    outputFile: join(logDir, `${variant.key}${options.nodeFlags ? '-profiled' : ''}.log`),
-    readyTimeoutMs: 30_000,
+  const receiver = await startReceiver(variant, pinning);
+  const endpoint = receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
+  const name = `${variant.key}${options.nodeFlags ? '-profiled' : ''}`;
+  // A profiled run is for the profile alone: nothing else in the process.
+  const launched = await launch(variant, endpoint, pinning, { name, logDir, nodeFlags: options.nodeFlags, diagnostics: settings.diagnostics && !options.nodeFlags }).catch(async (error: unknown) => {
+    await receiver?.stop();
+    throw error;
   });
+  const { service, cgroup, diagnostics } = launched;
   const log = (message: string) => process.stderr.write(`[bench] ${variant.key}: ${message}\n`);
   log(`ready in ${service.startToReadyMs.toFixed(0)} ms`);
   const rssReadyMiB = rssMiB(service.process.pid!);
   try {
-    // Spans each request makes, as the collector counts them (one request at a time, then a full flush).
-    let served = 0; // requests this process answered (for per-request CPU in profiles)
-    let spansPerRequest: Record<string, number> = Object.fromEntries(PATHS.map((p) => [p, 0]));
-    if (started) {
-      // Spans of the readiness polls (the peer traces /readyz) must not count as the first request's.
-      await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 15_000 });
-      for (const path of PATHS) {
-        const before = await started.metrics.read();
-        for (let i = 0; i < settings.calibrationRequests; i += 1) {
-          const answer = await status(`${service.url}${path}`, 10_000);
-          if (answer !== 200) throw new Error(`${path} answered ${answer} during calibration`);
-        }
-        const after = await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 15_000 });
-        spansPerRequest[path] = delta(after, before).accepted / settings.calibrationRequests;
-      }
-      log(`spans per request: ${JSON.stringify(spansPerRequest)}`);
-      if (!Object.values(spansPerRequest).every(Number.isInteger)) notes.push(`calibration gave a fractional span count: ${JSON.stringify(spansPerRequest)}`);
-    } else if (variant.traced) {
-      spansPerRequest = options.calibration ?? OWN_SPANS_PER_REQUEST;
-      notes.push('no collector: spans per request taken from the traced variant');
-    }
+    const calibration = await calibrate(service.url, receiver?.metrics, variant, options.calibration);
+    const { spansPerRequest } = calibration;
+    notes.push(...calibration.notes);
+    if (receiver) log(`spans per request: ${JSON.stringify(spansPerRequest)}`);
+    let served = receiver ? settings.calibrationRequests * PATHS.length : 0; // requests this process answered (for per-request CPU in profiles)
 
     // One pool of connections per path: /users/123 sleeps 50 ms, and one pool cycling through both would be paced by it.
     const pools = PATHS.map((path) => ({ paths: [path], connections: settings.connections }));
@@ -140,39 +105,43 @@ export async function measure(
     const probe = summarize(await closedLoop({ baseUrl: service.url, pools, durationMs: settings.probeS * 1000 }));
     served += warm.responses + probe.responses;
     const rssWarmMiB = rssMiB(service.process.pid!);
-    if (started) await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 20_000 });
+    if (receiver) await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 20_000 });
 
     // Saturation: a request count from the warm-up rate, so the run ends with nothing in flight.
     const saturationS = variant.saturationS ?? settings.saturationS;
-    const before = started ? await started.metrics.read() : undefined;
+    const before = receiver ? await receiver.metrics.read() : undefined;
     const counted = pools.map((pool) => ({ ...pool, requests: Math.round(((probe.perPath[pool.paths[0]!] ?? 0) / probe.elapsedS) * saturationS) }));
-    const load = summarize(await closedLoop({ baseUrl: service.url, pools: counted, durationMs: (saturationS * 2 + 10) * 1000 }));
+    const { run: load, inside: saturationInside } = await observed(diagnostics, async () =>
+      summarize(await closedLoop({ baseUrl: service.url, pools: counted, durationMs: (saturationS * 2 + 10) * 1000 })),
+    );
     const rssAfterSaturationMiB = rssMiB(service.process.pid!);
-    served += load.responses + (started ? settings.calibrationRequests * PATHS.length : 0);
-    log(`saturation ${load.rps.toFixed(0)} req/s over ${load.elapsedS.toFixed(1)} s, p99 ${load.p99Ms.toFixed(1)} ms`);
+    served += load.responses;
+    log(`saturation ${load.rps.toFixed(0)} req/s over ${load.elapsedS.toFixed(1)} s, p99 ${load.p99Ms.toFixed(1)} ms${stallSummary(saturationInside)}`);
     if (load.cutOff) notes.push('saturation run hit its deadline: span accounting approximate');
-    const spansExpected = variant.traced ? expectedSpans(load, spansPerRequest) : 0;
-    const afterSaturation = started ? await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: before!.acceptedSpans + spansExpected }) : undefined;
-    const saturation = phase(load, spansExpected, started ? delta(afterSaturation!, before!) : { accepted: 0, refused: 0 });
+    const spansExpected = variant.traced ? expectedItems(load.perPath, spansPerRequest) : 0;
+    const afterSaturation = receiver ? await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: before!.acceptedSpans + spansExpected }) : undefined;
+    const saturation = phase(load, spansExpected, receiver ? delta(afterSaturation!, before!) : { accepted: 0, refused: 0 }, saturationInside);
 
-    let fixed: Phase | undefined;
-    if (options.fixed) {
-      const beforeFixed = started ? await started.metrics.read() : undefined;
-      const fixedLoad = summarize(await openLoop({ baseUrl: service.url, paths: PATHS, rate: settings.fixedRate, durationS: settings.fixedS }));
-      log(`fixed rate ${fixedLoad.rps.toFixed(0)} req/s, p50 ${fixedLoad.p50Ms.toFixed(2)} ms, p99 ${fixedLoad.p99Ms.toFixed(2)} ms`);
-      const fixedExpected = variant.traced ? expectedSpans(fixedLoad, spansPerRequest) : 0;
-      const afterFixed = started
-        ? await started.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: beforeFixed!.acceptedSpans + fixedExpected })
+    const rates: RatePhase[] = [];
+    for (const rate of options.fixed ? settings.fixedRates : []) {
+      const beforeFixed = receiver ? await receiver.metrics.read() : undefined;
+      const { run, inside } = await observed(diagnostics, () => runFixedRate(service.url, rate, settings.fixedS));
+      log(`fixed ${rate}/s: ${run.achievedRps.toFixed(0)} req/s, p50 ${run.load.p50Ms.toFixed(2)} ms, p99 ${run.load.p99Ms.toFixed(2)} ms${stallSummary(inside)}${run.note ? `; ${run.note}` : ''}`);
+      if (run.note) notes.push(`${rate}/s: ${run.note}`);
+      const fixedExpected = variant.traced ? expectedItems(run.load.perPath, spansPerRequest) : 0;
+      const afterFixed = receiver
+        ? await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: beforeFixed!.acceptedSpans + fixedExpected })
         : undefined;
-      fixed = phase(fixedLoad, fixedExpected, started ? delta(afterFixed!, beforeFixed!) : { accepted: 0, refused: 0 });
-      served += fixedLoad.responses;
+      const received = receiver ? delta(afterFixed!, beforeFixed!) : { accepted: 0, refused: 0 };
+      rates.push({ ...phase(run.load, fixedExpected, received, inside), rate, achievedRps: run.achievedRps, sustained: run.sustained, note: run.note });
+      served += run.load.responses;
     }
     const rssEndMiB = rssMiB(service.process.pid!);
     const exitCode = await service.stop();
     const pod = cgroup ? { ...cgroup.limits, ...cgroup.memory(), ...cgroup.throttled() } : undefined;
     if (pod) log(`pod: peak ${pod.peakMiB.toFixed(0)} MiB of ${(pod.memoryBytes / 2 ** 20).toFixed(0)}, ${pod.limitHits} limit hits, ${pod.oomKills} OOM kills, throttled ${pod.throttledS.toFixed(1)} s`);
     if (exitCode !== 0) notes.push(`the service exited with ${exitCode} on SIGTERM`);
-    const serviceReports = readReports(service.logs);
+    if (diagnostics && variant.traced && saturation.inside?.spanExport.batches === 0) notes.push('the diagnostics preload saw no span export call: its exporter was not found among the loaded modules');
     return {
       key: variant.key,
       label: variant.label,
@@ -185,21 +154,32 @@ export async function measure(
       rssAfterSaturationMiB,
       rssEndMiB,
       spansPerRequest,
+      logRecordsPerRequest: calibration.logRecordsPerRequest,
       saturation,
-      fixed,
-      serviceReports,
+      fixed: rates.find((r) => r.rate === settings.fixedRate),
+      rates,
+      serviceReports: readReports(service.logs),
       exitCode,
       requestsServed: served,
       notes,
     };
   } finally {
     await service.stop();
-    await started?.stop();
+    await receiver?.stop();
     cgroup?.remove();
   }
 }
 
-function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number; bytes?: number; largest?: number }): Phase {
+function stallSummary(inside: InsideFigures | undefined): string {
+  if (!inside) return '';
+  const d = inside.eventLoopDelayMs;
+  const { spanExport: spans, logExport: logs } = inside;
+  const step = spans.batches ? `, longest export step ${spans.maxSyncMs.toFixed(1)} ms (${spans.spansInMax} spans)` : '';
+  const logStep = logs.batches ? `, of log records ${logs.maxSyncMs.toFixed(1)} ms (${logs.recordsInMax})` : '';
+  return `; loop delay p99 ${d.p99.toFixed(2)} max ${d.max.toFixed(1)} ms, GC ${inside.gcMsPerS.toFixed(1)} ms/s${step}${logStep}`;
+}
+
+function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number; bytes?: number; largest?: number }, inside: InsideFigures | undefined): Phase {
   const spansLost = Math.max(0, spansExpected - received.accepted);
   return {
     load,
@@ -210,5 +190,6 @@ function phase(load: LoadSummary, spansExpected: number, received: { accepted: n
     spansRefused: received.refused,
     spansLost,
     spansLostPercent: spansExpected ? (spansLost / spansExpected) * 100 : 0,
+    inside,
   };
 }

@@ -71,20 +71,30 @@ export class PodCgroup {
   }
 
   memory(): PodMemory {
-    const read = (file: string) => readFileSync(join(MEMORY_ROOT, this.name, file), 'utf8');
-    const oomKill = /^oom_kill (\d+)$/m.exec(read('memory.oom_control'));
+    const read = (file: string) => this.read(MEMORY_ROOT, file);
     return {
       peakMiB: Number(read('memory.max_usage_in_bytes')) / 2 ** 20,
       limitHits: Number(read('memory.failcnt')),
-      oomKills: oomKill ? Number(oomKill[1]) : 0,
+      oomKills: statValue(read('memory.oom_control'), 'oom_kill') ?? 0,
     };
+  }
+
+  /** What the cgroup is charged for now: in all, and of it anonymous memory (rss) and page cache (memory.stat). */
+  usage(): { usageMiB: number; rssMiB: number; cacheMiB: number } {
+    const stat = this.read(MEMORY_ROOT, 'memory.stat');
+    const mib = (key: string) => (statValue(stat, key) ?? NaN) / 2 ** 20;
+    return { usageMiB: Number(this.read(MEMORY_ROOT, 'memory.usage_in_bytes')) / 2 ** 20, rssMiB: mib('total_rss'), cacheMiB: mib('total_cache') };
   }
 
   /** CPU time the cgroup was throttled for (cpu.stat), in seconds, and in how many periods. */
   throttled(): { periods: number; throttledPeriods: number; throttledS: number } {
-    const stat = readFileSync(join(CPU_ROOT, this.name, 'cpu.stat'), 'utf8');
-    const value = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0);
+    const stat = this.read(CPU_ROOT, 'cpu.stat');
+    const value = (key: string) => statValue(stat, key) ?? 0;
     return { periods: value('nr_periods'), throttledPeriods: value('nr_throttled'), throttledS: value('throttled_time') / 1e9 };
+  }
+
+  private read(root: string, file: string): string {
+    return readFileSync(join(root, this.name, file), 'utf8');
   }
 
   /** Removes the cgroups; the service must have exited. */
@@ -94,6 +104,12 @@ export class PodCgroup {
       if (existsSync(dir)) rmdirSync(dir);
     }
   }
+}
+
+/** The number on a `key value` line of a cgroup file (memory.stat, cpu.stat, memory.oom_control). */
+function statValue(text: string, key: string): number | undefined {
+  const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Cgroups left by a benchmark that was killed before it could remove them (their processes are gone). */

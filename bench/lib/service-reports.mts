@@ -1,4 +1,6 @@
-import { SPAN_REPORTS, lostIn } from '../../harness/export-reports.mts';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../../harness/export-reports.mts';
 import type { LogLine } from '../../harness/service.mts';
 
 /** What the traced service said about its span export: the lines ExportMonitor (src/export-monitor.ts) writes. */
@@ -27,4 +29,23 @@ export function readReports(lines: LogLine[]): ServiceReports {
     queueOverflowLines: count(queueFull),
     otherWarnings: count((line) => (line.level === 'warn' || line.level === 'error') && ![failing, recovered, loss].some((which) => which(line))),
   };
+}
+
+/**
+ * The same from a log too large to read at once (a soak's: three lines per
+ * /users/123 request), streamed, parsing only the kit's own report lines
+ * (`"component":"telemetry"`): `otherWarnings` then counts the kit's alone.
+ * Also the log records the log export reported lost, and the kit's lines in order.
+ */
+export async function readReportsFromFile(file: string): Promise<{ spans: ServiceReports; logRecordsReportedLost: number; lines: LogLine[] }> {
+  const kit: LogLine[] = [];
+  for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+    if (!line.includes('"component":"telemetry"')) continue;
+    try {
+      kit.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a line cut short by a crash: not a report
+    }
+  }
+  return { spans: readReports(kit), logRecordsReportedLost: kit.filter(LOG_RECORD_REPORTS.loss).reduce((sum, line) => sum + lostIn(line), 0), lines: kit };
 }

@@ -17,6 +17,12 @@ const { values: flags } = parseArgs({
     'saturation-seconds': { type: 'string' },
     'fixed-seconds': { type: 'string' },
     'fixed-rate': { type: 'string' },
+    'fixed-rates': { type: 'string' },
+    'no-diagnostics': { type: 'boolean' },
+    soak: { type: 'string' },
+    'soak-rate': { type: 'string' },
+    'soak-sample-seconds': { type: 'string' },
+    'heap-snapshots': { type: 'boolean' },
     'down-seconds': { type: 'string' },
     'warmup-seconds': { type: 'string' },
     connections: { type: 'string' },
@@ -37,7 +43,7 @@ export function option(name: keyof typeof flags): string | boolean | undefined {
   if (fromFlag !== undefined) return fromFlag;
   const fromEnv = process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
   if (fromEnv === undefined || fromEnv === '') return undefined;
-  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
+  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics', 'heap-snapshots'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
 }
 
 function numberOption(name: keyof typeof flags, quick: number, full: number): number {
@@ -48,16 +54,48 @@ function numberOption(name: keyof typeof flags, quick: number, full: number): nu
   return parsed;
 }
 
+/** `--fixed-rates=200,1000,3000`, with the single `--fixed-rate` among them (the main table's column and the targets read that one). */
+function fixedRates(single: number): number[] {
+  const raw = option('fixed-rates');
+  const rates = typeof raw === 'string' ? raw.split(',').map(Number) : [200, 1000, 3000];
+  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) throw new Error(`--fixed-rates must be positive numbers separated by commas, got ${String(raw)}`);
+  return [...new Set([...rates, single])].sort((a, b) => a - b);
+}
+
+/** `--soak=60m`, `--soak=90s`, `--soak=1h`: seconds, or undefined when no soak was asked for. */
+function soakSeconds(): number | undefined {
+  const raw = option('soak');
+  if (raw === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(String(raw));
+  if (!match) throw new Error(`--soak takes a duration such as 60m, 3m, 90s or 1h, got ${String(raw)}`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] ?? 'm']!;
+}
+
+const fixedRate = numberOption('fixed-rate', 1000, 1000);
+const soakS = soakSeconds();
+
 export const settings = {
   quick: Boolean(option('quick')),
   warmupS: numberOption('warmup-seconds', 1, 3),
   saturationS: numberOption('saturation-seconds', 5, 20),
   fixedS: numberOption('fixed-seconds', 5, 30),
-  fixedRate: numberOption('fixed-rate', 1000, 1000),
+  fixedRate,
+  /** The open-loop rates each variant is measured at (each for fixedS seconds). */
+  fixedRates: fixedRates(fixedRate),
+  /** The preload that measures from inside the service (bench/service-diagnostics.cjs); --no-diagnostics leaves it out. */
+  diagnostics: !option('no-diagnostics'),
   downS: numberOption('down-seconds', 10, 60),
   /** Per endpoint: each path has its own pool of connections. */
   connections: numberOption('connections', 64, 64),
   calibrationRequests: 3,
   /** Seconds of the rate probe that sizes each counted saturation run. */
   probeS: option('quick') ? 1 : 2,
+  /** The soak (bench/lib/soak.mts), when --soak is given: its length, rate, and how often it samples. */
+  soak: soakS === undefined ? undefined : {
+    seconds: soakS,
+    rate: numberOption('soak-rate', 800, 800),
+    // A sample a minute over an hour; shorter soaks keep about 60 samples, at least 5 s apart.
+    sampleS: numberOption('soak-sample-seconds', Math.max(5, soakS / 60), Math.max(5, soakS / 60)),
+    heapSnapshots: Boolean(option('heap-snapshots')),
+  },
 };

@@ -1,4 +1,5 @@
 import type { LoadSummary } from '../../harness/load.mts';
+import { markdownTable } from './markdown.mts';
 import type { Phase, VariantResult } from './measure.mts';
 import { PATHS, settings } from './settings.mts';
 
@@ -13,6 +14,9 @@ export function table(results: VariantResult[], base: VariantResult | undefined)
   const p99 = (load: LoadSummary | undefined, baseLoad: LoadSummary | undefined, digits: number) =>
     load ? PATHS.map((path) => withRatio(load.latencyByPath[path]!.p99Ms, baseLoad?.latencyByPath[path]?.p99Ms, digits)).join(' / ') : '–';
   const p50 = (load: LoadSummary | undefined) => (load ? PATHS.map((path) => f2(load.latencyByPath[path]!.p50Ms)).join(' / ') : '–');
+  // A rate the service did not keep up with has no latency worth a percentile: its note says what it did.
+  const fixedLoad = (r: VariantResult | undefined) => (r?.fixed?.sustained ? r.fixed.load : undefined);
+  const notSustained = (r: VariantResult, cell: string) => (r.fixed && !r.fixed.sustained ? `not sustained (${r.fixed.achievedRps.toFixed(0)}/s)` : cell);
   const lost = (p: Phase | undefined) => (p && p.spansExpected ? `${p.spansExpected}→${p.spansReceived} (${p.spansLostPercent.toFixed(1)}% lost)` : '–');
   const header = [
     'variant',
@@ -31,15 +35,12 @@ export function table(results: VariantResult[], base: VariantResult | undefined)
     withRatio(r.saturation.load.rps, base?.saturation.load.rps, 0),
     p99(r.saturation.load, base?.saturation.load, 1),
     lost(r.saturation),
-    p50(r.fixed?.load),
-    p99(r.fixed?.load, base?.fixed?.load, 2),
+    notSustained(r, p50(fixedLoad(r))),
+    notSustained(r, p99(fixedLoad(r), fixedLoad(base), 2)),
     lost(r.fixed),
     withRatio(r.startToReadyMs, base?.startToReadyMs, 0),
     withRatio(r.rssAfterSaturationMiB, base?.rssAfterSaturationMiB, 0),
     ...(pod ? [r.pod ? withRatio(r.pod.peakMiB, base?.pod?.peakMiB, 0) : '–', r.pod ? `${r.pod.limitHits} / ${r.pod.oomKills}` : '–', r.pod ? r.pod.throttledS.toFixed(1) : '–'] : []),
   ]);
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+  return markdownTable(header, rows);
 }

@@ -1,4 +1,4 @@
-import type { VariantResult } from './measure.mts';
+import type { RatePhase, VariantResult } from './measure.mts';
 import { PATHS, settings } from './settings.mts';
 
 export interface Target {
@@ -31,12 +31,7 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
     add('0 spans lost at saturation', traced.saturation.spansLost, 0, true, (v) => `${v} lost (${traced.saturation.spansLostPercent.toFixed(2)}%)`);
     add('start to ready ≤ 2× untraced', traced.startToReadyMs / base.startToReadyMs, 2, true);
     add('RSS after saturation ≤ 1.5× untraced', traced.rssAfterSaturationMiB / base.rssAfterSaturationMiB, 1.5, true);
-    if (traced.fixed && base.fixed) {
-      for (const path of PATHS) {
-        add(`${settings.fixedRate}/s p99 of ${path} ≤ 1.2× untraced`, traced.fixed.load.latencyByPath[path]!.p99Ms / base.fixed!.load.latencyByPath[path]!.p99Ms, 1.2, true);
-      }
-      add(`0 spans lost at fixed ${settings.fixedRate}/s`, traced.fixed.spansLost, 0, true, (v) => `${v} lost`);
-    }
+    fixedRateTargets('', base, traced, settings.fixedRate);
   }
   if (podBase && podTraced && candidateKey === 'traced') {
     add('pod: saturation req/s ≥ 0.75× untraced', podTraced.saturation.load.rps / podBase.saturation.load.rps, 0.75, false);
@@ -46,8 +41,14 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
     add('pod: 0 spans lost at saturation', podTraced.saturation.spansLost, 0, true, (v) => `${v} lost`);
     if (podTraced.pod && podBase.pod) {
       add('pod: cgroup peak memory ≤ 1.5× untraced', podTraced.pod.peakMiB / podBase.pod.peakMiB, 1.5, true);
+      add('pod: cgroup peak memory < 60% of the limit', podTraced.pod.peakMiB / (podTraced.pod.memoryBytes / 2 ** 20), 0.6, true, (v) => `${(v * 100).toFixed(0)}% (${podTraced.pod!.peakMiB.toFixed(0)} MiB)`);
       add('pod: no OOM kill', podTraced.pod.oomKills + podBase.pod.oomKills, 0, true, (v) => `${v} OOM kills`);
     }
+    // "At the rate the pod sustains": the fixed rate, or the highest below it that both sides kept up with.
+    const sustained = (r: VariantResult, rate: number) => r.rates.some((p) => p.rate === rate && p.sustained);
+    const podRate = [...settings.fixedRates].reverse().find((rate) => rate <= settings.fixedRate && sustained(podBase, rate) && sustained(podTraced, rate));
+    if (podRate === undefined) list.push({ what: 'pod: fixed-rate targets', ratio: `no rate up to ${settings.fixedRate}/s sustained by both`, met: false });
+    else fixedRateTargets('pod: ', podBase, podTraced, podRate);
   }
   if (down && collectorUp && candidateKey === 'traced') {
     const rpsChange = down.saturation.load.rps / collectorUp.saturation.load.rps;
@@ -69,4 +70,23 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
     });
   }
   return list;
+
+  /** Issue 23's targets at one fixed rate: p99 per endpoint, event-loop delay and stalls, no span lost at any rate. */
+  function fixedRateTargets(prefix: string, untraced: VariantResult, candidate: VariantResult, rate: number): void {
+    const at = (r: VariantResult): RatePhase | undefined => r.rates.find((p) => p.rate === rate);
+    const [b, c] = [at(untraced), at(candidate)];
+    if (!b || !c) return;
+    if (!b.sustained || !c.sustained) {
+      list.push({ what: `${prefix}${rate}/s sustained by both`, ratio: [b, c].flatMap((p) => (p.note ? [p.note] : [])).join('; '), met: false });
+    } else {
+      for (const path of PATHS) add(`${prefix}${rate}/s p99 of ${path} ≤ 1.2× untraced`, c.load.latencyByPath[path]!.p99Ms / b.load.latencyByPath[path]!.p99Ms, 1.2, true);
+    }
+    if (b.inside && c.inside) {
+      const [bd, cd] = [b.inside.eventLoopDelayMs, c.inside.eventLoopDelayMs];
+      add(`${prefix}${rate}/s event-loop delay p99 ≤ untraced + 1 ms`, cd.p99 - bd.p99, 1, true, (v) => `${cd.p99.toFixed(2)} vs ${bd.p99.toFixed(2)} ms (+${v.toFixed(2)})`);
+      add(`${prefix}${rate}/s no event-loop stall over 5 ms`, cd.max, 5, true, (v) => `longest ${v.toFixed(1)} ms`);
+    }
+    const lost = candidate.rates.reduce((sum, p) => sum + p.spansLost, 0);
+    add(`${prefix}0 spans lost at fixed rates (${candidate.rates.map((p) => p.rate).join(', ')}/s)`, lost, 0, true, (v) => `${v} lost`);
+  }
 }

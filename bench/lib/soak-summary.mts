@@ -1,0 +1,179 @@
+import { SPAN_REPORTS, lostIn } from '../../harness/export-reports.mts';
+import type { LogLine } from '../../harness/service.mts';
+import { markdownTable } from './markdown.mts';
+import { PATHS } from './settings.mts';
+import type { SoakSample, SoakRun } from './soak-subject.mts';
+
+/** Issue 25's limits: growth after the warm-up, and memory after the outage against before it. */
+export const SLOPE_LIMIT_MIB_PER_MIN = 0.1;
+export const RETURN_TOLERANCE = 0.1;
+
+export interface Slopes {
+  fromMinute: number;
+  toMinute: number;
+  samples: number;
+  /** Least-squares slope, MiB per minute. */
+  rssMiBPerMin: number;
+  heapUsedMiBPerMin: number;
+  /** Of the heap used just after GCs (the lowest in each sample): the young generation's swing left out. */
+  heapFloorMiBPerMin: number;
+}
+
+interface Memory {
+  rssMiB: number;
+  heapUsedMiB: number;
+}
+
+export interface SoakSummary {
+  key: string;
+  label: string;
+  shape: SoakRun['shape'];
+  /** Over the steady part (after the warm-up, before the outage): the issue's figure. */
+  steady: Slopes;
+  /** Over everything after the warm-up, the outage and its aftermath included. */
+  afterWarmUp: Slopes;
+  outage: {
+    fromMinute: number;
+    toMinute: number;
+    /** Means of the last samples (up to 3) before the outage and at the end of the run, and the highest in between. */
+    before: Memory;
+    peak: Memory;
+    after: Memory;
+    rssReturned: boolean;
+    heapUsedReturned: boolean;
+  };
+  spans: {
+    expected: number;
+    received: number;
+    sentByService: number;
+    /** What the sink did not receive, and what the service reported lost (ExportMonitor): they must be equal. */
+    notReceived: number;
+    reportedLost: number;
+    exact: boolean;
+    /** Losses reported outside the export failure (before "span export is failing", after "span export recovered"). */
+    reportedLostWhileUp: number;
+  };
+  logRecords: { expected: number; received: number; notReceived: number; reportedLost: number; exact: boolean };
+  requests: { answered: number; failed: number };
+}
+
+/** Least-squares slope of y over x. */
+export function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? NaN : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+}
+
+function slopes(samples: SoakSample[]): Slopes {
+  return {
+    fromMinute: samples[0]?.minute ?? NaN,
+    toMinute: samples.at(-1)?.minute ?? NaN,
+    samples: samples.length,
+    rssMiBPerMin: slope(samples.map((s) => [s.minute, s.rssMiB])),
+    heapUsedMiBPerMin: slope(samples.map((s) => [s.minute, s.heapUsedMiB])),
+    heapFloorMiBPerMin: slope(samples.filter((s) => Number.isFinite(s.heapUsedFloorMiB)).map((s) => [s.minute, s.heapUsedFloorMiB])),
+  };
+}
+
+const mean = (samples: SoakSample[]): Memory => ({
+  rssMiB: samples.reduce((sum, s) => sum + s.rssMiB, 0) / samples.length,
+  heapUsedMiB: samples.reduce((sum, s) => sum + s.heapUsedMiB, 0) / samples.length,
+});
+
+/** Losses the kit reported while export worked: before its first "failing" line, or after its last "recovered" one. */
+function lostWhileUp(lines: LogLine[]): number {
+  const firstFailing = lines.findIndex(SPAN_REPORTS.failing);
+  const lastRecovered = lines.findLastIndex(SPAN_REPORTS.recovered);
+  return lines.reduce((sum, line, i) => {
+    const up = firstFailing === -1 || i < firstFailing || (lastRecovered !== -1 && i > lastRecovered);
+    return up && SPAN_REPORTS.loss(line) ? sum + lostIn(line) : sum;
+  }, 0);
+}
+
+export function summarizeSoak(run: SoakRun): SoakSummary {
+  const inPhase = (...phases: SoakSample['phase'][]) => run.samples.filter((s) => phases.includes(s.phase));
+  const steady = inPhase('steady');
+  const outage = inPhase('outage');
+  const recovery = inPhase('recovery');
+  const before = mean(steady.slice(-3));
+  const after = mean(recovery.slice(-3));
+  const around = [...outage, ...recovery];
+  const t = run.totals;
+  const notReceived = t.spansExpected - t.spansReceived;
+  const logsNotReceived = t.logRecordsExpected - t.logRecordsReceived;
+  return {
+    key: run.key,
+    label: run.label,
+    shape: run.shape,
+    steady: slopes(steady),
+    afterWarmUp: slopes([...steady, ...around]),
+    outage: {
+      // The outage starts where the last steady sample ends.
+      fromMinute: steady.at(-1)?.minute ?? 0,
+      toMinute: outage.at(-1)?.minute ?? NaN,
+      before,
+      peak: { rssMiB: Math.max(...around.map((s) => s.rssMiB)), heapUsedMiB: Math.max(...around.map((s) => s.heapUsedMiB)) },
+      after,
+      rssReturned: after.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
+      heapUsedReturned: after.heapUsedMiB <= before.heapUsedMiB * (1 + RETURN_TOLERANCE),
+    },
+    spans: {
+      expected: t.spansExpected,
+      received: t.spansReceived,
+      sentByService: t.spansSentByService,
+      notReceived,
+      reportedLost: run.serviceReports.spansReportedLost,
+      exact: notReceived === run.serviceReports.spansReportedLost,
+      reportedLostWhileUp: lostWhileUp(run.reportLines),
+    },
+    logRecords: { expected: t.logRecordsExpected, received: t.logRecordsReceived, notReceived: logsNotReceived, reportedLost: t.logRecordsReportedLost, exact: logsNotReceived === t.logRecordsReportedLost },
+    requests: { answered: t.requests, failed: t.failed },
+  };
+}
+
+const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(2)}` : '–');
+
+/** The per-sample table: one row per sample (a minute over an hour). */
+export function sampleTable(run: SoakRun): string {
+  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS MiB', 'heap used (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
+  const rows = run.samples.map((s) => [
+    f(s.minute, 1),
+    s.phase,
+    `${s.requests} / ${s.failed}`,
+    PATHS.map((path) => f(s.p99MsByPath[path] ?? NaN, 1)).join(' / '),
+    f(s.cpuPercent, 0),
+    f(s.rssMiB),
+    `${f(s.heapUsedMiB)} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
+    `${f(s.gcMs, 0)} (${f(s.gcMaxPauseMs, 1)})`,
+    f(s.eventLoopDelayMaxMs, 1),
+    `${s.spansSent} → ${s.spansReceived}`,
+    ...(s.cgroup ? [`${f(s.cgroup.rssMiB)} / ${f(s.cgroup.cacheMiB)}`] : run.shape === 'pod' ? ['–'] : []),
+  ]);
+  return markdownTable(header, rows);
+}
+
+/** The verdict lines under the table. */
+export function summaryLines(summary: SoakSummary): string[] {
+  const { steady, afterWarmUp, outage, spans, logRecords } = summary;
+  const within = (v: number) => (v <= SLOPE_LIMIT_MIB_PER_MIN ? 'within' : 'OVER');
+  const returned = (yes: boolean) => (yes ? 'returned' : 'did NOT return');
+  return [
+    `Slopes over the steady part (minute ${f(steady.fromMinute)} to ${f(steady.toMinute)}, ${steady.samples} samples, least squares): ` +
+      `RSS ${signed(steady.rssMiBPerMin)} MiB/min, heap used ${signed(steady.heapUsedMiBPerMin)} MiB/min, heap used after GC ${signed(steady.heapFloorMiBPerMin)} MiB/min ` +
+      `(${[steady.rssMiBPerMin, steady.heapUsedMiBPerMin, steady.heapFloorMiBPerMin].map(within).join(' / ')} the ${SLOPE_LIMIT_MIB_PER_MIN} MiB/min limit).`,
+    `  Over everything after the warm-up, the outage included: RSS ${signed(afterWarmUp.rssMiBPerMin)}, heap used ${signed(afterWarmUp.heapUsedMiBPerMin)}, ` +
+      `after GC ${signed(afterWarmUp.heapFloorMiBPerMin)} MiB/min.`,
+    `Collector away from minute ${f(outage.fromMinute)} to ${f(outage.toMinute)}: RSS ${f(outage.before.rssMiB)} MiB before, peak ${f(outage.peak.rssMiB)}, ` +
+      `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMiB)} → peak ` +
+      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}.`,
+    `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +
+      `${spans.notReceived} not received, ${spans.reportedLost} reported lost by the service: ${spans.exact ? 'equal, every loss accounted for' : 'NOT equal'}; ` +
+      `${spans.reportedLostWhileUp} reported lost while export worked.`,
+    `Log records: ${logRecords.expected} made, ${logRecords.received} received, ${logRecords.notReceived} not received, ${logRecords.reportedLost} reported lost: ${logRecords.exact ? 'equal' : 'NOT equal'}.`,
+    `Requests: ${summary.requests.answered} answered, ${summary.requests.failed} failed.`,
+  ];
+}

@@ -1,0 +1,185 @@
+// Preloaded by the benchmark into every service it measures (after the
+// service's own preload, before its script): measures from inside the process
+// what a load generator cannot see, and writes it as one JSON line to
+// $BENCH_DIAGNOSTICS_FILE each time the process gets $BENCH_DIAGNOSTICS_SIGNAL
+// (SIGUSR2 by default), covering the time since the last signal:
+// - event-loop delay (perf_hooks.monitorEventLoopDelay, ticking every 1 ms);
+// - time in garbage collection (a PerformanceObserver on `gc`), by kind;
+// - event-loop utilization, memory (RSS, V8 heap, heap spaces), and the
+//   lowest heap used seen just after a GC: heap used at an arbitrary moment
+//   swings with the young generation (28–125 MiB within seconds on a free
+//   core at 800 req/s), so a slope of it cannot resolve 0.1 MiB a minute;
+//   the floor after GCs can;
+// - the OTLP exporters' export() calls, spans and log records apart: the
+//   longest synchronous part of one call (serializing the batch and handing
+//   it to the transport), the batch size of that call, how much of it was
+//   serializing, and the main thread's CPU time in it; and the items exported
+//   or failed (counted in the result callback, so a retried batch counts once
+//   as exported).
+// Its own cost: a native 1 ms timer, one callback per GC, four clock reads per
+// export call, and one line per signal; the same for traced and untraced.
+// Its lines go to a file of their own: the service's stdout carries several
+// log lines per request, and the bench reads these every phase or minute.
+'use strict';
+const { writeSync, openSync } = require('node:fs');
+const { monitorEventLoopDelay, PerformanceObserver, performance, constants } = require('node:perf_hooks');
+const { getHeapSpaceStatistics, getHeapStatistics } = require('node:v8');
+
+const RESOLUTION_MS = 1;
+const MiB = 2 ** 20;
+const file = process.env.BENCH_DIAGNOSTICS_FILE;
+const signal = process.env.BENCH_DIAGNOSTICS_SIGNAL || 'SIGUSR2';
+if (!file) throw new Error('service-diagnostics.cjs: BENCH_DIAGNOSTICS_FILE is not set');
+const fd = openSync(file, 'a');
+
+const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+delay.enable();
+
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+const freshGc = () => ({ ms: 0, count: 0, maxPauseMs: 0, byKindMs: { minor: 0, major: 0, incremental: 0, weakcb: 0 }, heapUsedAfterMin: Infinity });
+let gc = freshGc();
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.ms += entry.duration;
+    gc.count += 1;
+    gc.maxPauseMs = Math.max(gc.maxPauseMs, entry.duration);
+    const kind = GC_KINDS[entry.detail?.kind];
+    if (kind) gc.byKindMs[kind] += entry.duration;
+  }
+  // The observer hears of a GC shortly after it: close enough to its end for a floor.
+  gc.heapUsedAfterMin = Math.min(gc.heapUsedAfterMin, getHeapStatistics().used_heap_size);
+}).observe({ entryTypes: ['gc'] });
+
+const freshExport = () => ({ calls: 0, items: 0, syncMs: 0, maxSyncMs: 0, itemsInMax: 0, serializeMsInMax: 0, cpuMsInMax: 0 });
+const exportTotals = { spans: { exportedTotal: 0, failedTotal: 0 }, logs: { exportedTotal: 0, failedTotal: 0 } };
+let exportStats = { spans: freshExport(), logs: freshExport() };
+let serializingMs = 0;
+
+/** Times a serializer's serializeRequest, so that an export call can say how much of it was serializing. */
+function timeSerializer(serializer) {
+  if (!serializer || serializer.__benchTimed) return;
+  const serialize = serializer.serializeRequest;
+  serializer.serializeRequest = function timedSerializeRequest(request) {
+    const started = performance.now();
+    try {
+      return serialize.call(this, request);
+    } finally {
+      serializingMs += performance.now() - started;
+    }
+  };
+  serializer.__benchTimed = true;
+}
+
+function timeExporter(Exporter, signalKey) {
+  if (!Exporter || Object.hasOwn(Exporter.prototype, '__benchTimed')) return;
+  const exportItems = Exporter.prototype.export;
+  Exporter.prototype.export = function timedExport(items, resultCallback) {
+    const totals = exportTotals[signalKey];
+    const count = items.length;
+    serializingMs = 0;
+    const cpuBefore = process.threadCpuUsage();
+    const started = performance.now();
+    try {
+      return exportItems.call(this, items, (result) => {
+        if (result.code === 0) totals.exportedTotal += count;
+        else totals.failedTotal += count;
+        resultCallback(result);
+      });
+    } finally {
+      const ms = performance.now() - started;
+      const stats = exportStats[signalKey];
+      stats.calls += 1;
+      stats.items += count;
+      stats.syncMs += ms;
+      if (ms > stats.maxSyncMs) {
+        // The main thread's CPU time too: in the pod-shaped cgroup the wall time includes CFS throttling.
+        const cpu = process.threadCpuUsage(cpuBefore);
+        Object.assign(stats, { maxSyncMs: ms, itemsInMax: count, serializeMsInMax: serializingMs, cpuMsInMax: (cpu.user + cpu.system) / 1000 });
+      }
+    }
+  };
+  Exporter.prototype.__benchTimed = true;
+}
+
+/*
+ * Whatever copies of the OTLP exporters the service has loaded (the kit's, the
+ * zero-code peer's own nested ones, an experiment's), found in the module
+ * cache: this preload runs after the service's own, which loads them.
+ */
+const EXPORTER = /[\\/]@opentelemetry[\\/]exporter-(trace|logs)-otlp-(grpc|proto|http)[\\/]dist[\\/]index\.cjs$/;
+const TRANSFORMER = /[\\/]@opentelemetry[\\/]otlp-transformer[\\/]dist[\\/]index\.cjs$/;
+const timedModules = [];
+for (const [path, module] of Object.entries(require.cache)) {
+  const exporter = EXPORTER.exec(path);
+  if (exporter) {
+    const signalKey = exporter[1] === 'trace' ? 'spans' : 'logs';
+    timeExporter(signalKey === 'spans' ? module.exports.OTLPTraceExporter : module.exports.OTLPLogExporter, signalKey);
+    timedModules.push(path);
+  } else if (TRANSFORMER.test(path)) {
+    for (const name of ['ProtobufTraceSerializer', 'JsonTraceSerializer', 'ProtobufLogsSerializer', 'JsonLogsSerializer']) timeSerializer(module.exports[name]);
+  }
+}
+
+const ms = (ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+const round = (v) => +v.toFixed(3);
+const roundedExport = (window, totals) => ({
+  ...window,
+  syncMs: round(window.syncMs),
+  maxSyncMs: round(window.maxSyncMs),
+  serializeMsInMax: round(window.serializeMsInMax),
+  cpuMsInMax: round(window.cpuMsInMax),
+  ...totals,
+});
+let seq = 0;
+let since = performance.now();
+let eluSince = performance.eventLoopUtilization();
+
+process.on(signal, () => {
+  const now = performance.now();
+  const memory = process.memoryUsage();
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, +(space.space_used_size / MiB).toFixed(2)]));
+  const line = {
+    diagnostics: ++seq,
+    pid: process.pid,
+    windowMs: +(now - since).toFixed(1),
+    // The histogram holds the gaps between ticks of a 1 ms timer: minus the 1 ms, what the loop made it wait.
+    eventLoopDelayMs: {
+      p50: +ms(delay.percentile(50)).toFixed(3),
+      p99: +ms(delay.percentile(99)).toFixed(3),
+      max: +ms(delay.max).toFixed(3),
+      mean: +ms(delay.mean).toFixed(3),
+      samples: delay.count,
+    },
+    eventLoopUtilization: +performance.eventLoopUtilization(eluSince).utilization.toFixed(4),
+    gc: {
+      ms: round(gc.ms),
+      count: gc.count,
+      maxPauseMs: round(gc.maxPauseMs),
+      byKindMs: Object.fromEntries(Object.entries(gc.byKindMs).map(([kind, v]) => [kind, round(v)])),
+    },
+    memoryMiB: {
+      rss: +(memory.rss / MiB).toFixed(2),
+      heapUsed: +(memory.heapUsed / MiB).toFixed(2),
+      heapTotal: +(memory.heapTotal / MiB).toFixed(2),
+      // null when no GC ran in the window
+      heapUsedAfterGcMin: Number.isFinite(gc.heapUsedAfterMin) ? +(gc.heapUsedAfterMin / MiB).toFixed(2) : null,
+      external: +(memory.external / MiB).toFixed(2),
+      arrayBuffers: +(memory.arrayBuffers / MiB).toFixed(2),
+      spaces,
+    },
+    spanExport: roundedExport(exportStats.spans, exportTotals.spans),
+    logExport: roundedExport(exportStats.logs, exportTotals.logs),
+    timedModules: seq === 1 ? timedModules : undefined,
+  };
+  writeSync(fd, `${JSON.stringify(line)}\n`);
+  delay.reset();
+  gc = freshGc();
+  exportStats = { spans: freshExport(), logs: freshExport() };
+  since = now;
+  eluSince = performance.eventLoopUtilization();
+});
