@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEMO_PORTS } from '../demo/ports.mts';
 import { copyOfCheckout } from '../harness/checkout.mts';
@@ -9,22 +9,52 @@ import { ensureCollectorBuilt } from '../harness/collector.mts';
 import { ROOT } from '../harness/service.mts';
 
 interface Block {
+  page: string;
   mark: string;
   code: string;
   line: number;
 }
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The pages a reader follows: the README first, then docs/ and the kit's own README. */
+const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`), 'src/telemetry/README.md'];
+const text = (page: string) => readFileSync(join(ROOT, page), 'utf8');
+const README = text('README.md');
 const SHELL = /^(sh|bash|shell|console)$/;
+const FENCE = /^[ \t]*```(\S*)[ \t]*(\S*)[^\n]*\n([\s\S]*?)^[ \t]*```/gm;
 
-function shellBlocks(markdown: string): Block[] {
+function shellBlocks(page: string): Block[] {
+  const markdown = text(page);
   const blocks: Block[] = [];
-  const fence = /^```(\S*)[ \t]*(\S*)[^\n]*\n([\s\S]*?)^```/gm;
-  for (const match of markdown.matchAll(fence)) {
+  for (const match of markdown.matchAll(FENCE)) {
     if (!SHELL.test(match[1]!)) continue;
-    blocks.push({ mark: match[2]!, code: match[3]!, line: markdown.slice(0, match.index).split('\n').length });
+    const indent = /^[ \t]*/.exec(match[0])![0];
+    const code = match[3]!.split('\n').map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line)).join('\n');
+    blocks.push({ page, mark: match[2]!, code, line: markdown.slice(0, match.index).split('\n').length });
   }
   return blocks;
+}
+
+/** A heading's anchor as GitHub makes it: lower case, punctuation gone, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+/** The links of a page to files and headings of this repository (not to the web), with their line. */
+function localLinks(page: string): Array<{ target: string; anchor: string | undefined; line: number }> {
+  const markdown = text(page).replace(FENCE, (block) => block.replace(/[^\n]/g, ' ')); // links in code are not links
+  const links = [];
+  for (const match of markdown.matchAll(/\]\(([^)\s]+)\)/g)) {
+    const [path, anchor] = match[1]!.split('#') as [string, string | undefined];
+    if (/^[a-z]+:/i.test(path)) continue;
+    const target = path === '' ? page : relative(ROOT, resolve(ROOT, dirname(page), path));
+    links.push({ target, anchor, line: markdown.slice(0, match.index).split('\n').length });
+  }
+  return links;
+}
+
+function headingsOf(page: string): Set<string> {
+  const markdown = text(page).replace(FENCE, '');
+  return new Set([...markdown.matchAll(/^#+\s+(.*)$/gm)].map((match) => slug(match[1]!)));
 }
 
 /** The files a fresh clone would have (tracked, and new files not ignored), copied to a temporary folder. */
@@ -58,16 +88,34 @@ function processesFrom(copy: string): string[] {
   return found;
 }
 
-describe('README', () => {
-  const blocks = shellBlocks(README);
+describe('README.md and docs/', () => {
+  const blocks = PAGES.flatMap(shellBlocks);
 
   it('marks every shell block: `sh runnable` (run below) or `sh manual` (needs a cluster or Sentry, or is what CI runs)', () => {
     assert.ok(blocks.length > 0);
-    for (const block of blocks) assert.match(block.mark, /^(runnable|manual)$/, `README.md line ${block.line}: mark the block`);
+    for (const block of blocks) assert.match(block.mark, /^(runnable|manual)$/, `${block.page} line ${block.line}: mark the block`);
   });
 
   it('keeps the settings of runnable blocks to their commands: nothing `export`ed stays in the reader\'s shell', () => {
-    for (const block of blocks.filter((b) => b.mark === 'runnable')) assert.doesNotMatch(block.code, /^\s*export\s/m, `README.md line ${block.line}`);
+    for (const block of blocks.filter((b) => b.mark === 'runnable')) assert.doesNotMatch(block.code, /^\s*export\s/m, `${block.page} line ${block.line}`);
+  });
+
+  it('links only to files and headings that exist', () => {
+    const broken: string[] = [];
+    for (const page of PAGES) {
+      for (const { target, anchor, line } of localLinks(page)) {
+        if (!existsSync(join(ROOT, target))) broken.push(`${page}:${line}: ${target} does not exist`);
+        else if (anchor !== undefined && target.endsWith('.md') && !headingsOf(target).has(anchor)) broken.push(`${page}:${line}: ${target} has no heading #${anchor}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it('keeps only the benchmark results a page cites, and cites none that is missing', () => {
+    const cited = new Set(PAGES.flatMap((page) => localLinks(page).map((link) => link.target)).filter((target) => target.startsWith('bench/results/')));
+    const kept = readdirSync(join(ROOT, 'bench/results')).map((file) => `bench/results/${file}`);
+    assert.deepEqual(kept.filter((file) => !cited.has(file)), [], 'results no page cites (delete them, or cite them)');
+    assert.deepEqual([...cited].filter((file) => !existsSync(join(ROOT, file))), []);
   });
 
   describe('runs every `sh runnable` block, in order, in a fresh copy, as a user\'s shell would', () => {
@@ -78,7 +126,7 @@ describe('README', () => {
     after(() => rmSync(copy, { recursive: true, force: true }));
 
     for (const block of blocks.filter((b) => b.mark === 'runnable')) {
-      it(`README.md line ${block.line}: ${block.code.split('\n')[0]}`, () => {
+      it(`${block.page} line ${block.line}: ${block.code.split('\n')[0]}`, () => {
         const run = spawnSync('bash', ['-euo', 'pipefail', '-c', block.code], {
           cwd: copy,
           env: { PATH, HOME: process.env.HOME ?? '/root', CI: 'true' },
