@@ -1,7 +1,7 @@
 import { Collector } from '../../harness/collector.mts';
 import { CollectorMetrics, type SpanCounter } from './collector-metrics.mts';
 import { CountingSink } from './counting-sink.mts';
-import { pin, type Pinning } from './pinning.mts';
+import { deprioritize, pin, type Pinning } from './pinning.mts';
 import type { Variant } from './variants.mts';
 
 /** Where a variant's spans go, and how they are counted there. */
@@ -14,6 +14,7 @@ export interface Receiver {
 export async function startSink(pinning: Pinning, protocol: Variant['protocol']): Promise<Receiver & { sink: CountingSink }> {
   const sink = await CountingSink.start();
   pin(sink.process.pid!, pinning.collector);
+  deprioritize(sink.process.pid!);
   return { endpoint: protocol === 'http/protobuf' ? sink.httpEndpoint : sink.endpoint, metrics: sink, stop: () => sink.stop(), sink };
 }
 
@@ -27,6 +28,7 @@ export async function startCollector(pinning: Pinning, protocol: Variant['protoc
     ...(pinning.enabled ? { GOMAXPROCS: '1' } : {}),
   });
   pin(collector.process.pid!, pinning.collector);
+  deprioritize(collector.process.pid!);
   // Only the tail of its output is of interest (errors); the debug exporter prints a line per batch.
   const keep = () => {
     if (collector.output.length > 200_000) collector.output = collector.output.slice(-50_000);

@@ -18,6 +18,7 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
   const collectorUp = results.find((r) => r.key === 'traced-collector');
   const podBase = results.find((r) => r.key === 'untraced-pod');
   const podTraced = results.find((r) => r.key === 'traced-pod');
+  const podDown = results.find((r) => r.key === 'down-pod');
   const list: Target[] = [];
   const add = (what: string, value: number | undefined, limit: number, atMost: boolean, format = (v: number) => `${v.toFixed(2)}×`) => {
     if (value === undefined || Number.isNaN(value)) return list.push({ what, ratio: 'n/a', met: undefined });
@@ -43,6 +44,10 @@ export function targets(results: VariantResult[], candidateKey = 'traced'): Targ
       add('pod: cgroup peak memory ≤ 1.5× untraced', podTraced.pod.peakMiB / podBase.pod.peakMiB, 1.5, true);
       add('pod: cgroup peak memory < 60% of the limit', podTraced.pod.peakMiB / (podTraced.pod.memoryBytes / 2 ** 20), 0.6, true, (v) => `${(v * 100).toFixed(0)}% (${podTraced.pod!.peakMiB.toFixed(0)} MiB)`);
       add('pod: no OOM kill', podTraced.pod.oomKills + podBase.pod.oomKills, 0, true, (v) => `${v} OOM kills`);
+    }
+    if (podDown?.pod) {
+      add('pod, collector down: cgroup peak memory < 60% of the limit', podDown.pod.peakMiB / (podDown.pod.memoryBytes / 2 ** 20), 0.6, true, (v) => `${(v * 100).toFixed(0)}% (${podDown.pod!.peakMiB.toFixed(0)} MiB)`);
+      add('pod, collector down: no OOM kill', podDown.pod.oomKills, 0, true, (v) => `${v} OOM kills`);
     }
     // "At the rate the pod sustains": the fixed rate, or the highest below it that both sides kept up with.
     const sustained = (r: VariantResult, rate: number) => r.rates.some((p) => p.rate === rate && p.sustained);
