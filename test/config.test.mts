@@ -125,6 +125,14 @@ describe('the kit\'s OTLP settings', () => {
     });
   }
 
+  it('EXPORT_REPORT_INTERVAL_MS: how often losses are summed up; a bad value is a warning', () => {
+    assert.equal(withEnvironment({ EXPORT_REPORT_INTERVAL_MS: '1000' }, () => settings.reportIntervalMillis()).value, 1000);
+    const bad = withEnvironment({ EXPORT_REPORT_INTERVAL_MS: 'soon' }, () => settings.reportIntervalMillis());
+    assert.equal(bad.value, 30_000);
+    assert.equal(bad.warnings.length, 1);
+    assert.match(bad.warnings[0]!, /EXPORT_REPORT_INTERVAL_MS/);
+  });
+
   it('one attempt never outlasts the batch\'s export timeout', () => {
     const { value } = withEnvironment({ OTEL_EXPORTER_OTLP_TIMEOUT: '30000', OTEL_BSP_EXPORT_TIMEOUT: '5000' }, () => settings.otlpExportSettings('traces'));
     assert.equal(value.attemptTimeoutMillis, 5000);

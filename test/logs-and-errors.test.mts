@@ -211,6 +211,28 @@ describe('the logger never throws', () => {
   });
 });
 
+describe('the log record limits', () => {
+  it('are the OTEL_LOGRECORD_ATTRIBUTE_* (or OTEL_ATTRIBUTE_*) variables, read by NodeSDK', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      ...FAST_EXPORT,
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '10',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '1',
+    });
+    try {
+      assert.equal((await service.get('/users/123')).status, 200);
+      const recovered = await receiver.waitForLogs((logs) => logs.some((log) => log.body === 'middle work recovered from an error'), 'the warn line of somework')
+        .then((logs) => logs.find((log) => log.body === 'middle work recovered from an error')!);
+      // Written with error.type and error.message: one attribute kept, cut to 10 characters.
+      assert.deepEqual(Object.values(recovered.attributes), ['SomeworkEr']);
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+});
+
 describe('OTEL_LOGS_EXPORTER=none', () => {
   it('turns log export off while stdout keeps every line', async () => {
     const receiver = await OtlpReceiver.start();
