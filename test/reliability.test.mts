@@ -31,6 +31,8 @@ const SPANS_OF: Record<string, string[]> = {
 };
 /** OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT's default in src/config.ts. */
 const ATTRIBUTE_LIMIT = 4096;
+// What one /users/123 writes as log records (src/users.ts, src/somework.ts): 3 log lines, 3 events, 1 exception.
+const LOG_RECORDS_OF_USERS_123 = 7;
 
 // The lines src/export-monitor.ts writes; the counts on them add up to every span lost.
 const { failing, loss: dropReport, recovered } = SPAN_REPORTS;
@@ -199,9 +201,8 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
       await sleep(20_000 - (Date.now() - started));
       collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
 
-      // 4 spans and 7 log records per request: 3 log lines, 3 events and 1 exception.
       const logsOf = (id: string) => sentry.logs.filter((log) => log.traceId === id);
-      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === 7);
+      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === LOG_RECORDS_OF_USERS_123);
       await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
       assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
       assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter(LOG_RECORD_REPORTS.loss)), [], 'nothing dropped');
@@ -281,8 +282,8 @@ describe('log records dropped while the service runs', { timeout: 60_000 }, () =
         .filter((line) => logQueueFull(line) || /^log records dropped since the last report/.test(line.msg))
         .reduce((sum, line) => sum + lostIn(line), 0);
       assert.ok(lost > 0);
-      // 3 records per request, plus "listening" and "shutting down"; the reports themselves are never exported.
-      assert.equal(receiver.logs.length + lost, requests * 3 + 2, `${receiver.logs.length} arrived, ${lost} reported lost`);
+      // Each request's records, plus "listening" and "shutting down"; the reports themselves are never exported.
+      assert.equal(receiver.logs.length + lost, requests * LOG_RECORDS_OF_USERS_123 + 2, `${receiver.logs.length} arrived, ${lost} reported lost`);
       assert.ok(receiver.logs.every((log) => !/dropped|queue full|export/.test(String(log.body))), 'no report was exported');
     } finally {
       await service.stop('SIGKILL');
