@@ -16,7 +16,7 @@ interface Block {
 }
 
 /** The pages a reader follows: the README first, then docs/ and the kit's own README. */
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`), 'src/telemetry/README.md'];
+const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`), 'src/telemetry/README.md', 'bench/README.md'];
 const text = (page: string) => readFileSync(join(ROOT, page), 'utf8');
 const README = text('README.md');
 const SHELL = /^(sh|bash|shell|console)$/;
