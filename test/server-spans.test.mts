@@ -51,8 +51,8 @@ const CORPUS: Probe[] = [
 ];
 
 /**
- * Where the two differ, and why (README, "Server spans: the middleware and
- * the official instrumentation"). Field names are attributes, or `name`,
+ * Where the two differ, and why (what the middleware saves: docs/performance.md,
+ * "Server spans: the middleware and the official instrumentation"). Field names are attributes, or `name`,
  * `status.code` and `status.message`.
  */
 const DIFFERENCES: Record<string, Record<string, string>> = {

@@ -57,9 +57,9 @@ export interface TraceRequestsOptions {
  *
  * It replaces @opentelemetry/instrumentation-http's incoming side, whose
  * wrapper around every server `emit` and listener costs more than the span
- * itself (README, "What tracing costs"). test/server-spans.test.mts sends the
- * same requests to both and compares the spans; the README lists where they
- * differ and why.
+ * itself (docs/performance.md, "Server spans: the middleware and the official
+ * instrumentation"). test/server-spans.test.mts sends the same requests to both
+ * and compares the spans; its DIFFERENCES list where they differ and why.
  */
 export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptions) {
   return function traceRequest(request: Request, response: ServerResponse, next: () => void): void {

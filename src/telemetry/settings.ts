@@ -38,7 +38,7 @@ export interface OtlpExportSettings {
 }
 
 /**
- * Spans: measured (README, "What tracing costs"), a batch leaves every 200 ms,
+ * Spans: measured (docs/performance.md, both rounds), a batch leaves every 200 ms,
  * so at a steady rate batches stay small and p99 stays near the untraced
  * service's. At saturation one export is in flight at a time and a busy
  * collector takes each in about the same time whatever its size: batches of up
