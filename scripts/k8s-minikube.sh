@@ -26,7 +26,7 @@ done
 minikube status >/dev/null 2>&1 || fail "minikube is not running: minikube start --cni=calico"
 context="$(kubectl config current-context)"
 [[ "$context" == "$(minikube profile)" ]] || fail "kubectl points at '$context', not minikube: kubectl config use-context $(minikube profile)"
-[[ -f "$ENV_FILE" ]] || fail "$ENV_FILE is missing: cp $ENV_FILE.example $ENV_FILE, then fill in your DSN's parts (README.md, section Kubernetes)"
+[[ -f "$ENV_FILE" ]] || fail "$ENV_FILE is missing: cp $ENV_FILE.example $ENV_FILE, then fill in your DSN's parts (README.md, \"minikube, from an empty cluster to a trace in Sentry\", step 1)"
 if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$'; then
   fail "$ENV_FILE still has placeholders (ORG_ID, PROJECT_ID, PUBLIC_KEY): fill in your DSN's parts"
 fi
@@ -63,5 +63,5 @@ for path in /users/42 /chain/123; do
 done
 
 say "done. In Sentry: Explore > Traces, the trace of GET /chain/:id (gateway -> users) appears"
-say "after the collector's 10 s tail-sampling wait. Nothing there? README.md, section Kubernetes, Troubleshooting:"
+say "after the collector's 10 s tail-sampling wait. Nothing there? README.md, \"When something is wrong\":"
 say "  kubectl -n observability logs deployment/otel-collector"

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ROOT, SERVICE_NODE_ARGS } from '../../harness/service.mts';
 import { settings } from './settings.mts';
 
@@ -128,6 +128,9 @@ export function experimentVariants(file: string): Variant[] {
   const list = JSON.parse(readFileSync(file, 'utf8')) as ExperimentSpec[];
   return list.map((experiment) => {
     const dir = experiment.dir ? resolve(ROOT, experiment.dir) : ROOT;
+    if (!existsSync(join(dir, 'dist/server.js'))) {
+      throw new Error(`${file}: experiment "${experiment.key}" needs a built copy in ${dir} (no dist/server.js there); docs/performance.md says how to make one`);
+    }
     const traced = experiment.env?.OTEL_SDK_DISABLED?.toLowerCase() !== 'true';
     return {
       key: experiment.key,
