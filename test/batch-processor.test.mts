@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 
@@ -19,19 +18,22 @@ const { RetryingExporter } = await import('../dist/telemetry/export-retry.js');
 // Not retried, so each batch is answered in one attempt; the processor's fault follows any failure.
 const REFUSED: ExportResult = { code: ExportResultCode.FAILED, error: Object.assign(new Error('3 INVALID_ARGUMENT: refused'), { code: 3 }) };
 
-/** An exporter that fails every batch after `answerMs`, and remembers how many it held at once. */
-function failingExporter(answerMs: number) {
-  const seen = { calls: 0, inFlight: 0, mostAtOnce: 0 };
+/** An exporter that answers when the test says so, and remembers how many batches it held at once. */
+function heldExporter() {
+  const waiting: Array<(result: ExportResult) => void> = [];
+  const seen = { calls: 0, mostAtOnce: 0 };
   return {
     seen,
+    waiting,
     export(_spans: unknown[], done: (result: ExportResult) => void) {
       seen.calls += 1;
-      seen.inFlight += 1;
-      seen.mostAtOnce = Math.max(seen.mostAtOnce, seen.inFlight);
-      setTimeout(() => {
-        seen.inFlight -= 1;
-        done(REFUSED);
-      }, answerMs);
+      waiting.push(done);
+      seen.mostAtOnce = Math.max(seen.mostAtOnce, waiting.length);
+    },
+    /** Fails the oldest batch, then lets the processor's promise callbacks run. */
+    async failOldest() {
+      waiting.shift()?.(REFUSED);
+      await new Promise((resolve) => setImmediate(resolve));
     },
     shutdown: async () => {},
     forceFlush: async () => {},
@@ -41,49 +43,52 @@ function failingExporter(answerMs: number) {
 /** What the processor reads of a finished span: sampled, and a resource with nothing pending. */
 const span = { spanContext: () => ({ traceFlags: 1 }), resource: { asyncAttributesPending: false } } as unknown as ReadableSpan;
 
-/** Ends a span every millisecond for `ms`, as a busy service does while its exports fail. */
-async function endSpansFor(processor: BatchSpanProcessor, ms: number): Promise<void> {
-  for (const until = Date.now() + ms; Date.now() < until; ) {
-    processor.onEnd(span);
-    await sleep(1);
+const BATCH = { maxExportBatchSize: 10, maxQueueSize: 1_000, scheduledDelayMillis: 60_000, exportTimeoutMillis: 60_000 };
+
+/** A full batch of finished spans: the processor exports it at once unless it thinks an export is running. */
+function fillBatch(processor: BatchSpanProcessor): void {
+  for (let i = 0; i < BATCH.maxExportBatchSize; i += 1) processor.onEnd(span);
+}
+
+/** Three rounds of: a batch fails while the next waits in the queue, then another batch fills. */
+async function failWhileBusy(processor: BatchSpanProcessor, exporter: ReturnType<typeof heldExporter>): Promise<void> {
+  fillBatch(processor); // exported at once
+  for (let round = 0; round < 3; round += 1) {
+    fillBatch(processor); // waits: an export is running
+    await exporter.failOldest(); // the processor starts the waiting batch, then forgets it is exporting
+    fillBatch(processor); // so this one is exported beside it
   }
 }
 
-const BATCH = { maxExportBatchSize: 10, maxQueueSize: 1_000, scheduledDelayMillis: 5, exportTimeoutMillis: 60_000 };
-
 describe('one batch at a time', () => {
   it("SDK 3.1's BatchSpanProcessor calls export() beside a running one after a failed export (if this fails, the SDK is fixed: RetryingExporter's guard can go)", async () => {
-    const exporter = failingExporter(20);
+    const exporter = heldExporter();
     const processor = new BatchSpanProcessor({ exporter, ...BATCH });
-    await endSpansFor(processor, 500);
-    await sleep(100);
-    assert.ok(exporter.seen.mostAtOnce > 2, `the processor held ${exporter.seen.mostAtOnce} exports at once`);
+    await failWhileBusy(processor, exporter);
+    assert.equal(exporter.seen.mostAtOnce, 4, 'one more batch held at once after each failure');
   });
 
   it('RetryingExporter hands the exporter below one batch at a time, keeps one waiting, and fails the rest at once, so what it holds is bounded', async () => {
-    const exporter = failingExporter(20);
-    const held: number[] = [];
-    const results: ExportResult[] = [];
+    const exporter = heldExporter();
     const retrying = new RetryingExporter<unknown>(() => exporter, { attemptFailed: () => {}, attemptSucceeded: () => {} }, { budgetMs: 60_000, attemptTimeoutMs: 10_000 });
-    // What the processor does to the exporter it is given, measured from outside.
-    const counted = {
-      export(spans: unknown[], done: (result: ExportResult) => void) {
-        retrying.export(spans, (result) => {
-          results.push(result);
-          done(result);
-        });
-        held.push(retrying.inFlight);
+    const answers: ExportResult[] = [];
+    const held: number[] = [];
+    const processor = new BatchSpanProcessor({
+      exporter: {
+        export(spans: unknown[], done: (result: ExportResult) => void) {
+          retrying.export(spans, (result) => done(answers[answers.push(result) - 1]!));
+          held.push(retrying.inFlight);
+        },
+        shutdown: () => retrying.shutdown(),
+        forceFlush: () => retrying.forceFlush(),
       },
-      shutdown: () => retrying.shutdown(),
-      forceFlush: () => retrying.forceFlush(),
-    };
-    const processor = new BatchSpanProcessor({ exporter: counted, ...BATCH });
-    await endSpansFor(processor, 500);
-    await retrying.idle();
+      ...BATCH,
+    });
+    await failWhileBusy(processor, exporter);
     assert.equal(exporter.seen.mostAtOnce, 1, 'one batch at a time reaches the exporter');
-    assert.ok(Math.max(...held) <= 2 * BATCH.maxExportBatchSize, `held at most two batches (${Math.max(...held)} spans)`);
-    const dropped = results.filter((r) => /another waits: dropped/.test(String(r.error?.message)));
-    assert.ok(dropped.length > 0, 'the batches the processor handed over beside two others were failed at once');
-    assert.ok(results.every((r) => r.code === ExportResultCode.FAILED), 'every batch is answered');
+    assert.equal(Math.max(...held), 2 * BATCH.maxExportBatchSize, 'at most two batches held: one exported, one waiting');
+    assert.ok(answers.some((answer) => /another waits: dropped/.test(String(answer.error?.message))), 'a batch handed over beside two others is failed at once');
+    while (exporter.waiting.length > 0) await exporter.failOldest();
+    assert.equal(retrying.inFlight, 0, 'every batch answered');
   });
 });
