@@ -118,18 +118,17 @@ export class RetryingExporter<T> implements Exporter<T> {
    * is away the batches held here grew by one per failure: 23 of them, 36,784
    * spans and records, after 5 minutes at 800 requests/s, and the pod-shaped
    * service was OOM-killed 8 minutes into the soak's outage
-   * (docs/performance.md, "The soak"; test/export-retry.test.mts, "one batch
+   * (docs/performance.md, "The soak"; test/batch-processor.test.mts, "one batch
    * at a time"). A second batch waits for the first; a third is failed at
    * once, and the processor counts it lost.
    */
   export(items: T[], done: (result: ExportResult) => void): void {
-    this.pending += items.length;
-    if (!this.exporting) return this.start(items, done);
-    if (this.next) {
-      this.pending -= items.length;
+    if (this.exporting && this.next) {
       return done({ code: ExportResultCode.FAILED, error: new Error('export() called while a batch is exported and another waits: dropped') });
     }
-    this.next = () => this.start(items, done);
+    this.pending += items.length;
+    if (this.exporting) this.next = () => this.start(items, done);
+    else this.start(items, done);
   }
 
   private start(items: T[], done: (result: ExportResult) => void): void {
