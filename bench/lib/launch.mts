@@ -23,6 +23,8 @@ export interface LaunchOptions {
   diagnostics: boolean;
   /** CPUs other than the plan's service core (the soak's pod-shaped service, beside a free-core one). */
   cpus?: string;
+  /** NODE_OPTIONS for a free-core service (a pod-shaped one has the Deployment's). */
+  nodeOptions?: string;
 }
 
 /** The node arguments with `--require preload` put just before the script (the last argument), after the service's own preloads. */
@@ -36,7 +38,7 @@ export async function launch(variant: Variant, endpoint: string, pinning: Pinnin
   const nodeArgs = [...(options.nodeFlags ?? []), ...(options.diagnostics ? withPreload(spec.nodeArgs, DIAGNOSTICS_PRELOAD) : spec.nodeArgs)];
   const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits()) : undefined;
   const env = {
-    ...(cgroup?.limits.nodeOptions ? { NODE_OPTIONS: cgroup.limits.nodeOptions } : {}),
+    ...((cgroup?.limits.nodeOptions ?? options.nodeOptions) ? { NODE_OPTIONS: cgroup?.limits.nodeOptions ?? options.nodeOptions } : {}),
     ...spec.env,
     ...(options.diagnostics ? ServiceDiagnostics.env(diagnosticsFile) : {}),
   };

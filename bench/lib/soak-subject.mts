@@ -6,9 +6,10 @@ import { CountingSink } from './counting-sink.mts';
 import { runFixedRate } from './fixed-rate.mts';
 import { heapSnapshotFlags, takeHeapSnapshot } from './heap-snapshots.mts';
 import { launch } from './launch.mts';
-import type { PodLimits, PodMemory } from './pod-cgroup.mts';
+import { deploymentLimits, type PodLimits, type PodMemory } from './pod-cgroup.mts';
 import { pin, type Pinning } from './pinning.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
+import { v8PagesMiB } from './resident-pages.mts';
 import { readReportsFromFile, type ServiceReports } from './service-reports.mts';
 import { RESULTS } from './settings.mts';
 import { phaseOf, type SoakPhase, type SoakPlan } from './soak-plan.mts';
@@ -27,8 +28,9 @@ export interface SoakSample {
   /** Per endpoint, and the slowest answer of all. */
   p99MsByPath: Record<string, number>;
   maxMs: number;
-  /** From /proc, outside the service: its resident memory, and the CPU it used in the interval (% of one core). */
+  /** From /proc, outside the service: its resident memory, the part in V8's heap pages, and the CPU it used in the interval (% of one core). */
   rssMiB: number;
+  v8PagesMiB: number;
   cpuPercent: number;
   /** From inside (process.memoryUsage and the heap spaces); the floor is the lowest heap used just after a GC in the interval. */
   heapUsedMiB: number;
@@ -109,6 +111,8 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
     logDir: where.logDir,
     diagnostics: true,
     cpus: where.cpus,
+    // Both shapes run with the Deployment's V8 settings; the free core without its cgroup.
+    nodeOptions: deploymentLimits().nodeOptions,
     nodeFlags: plan.heapSnapshots ? heapSnapshotFlags(RESULTS) : [],
   }).catch(async (error: unknown) => {
     await sink?.stop();
@@ -173,6 +177,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
         p99MsByPath: Object.fromEntries(Object.entries(run.load.latencyByPath).map(([path, latency]) => [path, latency.p99Ms])),
         maxMs: run.load.maxMs,
         rssMiB: rssMiB(service.process.pid!),
+        v8PagesMiB: v8PagesMiB(service.process.pid!),
         cpuPercent: ((cpuNow.s - cpu.s) / ((cpuNow.at - cpu.at) / 1000)) * 100,
         heapUsedMiB: line.memoryMiB.heapUsed,
         heapUsedFloorMiB: line.memoryMiB.heapUsedAfterGcMin ?? NaN,

@@ -22,6 +22,10 @@ export interface Slopes {
 interface Memory {
   rssMiB: number;
   heapUsedMiB: number;
+  heapFloorMiB: number;
+  heapTotalMiB: number;
+  /** Resident in V8's pages: above the heap's total, the page pool (bench/lib/resident-pages.mts). */
+  v8PagesMiB: number;
 }
 
 export interface SoakSummary {
@@ -78,10 +82,12 @@ function slopes(samples: SoakSample[]): Slopes {
   };
 }
 
-const mean = (samples: SoakSample[]): Memory => ({
-  rssMiB: samples.reduce((sum, s) => sum + s.rssMiB, 0) / samples.length,
-  heapUsedMiB: samples.reduce((sum, s) => sum + s.heapUsedMiB, 0) / samples.length,
-});
+const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
+const memoryOf = (s: SoakSample): Memory => ({ rssMiB: s.rssMiB, heapUsedMiB: s.heapUsedMiB, heapFloorMiB: s.heapUsedFloorMiB, heapTotalMiB: s.heapTotalMiB, v8PagesMiB: s.v8PagesMiB });
+const combine = (samples: SoakSample[], pick: (values: number[]) => number): Memory =>
+  Object.fromEntries(MEMORY_FIELDS.map((field) => [field, pick(samples.map((s) => memoryOf(s)[field]))])) as unknown as Memory;
+const mean = (samples: SoakSample[]) => combine(samples, (values) => values.reduce((sum, v) => sum + v, 0) / values.length);
+const highest = (samples: SoakSample[]) => combine(samples, (values) => Math.max(...values));
 
 /** Losses the kit reported while export worked: before its first "failing" line, or after its last "recovered" one. */
 function lostWhileUp(lines: LogLine[]): number {
@@ -115,7 +121,7 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
       fromMinute: steady.at(-1)?.minute ?? 0,
       toMinute: outage.at(-1)?.minute ?? NaN,
       before,
-      peak: { rssMiB: Math.max(...around.map((s) => s.rssMiB)), heapUsedMiB: Math.max(...around.map((s) => s.heapUsedMiB)) },
+      peak: highest(around),
       after,
       rssReturned: after.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
       heapUsedReturned: after.heapUsedMiB <= before.heapUsedMiB * (1 + RETURN_TOLERANCE),
@@ -139,14 +145,14 @@ const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toF
 
 /** The per-sample table: one row per sample (a minute over an hour). */
 export function sampleTable(run: SoakRun): string {
-  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS MiB', 'heap used (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
+  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS (V8 pages) MiB', 'heap used (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
   const rows = run.samples.map((s) => [
     f(s.minute, 1),
     s.phase,
     `${s.requests} / ${s.failed}`,
     PATHS.map((path) => f(s.p99MsByPath[path] ?? NaN, 1)).join(' / '),
     f(s.cpuPercent, 0),
-    f(s.rssMiB),
+    `${f(s.rssMiB)} (${f(s.v8PagesMiB)})`,
     `${f(s.heapUsedMiB)} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
     `${f(s.gcMs, 0)} (${f(s.gcMaxPauseMs, 1)})`,
     f(s.eventLoopDelayMaxMs, 1),
@@ -169,7 +175,10 @@ export function summaryLines(summary: SoakSummary): string[] {
       `after GC ${signed(afterWarmUp.heapFloorMiBPerMin)} MiB/min.`,
     `Collector away from minute ${f(outage.fromMinute)} to ${f(outage.toMinute)}: RSS ${f(outage.before.rssMiB)} MiB before, peak ${f(outage.peak.rssMiB)}, ` +
       `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMiB)} → peak ` +
-      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}.`,
+      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapFloorMiB)} → ` +
+      `${f(outage.peak.heapFloorMiB)} → ${f(outage.after.heapFloorMiB)}.`,
+    `  Heap total ${f(outage.before.heapTotalMiB)} → peak ${f(outage.peak.heapTotalMiB)} → ${f(outage.after.heapTotalMiB)} MiB; resident in V8 pages ` +
+      `${f(outage.before.v8PagesMiB)} → ${f(outage.peak.v8PagesMiB)} → ${f(outage.after.v8PagesMiB)} (above the heap's total: pooled pages).`,
     `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +
       `${spans.notReceived} not received, ${spans.reportedLost} reported lost by the service: ${spans.exact ? 'equal, every loss accounted for' : 'NOT equal'}; ` +
       `${spans.reportedLostWhileUp} reported lost while export worked.`,

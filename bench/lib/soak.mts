@@ -21,6 +21,8 @@ import { VARIANTS, type Variant } from './variants.mts';
  * so the two services, the load generator and the sinks stay well under two
  * cores (the output says what each used), and an hour's soak takes an hour.
  * `--only=` picks other variants (at most one free-core and one pod-shaped).
+ * Both run with the Deployment's NODE_OPTIONS, the V8 settings the service
+ * ships with: the free core differs from the pod in its cgroup only.
  */
 export async function runSoak(options: NonNullable<typeof settings.soak>, pinning: Pinning): Promise<void> {
   const plan = soakPlan(options);
@@ -43,7 +45,9 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
   mkdirSync(RESULTS, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-soak-'));
-  const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${deploymentLimits().source})` : ''}`).join('; ');
+  const limits = deploymentLimits();
+  const freeCoreSettings = limits.nodeOptions ? ` with the Deployment's NODE_OPTIONS ${limits.nodeOptions}, no cgroup` : '';
+  const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
   const header = [
     `Soak ${date.toISOString()}: ${fmtMinutes(plan.seconds / 60)} at ${plan.rate} req/s open loop (${PATHS.join(' and ')} alternating), a sample every ${plan.sampleS} s; spans to the counting sink.`,
     `Phases: warm-up to sample ${plan.steadyFrom}, steady to ${plan.outageFrom}, the sink away to ${plan.recoveryFrom}, back to ${plan.samples}.`,
@@ -127,6 +131,7 @@ function memoryPlot(run: SoakRun, summary: SoakSummary): Plot {
       { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, s.heapUsedMiB]) },
       { label: 'heap used after GC', mark: 'f', color: '#2ca02c', points: run.samples.map((s) => [s.minute, s.heapUsedFloorMiB]) },
       { label: 'heap total', mark: 't', color: '#7f7f7f', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.heapTotalMiB]) },
+      { label: 'resident in V8 pages', mark: 'v', color: '#9467bd', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.v8PagesMiB]) },
     ],
     bands: [
       { from: 0, to: end('warm-up') ?? 0, label: 'warm-up', mark: '.', color: '#999999' },
