@@ -20,7 +20,7 @@ export function v8PagesMiB(pid: number): number {
   let onePage = false;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     // A mapping's header: "start-end perms offset dev inode [path]"; anonymous ones have no path.
-    const mapping = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(\S*)$/.exec(line);
+    const mapping = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+(?: +(.*))?$/.exec(line);
     if (mapping) {
       onePage = !mapping[3] && (Number.parseInt(mapping[2]!, 16) - Number.parseInt(mapping[1]!, 16)) / 1024 === V8_PAGE_KIB;
     } else if (onePage && line.startsWith('Rss:')) {
