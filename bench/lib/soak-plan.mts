@@ -1,7 +1,8 @@
 /**
  * The soak's schedule, in samples: a warm-up, a steady part, the receiver
  * away, then back. Over an hour: 10 minutes of warm-up, 30 steady, 10 with the
- * collector away, 10 after; a shorter soak keeps the proportions.
+ * collector away, 10 after; a shorter soak keeps the proportions. Then a
+ * minute without requests.
  */
 export type SoakPhase = 'warm-up' | 'steady' | 'outage' | 'recovery';
 
@@ -15,13 +16,22 @@ export interface SoakPlan {
   outageFrom: number;
   recoveryFrom: number;
   heapSnapshots: boolean;
+  /**
+   * Seconds without requests after the last sample, before memory is read once
+   * more: V8's memory reducer, which releases the page pool, acts only once the
+   * allocation rate falls (8 s after a full GC at the earliest, its
+   * `--gc-memory-reducer-start-delay-ms`).
+   */
+  quietS: number;
 }
+
+const QUIET_S = 60;
 
 export function soakPlan(soak: { seconds: number; rate: number; sampleS: number; heapSnapshots: boolean }): SoakPlan {
   const samples = Math.round(soak.seconds / soak.sampleS);
   if (samples < 6) throw new Error(`--soak=${soak.seconds}s with samples of ${soak.sampleS} s gives ${samples} samples: it needs at least 6 (a longer soak or shorter samples)`);
   const sixth = Math.max(1, Math.round(samples / 6));
-  return { ...soak, samples, steadyFrom: sixth, outageFrom: samples - 2 * sixth, recoveryFrom: samples - sixth };
+  return { ...soak, samples, steadyFrom: sixth, outageFrom: samples - 2 * sixth, recoveryFrom: samples - sixth, quietS: QUIET_S };
 }
 
 export function phaseOf(plan: SoakPlan, sample: number): SoakPhase {

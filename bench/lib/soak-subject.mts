@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort, type LogLine } from '../../harness/service.mts';
 import { cpuSeconds, rssMiB } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
@@ -79,10 +80,20 @@ export interface SoakRun {
   /** The ExportMonitor's lines over the soak, summed, and the lines themselves in order (for when each loss happened). */
   serviceReports: ServiceReports;
   reportLines: LogLine[];
+  /** Memory after the plan's quiet time without requests, once the last sample is in. */
+  quiet: QuietMemory;
   pod?: PodLimits & PodMemory & { throttledPeriods: number; periods: number; throttledS: number };
   heapSnapshots: string[];
   exitCode: number | null;
   notes: string[];
+}
+
+export interface QuietMemory {
+  afterS: number;
+  rssMiB: number;
+  v8PagesMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
 }
 
 const zero: ReceiverCounts = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0 };
@@ -206,6 +217,17 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
       );
     }
 
+    await delay(plan.quietS * 1000);
+    const quietLine = await diagnostics.take();
+    const quiet: QuietMemory = {
+      afterS: plan.quietS,
+      rssMiB: rssMiB(service.process.pid!),
+      v8PagesMiB: v8PagesMiB(service.process.pid!),
+      heapUsedMiB: quietLine.memoryMiB.heapUsed,
+      heapTotalMiB: quietLine.memoryMiB.heapTotal,
+    };
+    log(`after ${plan.quietS} s without requests: RSS ${quiet.rssMiB.toFixed(1)} MiB (V8 pages ${quiet.v8PagesMiB.toFixed(1)}), heap ${quiet.heapUsedMiB.toFixed(1)}/${quiet.heapTotalMiB.toFixed(1)} MiB`);
+
     if (plan.heapSnapshots) await snapshot('late');
 
     // What is still queued leaves within the schedule delay: counted then, before the service stops. Its
@@ -242,6 +264,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
       },
       serviceReports: reports.spans,
       reportLines: reports.lines,
+      quiet,
       pod,
       heapSnapshots,
       exitCode,

@@ -45,6 +45,9 @@ export interface SoakSummary {
     after: Memory;
     rssReturned: boolean;
     heapUsedReturned: boolean;
+    /** After the run's quiet time without requests. */
+    quiet: SoakRun['quiet'];
+    rssReturnedWhenQuiet: boolean;
   };
   spans: {
     expected: number;
@@ -125,6 +128,8 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
       after,
       rssReturned: after.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
       heapUsedReturned: after.heapUsedMiB <= before.heapUsedMiB * (1 + RETURN_TOLERANCE),
+      quiet: run.quiet,
+      rssReturnedWhenQuiet: run.quiet.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
     },
     spans: {
       expected: t.spansExpected,
@@ -179,6 +184,8 @@ export function summaryLines(summary: SoakSummary): string[] {
       `${f(outage.peak.heapFloorMiB)} → ${f(outage.after.heapFloorMiB)}.`,
     `  Heap total ${f(outage.before.heapTotalMiB)} → peak ${f(outage.peak.heapTotalMiB)} → ${f(outage.after.heapTotalMiB)} MiB; resident in V8 pages ` +
       `${f(outage.before.v8PagesMiB)} → ${f(outage.peak.v8PagesMiB)} → ${f(outage.after.v8PagesMiB)} (above the heap's total: pooled pages).`,
+    `  After ${outage.quiet.afterS} s without requests: RSS ${f(outage.quiet.rssMiB)} MiB (${returned(outage.rssReturnedWhenQuiet)} within ${RETURN_TOLERANCE * 100}% of before the outage), ` +
+      `resident in V8 pages ${f(outage.quiet.v8PagesMiB)}, heap ${f(outage.quiet.heapUsedMiB)} used / ${f(outage.quiet.heapTotalMiB)} total.`,
     `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +
       `${spans.notReceived} not received, ${spans.reportedLost} reported lost by the service: ${spans.exact ? 'equal, every loss accounted for' : 'NOT equal'}; ` +
       `${spans.reportedLostWhileUp} reported lost while export worked.`,
