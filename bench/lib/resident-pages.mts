@@ -12,8 +12,9 @@ const V8_PAGE_KIB = 256;
  * `FreeMode::kPool`, V8's src/heap/paged-spaces.cc) and stays resident, but
  * out of the heap's total, until a memory-reducing GC
  * (`ReleasePooledChunksImmediately` in `Heap::GarbageCollectionEpilogueInSafepoint`,
- * src/heap/heap.cc). V8 runs those when the allocation rate falls (its memory
- * reducer) or under memory pressure; a service at a steady rate sees neither.
+ * src/heap/heap.cc): its memory reducer's, or one under memory pressure. The
+ * soaks saw none at a steady rate, nor in a minute without requests
+ * (docs/performance.md, the soak's third run).
  */
 export function v8PagesMiB(pid: number): number {
   let kib = 0;

@@ -18,9 +18,7 @@ export interface SoakPlan {
   heapSnapshots: boolean;
   /**
    * Seconds without requests after the last sample, before memory is read once
-   * more: V8's memory reducer, which releases the page pool, acts only once the
-   * allocation rate falls (8 s after a full GC at the earliest, its
-   * `--gc-memory-reducer-start-delay-ms`).
+   * more: whether what RSS kept after the outage comes back once the load stops.
    */
   quietS: number;
 }
