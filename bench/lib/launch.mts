@@ -37,8 +37,9 @@ export async function launch(variant: Variant, endpoint: string, pinning: Pinnin
   const diagnosticsFile = join(options.logDir, `${options.name}.diagnostics.jsonl`);
   const nodeArgs = [...(options.nodeFlags ?? []), ...(options.diagnostics ? withPreload(spec.nodeArgs, DIAGNOSTICS_PRELOAD) : spec.nodeArgs)];
   const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits()) : undefined;
+  const nodeOptions = cgroup?.limits.nodeOptions ?? options.nodeOptions;
   const env = {
-    ...((cgroup?.limits.nodeOptions ?? options.nodeOptions) ? { NODE_OPTIONS: cgroup?.limits.nodeOptions ?? options.nodeOptions } : {}),
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
     ...spec.env,
     ...(options.diagnostics ? ServiceDiagnostics.env(diagnosticsFile) : {}),
   };
