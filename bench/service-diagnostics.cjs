@@ -139,7 +139,12 @@ let seq = 0;
 let since = performance.now();
 let eluSince = performance.eventLoopUtilization();
 
+// A test that wants the live heap itself (node --expose-gc, BENCH_DIAGNOSTICS_FULL_GC=1) gets a full GC before
+// the reading; the bench never sets it: a full GC would be a stall of its own making.
+const fullGcFirst = process.env.BENCH_DIAGNOSTICS_FULL_GC === '1' && typeof global.gc === 'function';
+
 process.on(signal, () => {
+  if (fullGcFirst) global.gc();
   const now = performance.now();
   const memory = process.memoryUsage();
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, +(space.space_used_size / MiB).toFixed(2)]));
