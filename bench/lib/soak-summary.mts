@@ -19,14 +19,9 @@ export interface Slopes {
   heapFloorMiBPerMin: number;
 }
 
-interface Memory {
-  rssMiB: number;
-  heapUsedMiB: number;
-  heapFloorMiB: number;
-  heapTotalMiB: number;
-  /** Resident in V8's pages: above the heap's total, the page pool (bench/lib/resident-pages.mts). */
-  v8PagesMiB: number;
-}
+/** A sample's memory figures; above the heap's total, `v8PagesMiB` is the page pool (bench/lib/resident-pages.mts). */
+const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapUsedFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
+type Memory = Pick<SoakSample, (typeof MEMORY_FIELDS)[number]>;
 
 export interface SoakSummary {
   key: string;
@@ -85,10 +80,8 @@ function slopes(samples: SoakSample[]): Slopes {
   };
 }
 
-const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
-const memoryOf = (s: SoakSample): Memory => ({ rssMiB: s.rssMiB, heapUsedMiB: s.heapUsedMiB, heapFloorMiB: s.heapUsedFloorMiB, heapTotalMiB: s.heapTotalMiB, v8PagesMiB: s.v8PagesMiB });
 const combine = (samples: SoakSample[], pick: (values: number[]) => number): Memory =>
-  Object.fromEntries(MEMORY_FIELDS.map((field) => [field, pick(samples.map((s) => memoryOf(s)[field]))])) as unknown as Memory;
+  Object.fromEntries(MEMORY_FIELDS.map((field) => [field, pick(samples.map((s) => s[field]))])) as Memory;
 const mean = (samples: SoakSample[]) => combine(samples, (values) => values.reduce((sum, v) => sum + v, 0) / values.length);
 const highest = (samples: SoakSample[]) => combine(samples, (values) => Math.max(...values));
 
@@ -180,8 +173,8 @@ export function summaryLines(summary: SoakSummary): string[] {
       `after GC ${signed(afterWarmUp.heapFloorMiBPerMin)} MiB/min.`,
     `Collector away from minute ${f(outage.fromMinute)} to ${f(outage.toMinute)}: RSS ${f(outage.before.rssMiB)} MiB before, peak ${f(outage.peak.rssMiB)}, ` +
       `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMiB)} → peak ` +
-      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapFloorMiB)} → ` +
-      `${f(outage.peak.heapFloorMiB)} → ${f(outage.after.heapFloorMiB)}.`,
+      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapUsedFloorMiB)} → ` +
+      `${f(outage.peak.heapUsedFloorMiB)} → ${f(outage.after.heapUsedFloorMiB)}.`,
     `  Heap total ${f(outage.before.heapTotalMiB)} → peak ${f(outage.peak.heapTotalMiB)} → ${f(outage.after.heapTotalMiB)} MiB; resident in V8 pages ` +
       `${f(outage.before.v8PagesMiB)} → ${f(outage.peak.v8PagesMiB)} → ${f(outage.after.v8PagesMiB)} (above the heap's total: pooled pages).`,
     `  After ${outage.quiet.afterS} s without requests: RSS ${f(outage.quiet.rssMiB)} MiB (${returned(outage.rssReturnedWhenQuiet)} within ${RETURN_TOLERANCE * 100}% of before the outage), ` +
