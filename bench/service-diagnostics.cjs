@@ -5,27 +5,34 @@
 // (SIGUSR2 by default), covering the time since the last signal:
 // - event-loop delay (perf_hooks.monitorEventLoopDelay, ticking every 1 ms);
 // - time in garbage collection (a PerformanceObserver on `gc`), by kind;
-// - event-loop utilization, memory (RSS, V8 heap, heap spaces), and the
-//   lowest heap used seen just after a GC: heap used at an arbitrary moment
-//   swings with the young generation (28–125 MiB within seconds on a free
-//   core at 800 req/s), so a slope of it cannot resolve 0.1 MiB a minute;
-//   the floor after GCs can;
+// - event-loop utilization, memory (RSS, V8 heap, heap spaces), the lowest
+//   heap used seen just after a GC, and the mean of heap used read every
+//   100 ms: heap used at an arbitrary moment swings with the young generation
+//   and old space between major GCs (25–61 MiB within minutes on a free core
+//   at 800 req/s), so a slope of single readings cannot resolve 0.1 MiB a
+//   minute; the floor after GCs and the mean over the window can;
 // - the OTLP exporters' export() calls, spans and log records apart: the
 //   longest synchronous part of one call (serializing the batch and handing
 //   it to the transport), the batch size of that call, how much of it was
 //   serializing, and the main thread's CPU time in it; and the items exported
 //   or failed (counted in the result callback, so a retried batch counts once
 //   as exported).
-// Its own cost: a native 1 ms timer, one callback per GC, four clock reads per
-// export call, and one line per signal; the same for traced and untraced.
+// - on request (a file `<BENCH_DIAGNOSTICS_FILE>.request` saying
+//   `reduce-memory`, read at the signal), a memory-reducing GC first: the
+//   soak's last reading, to tell what V8 keeps in its page pool from what the
+//   service holds.
+// Its own cost: a native 1 ms timer, one callback per GC, a heap reading every
+// 100 ms, four clock reads per export call, and one line per signal; the same
+// for traced and untraced.
 // Its lines go to a file of their own: the service's stdout carries several
 // log lines per request, and the bench reads these every phase or minute.
 'use strict';
-const { writeSync, openSync } = require('node:fs');
+const { writeSync, openSync, readFileSync, rmSync } = require('node:fs');
 const { monitorEventLoopDelay, PerformanceObserver, performance, constants } = require('node:perf_hooks');
-const { getHeapSpaceStatistics, getHeapStatistics } = require('node:v8');
+const { getHeapSpaceStatistics, getHeapStatistics, queryObjects } = require('node:v8');
 
 const RESOLUTION_MS = 1;
+const HEAP_READING_MS = 100;
 const MiB = 2 ** 20;
 const file = process.env.BENCH_DIAGNOSTICS_FILE;
 const signal = process.env.BENCH_DIAGNOSTICS_SIGNAL || 'SIGUSR2';
@@ -54,6 +61,12 @@ new PerformanceObserver((list) => {
   // The observer hears of a GC shortly after it: close enough to its end for a floor.
   gc.heapUsedAfterMin = Math.min(gc.heapUsedAfterMin, getHeapStatistics().used_heap_size);
 }).observe({ entryTypes: ['gc'] });
+
+let heapReadings = { sum: 0, count: 0 };
+setInterval(() => {
+  heapReadings.sum += getHeapStatistics().used_heap_size;
+  heapReadings.count += 1;
+}, HEAP_READING_MS).unref();
 
 const freshExport = () => ({ calls: 0, items: 0, syncMs: 0, maxSyncMs: 0, itemsInMax: 0, serializeMsInMax: 0, cpuMsInMax: 0 });
 const exportTotals = { spans: { exportedTotal: 0, failedTotal: 0 }, logs: { exportedTotal: 0, failedTotal: 0 } };
@@ -143,8 +156,34 @@ let eluSince = performance.eventLoopUtilization();
 // the reading; the bench never sets it: a full GC would be a stall of its own making.
 const fullGcFirst = process.env.BENCH_DIAGNOSTICS_FULL_GC === '1' && typeof global.gc === 'function';
 
+/** The bench's request for this reading, if it left one; read once. */
+function takeRequest() {
+  const requestFile = `${file}.request`;
+  try {
+    const request = readFileSync(requestFile, 'utf8').trim();
+    rmSync(requestFile);
+    return request;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A memory-reducing GC: the only one Node lets a script ask for is the heap profiler's. Before it
+ * iterates the heap, v8.queryObjects runs CollectAllAvailableGarbage (V8 src/profiler/heap-profiler.cc,
+ * HeapProfiler::QueryObjects), whose sweep releases V8's page pool (src/heap/sweeper.cc: "Discard all
+ * pooled pages on memory-reducing GCs"). It also clears the JIT's feedback: a measurement's tool, never a
+ * service's.
+ */
+function memoryReducingGc() {
+  const started = performance.now();
+  queryObjects(class NoInstances {}, { format: 'count' });
+  return performance.now() - started;
+}
+
 process.on(signal, () => {
   if (fullGcFirst) global.gc();
+  const memoryReducingGcMs = takeRequest() === 'reduce-memory' ? round(memoryReducingGc()) : undefined;
   const now = performance.now();
   const memory = process.memoryUsage();
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, +(space.space_used_size / MiB).toFixed(2)]));
@@ -171,6 +210,8 @@ process.on(signal, () => {
       rss: +(memory.rss / MiB).toFixed(2),
       heapUsed: +(memory.heapUsed / MiB).toFixed(2),
       heapTotal: +(memory.heapTotal / MiB).toFixed(2),
+      // null when the window was shorter than one reading
+      heapUsedMean: heapReadings.count ? +(heapReadings.sum / heapReadings.count / MiB).toFixed(2) : null,
       // null when no GC ran in the window
       heapUsedAfterGcMin: Number.isFinite(gc.heapUsedAfterMin) ? +(gc.heapUsedAfterMin / MiB).toFixed(2) : null,
       external: +(memory.external / MiB).toFixed(2),
@@ -180,10 +221,12 @@ process.on(signal, () => {
     spanExport: roundedExport(exportStats.spans, exportTotals.spans),
     logExport: roundedExport(exportStats.logs, exportTotals.logs),
     timedModules: seq === 1 ? timedModules : undefined,
+    memoryReducingGcMs,
   };
   writeSync(fd, `${JSON.stringify(line)}\n`);
   delay.reset();
   gc = freshGc();
+  heapReadings = { sum: 0, count: 0 };
   exportStats = { spans: freshExport(), logs: freshExport() };
   since = now;
   eluSince = performance.eventLoopUtilization();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../harness/service.mts';
 import { waitFor } from '../../harness/wait.mts';
@@ -33,12 +33,17 @@ export interface DiagnosticsLine {
   eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number; samples: number };
   eventLoopUtilization: number;
   gc: { ms: number; count: number; maxPauseMs: number; byKindMs: Record<'minor' | 'major' | 'incremental' | 'weakcb', number> };
-  /** `heapUsedAfterGcMin`: the lowest heap used read just after a GC in the window (null when none ran). */
-  memoryMiB: { rss: number; heapUsed: number; heapTotal: number; heapUsedAfterGcMin: number | null; external: number; arrayBuffers: number; spaces: Record<string, number> };
+  /**
+   * `heapUsed` at the signal; `heapUsedMean` of readings every 100 ms in the window (null when it was shorter);
+   * `heapUsedAfterGcMin`: the lowest heap used read just after a GC in the window (null when none ran).
+   */
+  memoryMiB: { rss: number; heapUsed: number; heapTotal: number; heapUsedMean: number | null; heapUsedAfterGcMin: number | null; external: number; arrayBuffers: number; spaces: Record<string, number> };
   spanExport: ExportWindow;
   logExport: ExportWindow;
   /** On the first line: the exporter modules it found and timed. */
   timedModules?: string[];
+  /** When asked for one: how long the memory-reducing GC before this reading took. */
+  memoryReducingGcMs?: number;
 }
 
 /** The figures of one phase as the tables and the result JSON carry them. */
@@ -91,9 +96,12 @@ export class ServiceDiagnostics {
    * Ends the current window: the line covers the time since the last call
    * (or since the process started). The service answers when its event loop
    * gets to the signal; a process that does not answer within `timeoutMs` fails the run.
+   * With `reduceMemoryFirst`, it runs a memory-reducing GC before the reading (V8 then releases its page pool).
    */
-  async take(timeoutMs = 30_000): Promise<DiagnosticsLine> {
+  async take(options: { reduceMemoryFirst?: boolean; timeoutMs?: number } = {}): Promise<DiagnosticsLine> {
+    const { reduceMemoryFirst = false, timeoutMs = 30_000 } = options;
     const wanted = ++this.asked;
+    if (reduceMemoryFirst) writeFileSync(`${this.file}.request`, 'reduce-memory');
     process.kill(this.pid, SIGNAL);
     return waitFor(() => this.lines().find((line) => line.diagnostics === wanted), `diagnostics line ${wanted} from pid ${this.pid}`, timeoutMs, 20);
   }

@@ -33,8 +33,12 @@ export interface SoakSample {
   rssMiB: number;
   v8PagesMiB: number;
   cpuPercent: number;
-  /** From inside (process.memoryUsage and the heap spaces); the floor is the lowest heap used just after a GC in the interval. */
+  /**
+   * From inside (process.memoryUsage and the heap spaces): heap used at the sample's end, its mean over the
+   * interval (read every 100 ms), and its floor, the lowest just after a GC in the interval.
+   */
   heapUsedMiB: number;
+  heapUsedMeanMiB: number;
   heapUsedFloorMiB: number;
   heapTotalMiB: number;
   externalMiB: number;
@@ -88,12 +92,24 @@ export interface SoakRun {
   notes: string[];
 }
 
-export interface QuietMemory {
-  afterS: number;
+export interface MemoryReading {
   rssMiB: number;
   v8PagesMiB: number;
   heapUsedMiB: number;
   heapTotalMiB: number;
+}
+
+export interface QuietMemory extends MemoryReading {
+  afterS: number;
+  /**
+   * Read once more just after a memory-reducing GC, which releases V8's page pool: what RSS kept that was
+   * V8's to give back, rather than the service's. (Absent from soaks before 2026-12-05T03.)
+   */
+  afterMemoryReducingGc?: MemoryReading & { gcMs: number };
+}
+
+function memoryReading(pid: number, line: DiagnosticsLine): MemoryReading {
+  return { rssMiB: rssMiB(pid), v8PagesMiB: v8PagesMiB(pid), heapUsedMiB: line.memoryMiB.heapUsed, heapTotalMiB: line.memoryMiB.heapTotal };
 }
 
 const zero: ReceiverCounts = { acceptedSpans: 0, refusedSpans: 0, acceptedLogRecords: 0, refusedLogRecords: 0 };
@@ -191,6 +207,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
         v8PagesMiB: v8PagesMiB(service.process.pid!),
         cpuPercent: ((cpuNow.s - cpu.s) / ((cpuNow.at - cpu.at) / 1000)) * 100,
         heapUsedMiB: line.memoryMiB.heapUsed,
+        heapUsedMeanMiB: line.memoryMiB.heapUsedMean ?? NaN,
         heapUsedFloorMiB: line.memoryMiB.heapUsedAfterGcMin ?? NaN,
         heapTotalMiB: line.memoryMiB.heapTotal,
         externalMiB: line.memoryMiB.external,
@@ -218,15 +235,12 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
     }
 
     await delay(plan.quietS * 1000);
-    const quietLine = await diagnostics.take();
-    const quiet: QuietMemory = {
-      afterS: plan.quietS,
-      rssMiB: rssMiB(service.process.pid!),
-      v8PagesMiB: v8PagesMiB(service.process.pid!),
-      heapUsedMiB: quietLine.memoryMiB.heapUsed,
-      heapTotalMiB: quietLine.memoryMiB.heapTotal,
-    };
-    log(`after ${plan.quietS} s without requests: RSS ${quiet.rssMiB.toFixed(1)} MiB (V8 pages ${quiet.v8PagesMiB.toFixed(1)}), heap ${quiet.heapUsedMiB.toFixed(1)}/${quiet.heapTotalMiB.toFixed(1)} MiB`);
+    const pid = service.process.pid!;
+    const quiet: QuietMemory = { afterS: plan.quietS, ...memoryReading(pid, await diagnostics.take()) };
+    const reducedLine = await diagnostics.take({ reduceMemoryFirst: true });
+    quiet.afterMemoryReducingGc = { ...memoryReading(pid, reducedLine), gcMs: reducedLine.memoryReducingGcMs ?? NaN };
+    const memory = (m: MemoryReading) => `RSS ${m.rssMiB.toFixed(1)} MiB (V8 pages ${m.v8PagesMiB.toFixed(1)}), heap ${m.heapUsedMiB.toFixed(1)}/${m.heapTotalMiB.toFixed(1)} MiB`;
+    log(`after ${plan.quietS} s without requests: ${memory(quiet)}; after a memory-reducing GC (${quiet.afterMemoryReducingGc.gcMs.toFixed(0)} ms): ${memory(quiet.afterMemoryReducingGc)}`);
 
     if (plan.heapSnapshots) await snapshot('late');
 

@@ -14,13 +14,16 @@ export interface Slopes {
   samples: number;
   /** Least-squares slope, MiB per minute. */
   rssMiBPerMin: number;
+  /** Of heap used read at each sample's end: swings with the young generation and old space between major GCs. */
   heapUsedMiBPerMin: number;
-  /** Of the heap used just after GCs (the lowest in each sample): the young generation's swing left out. */
+  /** Of heap used averaged over each sample (read every 100 ms): the issue's heap-used figure. */
+  heapUsedMeanMiBPerMin: number;
+  /** Of the heap used just after GCs (the lowest in each sample): what survives a GC. */
   heapFloorMiBPerMin: number;
 }
 
 /** A sample's memory figures; above the heap's total, `v8PagesMiB` is the page pool (bench/lib/resident-pages.mts). */
-const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapUsedFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
+const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapUsedMeanMiB', 'heapUsedFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
 type Memory = Pick<SoakSample, (typeof MEMORY_FIELDS)[number]>;
 
 export interface SoakSummary {
@@ -43,6 +46,8 @@ export interface SoakSummary {
     /** After the run's quiet time without requests. */
     quiet: SoakRun['quiet'];
     rssReturnedWhenQuiet: boolean;
+    /** After a memory-reducing GC at the end of the quiet time, which releases V8's page pool (false when not read). */
+    rssReturnedAfterMemoryReducingGc: boolean;
   };
   spans: {
     expected: number;
@@ -70,18 +75,22 @@ export function slope(points: Array<[number, number]>): number {
 }
 
 function slopes(samples: SoakSample[]): Slopes {
+  // Soaks before the mean was read have none: NaN, shown as "–".
+  const slopeOf = (pick: (s: SoakSample) => number | undefined) =>
+    slope(samples.flatMap((s): Array<[number, number]> => (Number.isFinite(pick(s)) ? [[s.minute, pick(s)!]] : [])));
   return {
     fromMinute: samples[0]?.minute ?? NaN,
     toMinute: samples.at(-1)?.minute ?? NaN,
     samples: samples.length,
-    rssMiBPerMin: slope(samples.map((s) => [s.minute, s.rssMiB])),
-    heapUsedMiBPerMin: slope(samples.map((s) => [s.minute, s.heapUsedMiB])),
-    heapFloorMiBPerMin: slope(samples.filter((s) => Number.isFinite(s.heapUsedFloorMiB)).map((s) => [s.minute, s.heapUsedFloorMiB])),
+    rssMiBPerMin: slopeOf((s) => s.rssMiB),
+    heapUsedMiBPerMin: slopeOf((s) => s.heapUsedMiB),
+    heapUsedMeanMiBPerMin: slopeOf((s) => s.heapUsedMeanMiB),
+    heapFloorMiBPerMin: slopeOf((s) => s.heapUsedFloorMiB),
   };
 }
 
 const combine = (samples: SoakSample[], pick: (values: number[]) => number): Memory =>
-  Object.fromEntries(MEMORY_FIELDS.map((field) => [field, pick(samples.map((s) => s[field]))])) as Memory;
+  Object.fromEntries(MEMORY_FIELDS.map((field) => [field, pick(samples.map((s) => s[field] ?? NaN))])) as Memory;
 const mean = (samples: SoakSample[]) => combine(samples, (values) => values.reduce((sum, v) => sum + v, 0) / values.length);
 const highest = (samples: SoakSample[]) => combine(samples, (values) => Math.max(...values));
 
@@ -120,9 +129,10 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
       peak: highest(around),
       after,
       rssReturned: after.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
-      heapUsedReturned: after.heapUsedMiB <= before.heapUsedMiB * (1 + RETURN_TOLERANCE),
+      heapUsedReturned: after.heapUsedMeanMiB <= before.heapUsedMeanMiB * (1 + RETURN_TOLERANCE),
       quiet: run.quiet,
       rssReturnedWhenQuiet: run.quiet.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
+      rssReturnedAfterMemoryReducingGc: (run.quiet.afterMemoryReducingGc?.rssMiB ?? Infinity) <= before.rssMiB * (1 + RETURN_TOLERANCE),
     },
     spans: {
       expected: t.spansExpected,
@@ -143,7 +153,7 @@ const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toF
 
 /** The per-sample table: one row per sample (a minute over an hour). */
 export function sampleTable(run: SoakRun): string {
-  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS (V8 pages) MiB', 'heap used (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
+  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS (V8 pages) MiB', 'heap used mean (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
   const rows = run.samples.map((s) => [
     f(s.minute, 1),
     s.phase,
@@ -151,7 +161,7 @@ export function sampleTable(run: SoakRun): string {
     PATHS.map((path) => f(s.p99MsByPath[path] ?? NaN, 1)).join(' / '),
     f(s.cpuPercent, 0),
     `${f(s.rssMiB)} (${f(s.v8PagesMiB)})`,
-    `${f(s.heapUsedMiB)} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
+    `${f(s.heapUsedMeanMiB ?? s.heapUsedMiB)} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
     `${f(s.gcMs, 0)} (${f(s.gcMaxPauseMs, 1)})`,
     f(s.eventLoopDelayMaxMs, 1),
     `${s.spansSent} → ${s.spansReceived}`,
@@ -165,20 +175,28 @@ export function summaryLines(summary: SoakSummary): string[] {
   const { steady, afterWarmUp, outage, spans, logRecords } = summary;
   const within = (v: number) => (v <= SLOPE_LIMIT_MIB_PER_MIN ? 'within' : 'OVER');
   const returned = (yes: boolean) => (yes ? 'returned' : 'did NOT return');
+  const reduced = outage.quiet.afterMemoryReducingGc;
   return [
     `Slopes over the steady part (minute ${f(steady.fromMinute)} to ${f(steady.toMinute)}, ${steady.samples} samples, least squares): ` +
-      `RSS ${signed(steady.rssMiBPerMin)} MiB/min, heap used ${signed(steady.heapUsedMiBPerMin)} MiB/min, heap used after GC ${signed(steady.heapFloorMiBPerMin)} MiB/min ` +
-      `(${[steady.rssMiBPerMin, steady.heapUsedMiBPerMin, steady.heapFloorMiBPerMin].map(within).join(' / ')} the ${SLOPE_LIMIT_MIB_PER_MIN} MiB/min limit).`,
-    `  Over everything after the warm-up, the outage included: RSS ${signed(afterWarmUp.rssMiBPerMin)}, heap used ${signed(afterWarmUp.heapUsedMiBPerMin)}, ` +
+      `RSS ${signed(steady.rssMiBPerMin)} MiB/min, heap used (mean of each sample) ${signed(steady.heapUsedMeanMiBPerMin)} MiB/min, heap used after GC ${signed(steady.heapFloorMiBPerMin)} MiB/min ` +
+      `(${[steady.rssMiBPerMin, steady.heapUsedMeanMiBPerMin, steady.heapFloorMiBPerMin].map(within).join(' / ')} the ${SLOPE_LIMIT_MIB_PER_MIN} MiB/min limit); ` +
+      `heap used read at each sample's end ${signed(steady.heapUsedMiBPerMin)} (its swing, not growth).`,
+    `  Over everything after the warm-up, the outage included: RSS ${signed(afterWarmUp.rssMiBPerMin)}, heap used ${signed(afterWarmUp.heapUsedMeanMiBPerMin)}, ` +
       `after GC ${signed(afterWarmUp.heapFloorMiBPerMin)} MiB/min.`,
     `Collector away from minute ${f(outage.fromMinute)} to ${f(outage.toMinute)}: RSS ${f(outage.before.rssMiB)} MiB before, peak ${f(outage.peak.rssMiB)}, ` +
-      `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMiB)} → peak ` +
-      `${f(outage.peak.heapUsedMiB)} → ${f(outage.after.heapUsedMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapUsedFloorMiB)} → ` +
+      `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMeanMiB)} → peak ` +
+      `${f(outage.peak.heapUsedMeanMiB)} → ${f(outage.after.heapUsedMeanMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapUsedFloorMiB)} → ` +
       `${f(outage.peak.heapUsedFloorMiB)} → ${f(outage.after.heapUsedFloorMiB)}.`,
     `  Heap total ${f(outage.before.heapTotalMiB)} → peak ${f(outage.peak.heapTotalMiB)} → ${f(outage.after.heapTotalMiB)} MiB; resident in V8 pages ` +
       `${f(outage.before.v8PagesMiB)} → ${f(outage.peak.v8PagesMiB)} → ${f(outage.after.v8PagesMiB)} (above the heap's total: pooled pages).`,
     `  After ${outage.quiet.afterS} s without requests: RSS ${f(outage.quiet.rssMiB)} MiB (${returned(outage.rssReturnedWhenQuiet)} within ${RETURN_TOLERANCE * 100}% of before the outage), ` +
       `resident in V8 pages ${f(outage.quiet.v8PagesMiB)}, heap ${f(outage.quiet.heapUsedMiB)} used / ${f(outage.quiet.heapTotalMiB)} total.`,
+    ...(reduced
+      ? [
+          `  Then after a memory-reducing GC (${f(reduced.gcMs, 0)} ms, V8's page pool released): RSS ${f(reduced.rssMiB)} MiB ` +
+            `(${returned(outage.rssReturnedAfterMemoryReducingGc)} within ${RETURN_TOLERANCE * 100}%), resident in V8 pages ${f(reduced.v8PagesMiB)}, heap ${f(reduced.heapUsedMiB)} used / ${f(reduced.heapTotalMiB)} total.`,
+        ]
+      : []),
     `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +
       `${spans.notReceived} not received, ${spans.reportedLost} reported lost by the service: ${spans.exact ? 'equal, every loss accounted for' : 'NOT equal'}; ` +
       `${spans.reportedLostWhileUp} reported lost while export worked.`,

@@ -123,12 +123,13 @@ function memoryPlot(run: SoakRun, summary: SoakSummary): Plot {
   const steadyEnd = end('steady') ?? 0;
   const slope = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
   return {
-    title: `${run.key} (${run.shape}), steady part: RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMiBPerMin)}, after GC ${slope(summary.steady.heapFloorMiBPerMin)} MiB/min`,
+    title: `${run.key} (${run.shape}), steady part: RSS ${slope(summary.steady.rssMiBPerMin)}, heap used ${slope(summary.steady.heapUsedMeanMiBPerMin)}, after GC ${slope(summary.steady.heapFloorMiBPerMin)} MiB/min`,
     xLabel: 'minutes',
     yLabel: 'MiB',
     series: [
       { label: 'RSS', mark: 'R', color: '#1f77b4', points: run.samples.map((s) => [s.minute, s.rssMiB]) },
-      { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, s.heapUsedMiB]) },
+      // The mean over each sample; soaks from before it was read have the reading at the sample's end.
+      { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, s.heapUsedMeanMiB ?? s.heapUsedMiB]) },
       { label: 'heap used after GC', mark: 'f', color: '#2ca02c', points: run.samples.map((s) => [s.minute, s.heapUsedFloorMiB]) },
       { label: 'heap total', mark: 't', color: '#7f7f7f', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.heapTotalMiB]) },
       { label: 'resident in V8 pages', mark: 'v', color: '#9467bd', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.v8PagesMiB]) },
