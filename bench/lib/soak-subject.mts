@@ -12,7 +12,7 @@ import { pin, type Pinning } from './pinning.mts';
 import { v8PagesMiB } from './resident-pages.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { readReportsFromFile, type ServiceReports } from './service-reports.mts';
-import { RESULTS } from './settings.mts';
+import { PATHS, RESULTS } from './settings.mts';
 import { phaseOf, type SoakPhase, type SoakPlan } from './soak-plan.mts';
 import type { Variant } from './variants.mts';
 
@@ -229,8 +229,8 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
       samples.push(entry);
       if (run.note) notes.push(`sample ${sample} (${phase}): ${run.note}`);
       log(
-        `${sample + 1}/${plan.samples} ${phase}: ${run.achievedRps.toFixed(0)} req/s, p99 ${run.load.p99Ms.toFixed(1)} ms, CPU ${entry.cpuPercent.toFixed(0)}%, RSS ${entry.rssMiB.toFixed(1)} MiB, ` +
-          `heap ${entry.heapUsedMiB.toFixed(1)} (after GC ${entry.heapUsedFloorMiB.toFixed(1)})/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
+        `${sample + 1}/${plan.samples} ${phase}: ${run.achievedRps.toFixed(0)} req/s, p99 ${PATHS.map((path) => entry.p99MsByPath[path]?.toFixed(1) ?? '–').join(' / ')} ms, CPU ${entry.cpuPercent.toFixed(0)}%, RSS ${entry.rssMiB.toFixed(1)} MiB, ` +
+          `heap used ${entry.heapUsedMeanMiB.toFixed(1)} (after GC ${entry.heapUsedFloorMiB.toFixed(1)})/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
       );
     }
 
