@@ -8,9 +8,9 @@
 // - event-loop utilization, memory (RSS, V8 heap, heap spaces), the lowest
 //   heap used seen just after a GC, and the mean of heap used read every
 //   100 ms: heap used at an arbitrary moment swings with the young generation
-//   and old space between major GCs (25–61 MiB within minutes on a free core
-//   at 800 req/s), so a slope of single readings cannot resolve 0.1 MiB a
-//   minute; the floor after GCs and the mean over the window can;
+//   and old space between major GCs (25–61 MiB from one minute to the next on
+//   a free core at 800 req/s), so a slope of single readings cannot resolve
+//   0.1 MiB a minute; the floor after GCs and the mean over the window can;
 // - the OTLP exporters' export() calls, spans and log records apart: the
 //   longest synchronous part of one call (serializing the batch and handing
 //   it to the transport), the batch size of that call, how much of it was
@@ -20,7 +20,8 @@
 // - on request (a file `<BENCH_DIAGNOSTICS_FILE>.request` saying
 //   `reduce-memory`, read at the signal), a memory-reducing GC first: the
 //   soak's last reading, to tell what V8 keeps in its page pool from what the
-//   service holds.
+//   service holds. Its pause lands in the next line's GC and loop-delay
+//   figures (their callbacks come after this reading), which no figure reads.
 // Its own cost: a native 1 ms timer, one callback per GC, a heap reading every
 // 100 ms, four clock reads per export call, and one line per signal; the same
 // for traced and untraced.
@@ -159,13 +160,14 @@ const fullGcFirst = process.env.BENCH_DIAGNOSTICS_FULL_GC === '1' && typeof glob
 /** The bench's request for this reading, if it left one; read once. */
 function takeRequest() {
   const requestFile = `${file}.request`;
+  let request;
   try {
-    const request = readFileSync(requestFile, 'utf8').trim();
-    rmSync(requestFile);
-    return request;
+    request = readFileSync(requestFile, 'utf8').trim();
   } catch {
-    return '';
+    return ''; // none
   }
+  rmSync(requestFile, { force: true });
+  return request;
 }
 
 /**

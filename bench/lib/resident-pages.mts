@@ -10,11 +10,11 @@ const V8_PAGE_KIB = 256;
  * Set beside the heap's total, it shows the page pool: an old-space page the
  * GC frees goes to the pool (`OldSpace::ReleasePage` frees with
  * `FreeMode::kPool`, V8's src/heap/paged-spaces.cc) and stays resident, but
- * out of the heap's total, until a memory-reducing GC
- * (`ReleasePooledChunksImmediately` in `Heap::GarbageCollectionEpilogueInSafepoint`,
- * src/heap/heap.cc): its memory reducer's, or one under memory pressure. The
- * soaks saw none at a steady rate, nor in a minute without requests
- * (docs/performance.md, the soak's third run).
+ * out of the heap's total, until the sweep of a memory-reducing GC releases it
+ * (src/heap/sweeper.cc: "Discard all pooled pages on memory-reducing GCs"):
+ * its memory reducer's, or one under memory pressure, or one a script asks for
+ * (bench/service-diagnostics.cjs). The soaks saw none come by itself at a
+ * steady rate, nor in a minute without requests (docs/performance.md, the soak).
  */
 export function v8PagesMiB(pid: number): number {
   let kib = 0;

@@ -38,7 +38,8 @@ export interface SoakSample {
    * interval (read every 100 ms), and its floor, the lowest just after a GC in the interval.
    */
   heapUsedMiB: number;
-  heapUsedMeanMiB: number;
+  /** Absent from soaks before the mean was read (2026-12-05T02-59). */
+  heapUsedMeanMiB?: number;
   heapUsedFloorMiB: number;
   heapTotalMiB: number;
   externalMiB: number;
@@ -103,7 +104,7 @@ export interface QuietMemory extends MemoryReading {
   afterS: number;
   /**
    * Read once more just after a memory-reducing GC, which releases V8's page pool: what RSS kept that was
-   * V8's to give back, rather than the service's. (Absent from soaks before 2026-12-05T03.)
+   * V8's to give back, rather than the service's. (Absent from soaks before 2026-12-05T02-59.)
    */
   afterMemoryReducingGc?: MemoryReading & { gcMs: number };
 }
@@ -230,7 +231,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
       if (run.note) notes.push(`sample ${sample} (${phase}): ${run.note}`);
       log(
         `${sample + 1}/${plan.samples} ${phase}: ${run.achievedRps.toFixed(0)} req/s, p99 ${PATHS.map((path) => entry.p99MsByPath[path]?.toFixed(1) ?? '–').join(' / ')} ms, CPU ${entry.cpuPercent.toFixed(0)}%, RSS ${entry.rssMiB.toFixed(1)} MiB, ` +
-          `heap used ${entry.heapUsedMeanMiB.toFixed(1)} (after GC ${entry.heapUsedFloorMiB.toFixed(1)})/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
+          `heap used ${entry.heapUsedMeanMiB?.toFixed(1)} (after GC ${entry.heapUsedFloorMiB.toFixed(1)})/${entry.heapTotalMiB.toFixed(1)} MiB, GC ${entry.gcMs.toFixed(0)} ms, spans ${entry.spansSent}→${entry.spansReceived}`,
       );
     }
 

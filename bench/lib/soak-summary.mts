@@ -24,7 +24,11 @@ export interface Slopes {
 
 /** A sample's memory figures; above the heap's total, `v8PagesMiB` is the page pool (bench/lib/resident-pages.mts). */
 const MEMORY_FIELDS = ['rssMiB', 'heapUsedMiB', 'heapUsedMeanMiB', 'heapUsedFloorMiB', 'heapTotalMiB', 'v8PagesMiB'] as const;
-type Memory = Pick<SoakSample, (typeof MEMORY_FIELDS)[number]>;
+type Memory = Record<(typeof MEMORY_FIELDS)[number], number>;
+
+/** Heap used averaged over a sample; soaks from before the mean was read have the reading at its end. */
+export const heapUsedOf = (memory: Pick<SoakSample, 'heapUsedMiB' | 'heapUsedMeanMiB'>): number =>
+  Number.isFinite(memory.heapUsedMeanMiB) ? memory.heapUsedMeanMiB! : memory.heapUsedMiB;
 
 export interface SoakSummary {
   key: string;
@@ -46,8 +50,8 @@ export interface SoakSummary {
     /** After the run's quiet time without requests. */
     quiet: SoakRun['quiet'];
     rssReturnedWhenQuiet: boolean;
-    /** After a memory-reducing GC at the end of the quiet time, which releases V8's page pool (false when not read). */
-    rssReturnedAfterMemoryReducingGc: boolean;
+    /** After a memory-reducing GC at the end of the quiet time, which releases V8's page pool (null when not read). */
+    rssReturnedAfterMemoryReducingGc: boolean | null;
   };
   spans: {
     expected: number;
@@ -129,10 +133,10 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
       peak: highest(around),
       after,
       rssReturned: after.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
-      heapUsedReturned: after.heapUsedMeanMiB <= before.heapUsedMeanMiB * (1 + RETURN_TOLERANCE),
+      heapUsedReturned: heapUsedOf(after) <= heapUsedOf(before) * (1 + RETURN_TOLERANCE),
       quiet: run.quiet,
       rssReturnedWhenQuiet: run.quiet.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
-      rssReturnedAfterMemoryReducingGc: (run.quiet.afterMemoryReducingGc?.rssMiB ?? Infinity) <= before.rssMiB * (1 + RETURN_TOLERANCE),
+      rssReturnedAfterMemoryReducingGc: run.quiet.afterMemoryReducingGc ? run.quiet.afterMemoryReducingGc.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE) : null,
     },
     spans: {
       expected: t.spansExpected,
@@ -153,7 +157,7 @@ const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toF
 
 /** The per-sample table: one row per sample (a minute over an hour). */
 export function sampleTable(run: SoakRun): string {
-  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS (V8 pages) MiB', 'heap used mean (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
+  const header = ['min', 'phase', 'answered / failed', 'p99 ms 42 / 123', 'CPU %', 'RSS (V8 pages) MiB', 'heap used (after GC) / total MiB', 'GC ms (longest)', 'loop delay max ms', 'spans sent → received', ...(run.shape === 'pod' ? ['cgroup rss / cache MiB'] : [])];
   const rows = run.samples.map((s) => [
     f(s.minute, 1),
     s.phase,
@@ -161,7 +165,7 @@ export function sampleTable(run: SoakRun): string {
     PATHS.map((path) => f(s.p99MsByPath[path] ?? NaN, 1)).join(' / '),
     f(s.cpuPercent, 0),
     `${f(s.rssMiB)} (${f(s.v8PagesMiB)})`,
-    `${f(s.heapUsedMeanMiB ?? s.heapUsedMiB)} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
+    `${f(heapUsedOf(s))} (${f(s.heapUsedFloorMiB)}) / ${f(s.heapTotalMiB)}`,
     `${f(s.gcMs, 0)} (${f(s.gcMaxPauseMs, 1)})`,
     f(s.eventLoopDelayMaxMs, 1),
     `${s.spansSent} → ${s.spansReceived}`,
@@ -173,7 +177,7 @@ export function sampleTable(run: SoakRun): string {
 /** The verdict lines under the table. */
 export function summaryLines(summary: SoakSummary): string[] {
   const { steady, afterWarmUp, outage, spans, logRecords } = summary;
-  const within = (v: number) => (v <= SLOPE_LIMIT_MIB_PER_MIN ? 'within' : 'OVER');
+  const within = (v: number) => (!Number.isFinite(v) ? 'n/a' : v <= SLOPE_LIMIT_MIB_PER_MIN ? 'within' : 'OVER');
   const returned = (yes: boolean) => (yes ? 'returned' : 'did NOT return');
   const reduced = outage.quiet.afterMemoryReducingGc;
   return [
@@ -184,8 +188,8 @@ export function summaryLines(summary: SoakSummary): string[] {
     `  Over everything after the warm-up, the outage included: RSS ${signed(afterWarmUp.rssMiBPerMin)}, heap used ${signed(afterWarmUp.heapUsedMeanMiBPerMin)}, ` +
       `after GC ${signed(afterWarmUp.heapFloorMiBPerMin)} MiB/min.`,
     `Collector away from minute ${f(outage.fromMinute)} to ${f(outage.toMinute)}: RSS ${f(outage.before.rssMiB)} MiB before, peak ${f(outage.peak.rssMiB)}, ` +
-      `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(outage.before.heapUsedMeanMiB)} → peak ` +
-      `${f(outage.peak.heapUsedMeanMiB)} → ${f(outage.after.heapUsedMeanMiB)} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapUsedFloorMiB)} → ` +
+      `${f(outage.after.rssMiB)} at the end: ${returned(outage.rssReturned)} within ${RETURN_TOLERANCE * 100}%; heap used ${f(heapUsedOf(outage.before))} → peak ` +
+      `${f(heapUsedOf(outage.peak))} → ${f(heapUsedOf(outage.after))} MiB: ${returned(outage.heapUsedReturned)}; after GC ${f(outage.before.heapUsedFloorMiB)} → ` +
       `${f(outage.peak.heapUsedFloorMiB)} → ${f(outage.after.heapUsedFloorMiB)}.`,
     `  Heap total ${f(outage.before.heapTotalMiB)} → peak ${f(outage.peak.heapTotalMiB)} → ${f(outage.after.heapTotalMiB)} MiB; resident in V8 pages ` +
       `${f(outage.before.v8PagesMiB)} → ${f(outage.peak.v8PagesMiB)} → ${f(outage.after.v8PagesMiB)} (above the heap's total: pooled pages).`,
@@ -194,7 +198,7 @@ export function summaryLines(summary: SoakSummary): string[] {
     ...(reduced
       ? [
           `  Then after a memory-reducing GC (${f(reduced.gcMs, 0)} ms, V8's page pool released): RSS ${f(reduced.rssMiB)} MiB ` +
-            `(${returned(outage.rssReturnedAfterMemoryReducingGc)} within ${RETURN_TOLERANCE * 100}%), resident in V8 pages ${f(reduced.v8PagesMiB)}, heap ${f(reduced.heapUsedMiB)} used / ${f(reduced.heapTotalMiB)} total.`,
+            `(${returned(outage.rssReturnedAfterMemoryReducingGc === true)} within ${RETURN_TOLERANCE * 100}%), resident in V8 pages ${f(reduced.v8PagesMiB)}, heap ${f(reduced.heapUsedMiB)} used / ${f(reduced.heapTotalMiB)} total.`,
         ]
       : []),
     `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +

@@ -10,7 +10,7 @@ import { deploymentLimits, podCgroupsMissing, removeStaleCgroups } from './pod-c
 import { PATHS, RESULTS, option, settings } from './settings.mts';
 import { soakPlan } from './soak-plan.mts';
 import { soakOne, type SoakRun } from './soak-subject.mts';
-import { sampleTable, summarizeSoak, summaryLines, type SoakSummary } from './soak-summary.mts';
+import { heapUsedOf, sampleTable, summarizeSoak, summaryLines, type SoakSummary } from './soak-summary.mts';
 import { svgPlot } from './svg-plot.mts';
 import { VARIANTS, type Variant } from './variants.mts';
 
@@ -128,8 +128,7 @@ function memoryPlot(run: SoakRun, summary: SoakSummary): Plot {
     yLabel: 'MiB',
     series: [
       { label: 'RSS', mark: 'R', color: '#1f77b4', points: run.samples.map((s) => [s.minute, s.rssMiB]) },
-      // The mean over each sample; soaks from before it was read have the reading at the sample's end.
-      { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, s.heapUsedMeanMiB ?? s.heapUsedMiB]) },
+      { label: 'heap used', mark: 'h', color: '#d62728', points: run.samples.map((s) => [s.minute, heapUsedOf(s)]) },
       { label: 'heap used after GC', mark: 'f', color: '#2ca02c', points: run.samples.map((s) => [s.minute, s.heapUsedFloorMiB]) },
       { label: 'heap total', mark: 't', color: '#7f7f7f', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.heapTotalMiB]) },
       { label: 'resident in V8 pages', mark: 'v', color: '#9467bd', dashed: true, svgOnly: true, points: run.samples.map((s) => [s.minute, s.v8PagesMiB]) },
