@@ -22,6 +22,7 @@ const { values: flags } = parseArgs({
     soak: { type: 'string' },
     'soak-rate': { type: 'string' },
     'soak-sample-seconds': { type: 'string' },
+    'soak-outages': { type: 'string' },
     'heap-snapshots': { type: 'boolean' },
     'down-seconds': { type: 'string' },
     'warmup-seconds': { type: 'string' },
@@ -96,6 +97,8 @@ export const settings = {
     rate: numberOption('soak-rate', 800, 800),
     // A sample a minute over an hour; shorter soaks keep about 60 samples, at least 5 s apart.
     sampleS: numberOption('soak-sample-seconds', Math.max(5, soakS / 60), Math.max(5, soakS / 60)),
+    // Each outage after the first adds its length and its recovery's to the soak.
+    outages: Math.round(numberOption('soak-outages', 1, 1)),
     heapSnapshots: Boolean(option('heap-snapshots')),
   },
 };

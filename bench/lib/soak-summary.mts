@@ -53,6 +53,8 @@ export interface SoakSummary {
     /** After a memory-reducing GC at the end of the quiet time, which releases V8's page pool (null when not read). */
     rssReturnedAfterMemoryReducingGc: boolean | null;
   };
+  /** The outages after the first (`--soak-outages`): whether each takes more memory, or the pages the first left in V8's pool. */
+  laterOutages: Array<{ fromMinute: number; toMinute: number; peak: Memory; after: Memory }>;
   spans: {
     expected: number;
     received: number;
@@ -108,14 +110,33 @@ function lostWhileUp(lines: LogLine[]): number {
   }, 0);
 }
 
+interface OutageCycle {
+  outage: SoakSample[];
+  recovery: SoakSample[];
+  /** Where it starts: the end of the sample before its first. */
+  fromMinute: number;
+}
+
+/** Each outage of a run with the recovery after it, in order: the samples' phases, run by run. */
+function outageCycles(samples: SoakSample[]): OutageCycle[] {
+  const cycles: OutageCycle[] = [];
+  samples.forEach((sample, i) => {
+    const last = cycles.at(-1);
+    if (sample.phase === 'outage' && (!last || last.recovery.length > 0)) cycles.push({ outage: [sample], recovery: [], fromMinute: samples[i - 1]?.minute ?? 0 });
+    else if (sample.phase === 'outage') last!.outage.push(sample);
+    else if (sample.phase === 'recovery') last?.recovery.push(sample);
+  });
+  return cycles;
+}
+
 export function summarizeSoak(run: SoakRun): SoakSummary {
-  const inPhase = (...phases: SoakSample['phase'][]) => run.samples.filter((s) => phases.includes(s.phase));
-  const steady = inPhase('steady');
-  const outage = inPhase('outage');
-  const recovery = inPhase('recovery');
+  const steady = run.samples.filter((s) => s.phase === 'steady');
+  const [first = { outage: [], recovery: [], fromMinute: steady.at(-1)?.minute ?? 0 }, ...later] = outageCycles(run.samples);
+  const { outage, recovery } = first;
   const before = mean(steady.slice(-3));
   const after = mean(recovery.slice(-3));
   const around = [...outage, ...recovery];
+  const everyOutage = run.samples.filter((s) => s.phase === 'outage' || s.phase === 'recovery');
   const t = run.totals;
   const notReceived = t.spansExpected - t.spansReceived;
   const logsNotReceived = t.logRecordsExpected - t.logRecordsReceived;
@@ -124,10 +145,9 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
     label: run.label,
     shape: run.shape,
     steady: slopes(steady),
-    afterWarmUp: slopes([...steady, ...around]),
+    afterWarmUp: slopes([...steady, ...everyOutage]),
     outage: {
-      // The outage starts where the last steady sample ends.
-      fromMinute: steady.at(-1)?.minute ?? 0,
+      fromMinute: first.fromMinute,
       toMinute: outage.at(-1)?.minute ?? NaN,
       before,
       peak: highest(around),
@@ -138,6 +158,12 @@ export function summarizeSoak(run: SoakRun): SoakSummary {
       rssReturnedWhenQuiet: run.quiet.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE),
       rssReturnedAfterMemoryReducingGc: run.quiet.afterMemoryReducingGc ? run.quiet.afterMemoryReducingGc.rssMiB <= before.rssMiB * (1 + RETURN_TOLERANCE) : null,
     },
+    laterOutages: later.map((cycle) => ({
+      fromMinute: cycle.fromMinute,
+      toMinute: cycle.outage.at(-1)!.minute,
+      peak: highest([...cycle.outage, ...cycle.recovery]),
+      after: mean(cycle.recovery.slice(-3)),
+    })),
     spans: {
       expected: t.spansExpected,
       received: t.spansReceived,
@@ -176,7 +202,7 @@ export function sampleTable(run: SoakRun): string {
 
 /** The verdict lines under the table. */
 export function summaryLines(summary: SoakSummary): string[] {
-  const { steady, afterWarmUp, outage, spans, logRecords } = summary;
+  const { steady, afterWarmUp, outage, laterOutages, spans, logRecords } = summary;
   const within = (v: number) => (!Number.isFinite(v) ? 'n/a' : v <= SLOPE_LIMIT_MIB_PER_MIN ? 'within' : 'OVER');
   const returned = (yes: boolean) => (yes ? 'returned' : 'did NOT return');
   const reduced = outage.quiet.afterMemoryReducingGc;
@@ -201,6 +227,12 @@ export function summaryLines(summary: SoakSummary): string[] {
             `(${returned(outage.rssReturnedAfterMemoryReducingGc === true)} within ${RETURN_TOLERANCE * 100}%), resident in V8 pages ${f(reduced.v8PagesMiB)}, heap ${f(reduced.heapUsedMiB)} used / ${f(reduced.heapTotalMiB)} total.`,
         ]
       : []),
+    ...laterOutages.map(
+      (later, i) =>
+        `Outage ${i + 2} (minute ${f(later.fromMinute)} to ${f(later.toMinute)}): RSS peak ${f(later.peak.rssMiB)} MiB, ${f(later.after.rssMiB)} at the end of its recovery ` +
+          `(the first: peak ${f(outage.peak.rssMiB)}, end ${f(outage.after.rssMiB)}); resident in V8 pages peak ${f(later.peak.v8PagesMiB)} (the first: ${f(outage.peak.v8PagesMiB)}); ` +
+          `heap total peak ${f(later.peak.heapTotalMiB)} (the first: ${f(outage.peak.heapTotalMiB)}).`,
+    ),
     `Spans: ${spans.expected} made (requests answered × calibration), ${spans.sentByService} exported by the service, ${spans.received} received by the sink; ` +
       `${spans.notReceived} not received, ${spans.reportedLost} reported lost by the service: ${spans.exact ? 'equal, every loss accounted for' : 'NOT equal'}; ` +
       `${spans.reportedLostWhileUp} reported lost while export worked.`,

@@ -50,7 +50,10 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
   const header = [
     `Soak ${date.toISOString()}: ${fmtMinutes(plan.seconds / 60)} at ${plan.rate} req/s open loop (${PATHS.join(' and ')} alternating), a sample every ${plan.sampleS} s; spans to the counting sink.`,
-    `Phases: warm-up to sample ${plan.steadyFrom}, steady to ${plan.outageFrom}, the sink away to ${plan.recoveryFrom}, back to ${plan.samples}.`,
+    `Phases: warm-up to sample ${plan.steadyFrom}, steady to ${plan.outageFrom}, ` +
+      (plan.outages === 1
+        ? `the sink away to ${plan.recoveryFrom}, back to ${plan.samples}.`
+        : `then ${plan.outages} times the sink away for ${plan.outageSamples} samples and back for ${plan.outageSamples}, to ${plan.samples}.`),
     `Placement: ${placement}; load generator and sinks on CPU ${pinning.loadGenerator ?? 'any'}.`,
   ];
   process.stderr.write(`${header.map((line) => `[soak] ${line}`).join('\n')}\n[soak] logs in ${logDir}\n`);
