@@ -8,7 +8,7 @@ import { runFixedRate } from './fixed-rate.mts';
 import { heapSnapshotFlags, takeHeapSnapshot } from './heap-snapshots.mts';
 import { launch } from './launch.mts';
 import { deploymentLimits, type PodLimits, type PodMemory } from './pod-cgroup.mts';
-import { pin, type Pinning } from './pinning.mts';
+import { deprioritize, pin, type Pinning } from './pinning.mts';
 import { v8PagesMiB } from './resident-pages.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { readReportsFromFile, type ServiceReports } from './service-reports.mts';
@@ -127,6 +127,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
   const startSink = async (at?: CountingSink) => {
     const started = await CountingSink.start(at);
     pin(started.process.pid!, pinning.collector);
+    deprioritize(started.process.pid!); // as in the bench: below the load generator it shares a core with
     return started;
   };
   if (variant.exportTo === 'collector') throw new Error(`the soak sends spans to the counting sink: ${variant.key} exports to the real collector`);
