@@ -17,11 +17,14 @@
 //   serializing, and the main thread's CPU time in it; and the items exported
 //   or failed (counted in the result callback, so a retried batch counts once
 //   as exported).
-// - on request (a file `<BENCH_DIAGNOSTICS_FILE>.request` saying
-//   `reduce-memory`, read at the signal), a memory-reducing GC first: the
+// - on request (a file `<BENCH_DIAGNOSTICS_FILE>.request`, read at the
+//   signal), a GC first: `full-gc` (needs node --expose-gc), for a test that
+//   wants the live heap itself; `reduce-memory`, a memory-reducing GC, for the
 //   soak's last reading, to tell what V8 keeps in its page pool from what the
-//   service holds. Its pause lands in the next line's GC and loop-delay
-//   figures (their callbacks come after this reading), which no figure reads.
+//   service holds. The bench asks for neither under load: either would be a
+//   stall of its own making. Its pause lands in the next line's GC and
+//   loop-delay figures (their callbacks come after this reading), which no
+//   figure reads.
 // Its own cost: a native 1 ms timer, one callback per GC, a heap reading every
 // 100 ms, four clock reads per export call, and one line per signal; the same
 // for traced and untraced.
@@ -153,10 +156,6 @@ let seq = 0;
 let since = performance.now();
 let eluSince = performance.eventLoopUtilization();
 
-// A test that wants the live heap itself (node --expose-gc, BENCH_DIAGNOSTICS_FULL_GC=1) gets a full GC before
-// the reading; the bench never sets it: a full GC would be a stall of its own making.
-const fullGcFirst = process.env.BENCH_DIAGNOSTICS_FULL_GC === '1' && typeof global.gc === 'function';
-
 /** The bench's request for this reading, if it left one; read once. */
 function takeRequest() {
   const requestFile = `${file}.request`;
@@ -184,8 +183,9 @@ function memoryReducingGc() {
 }
 
 process.on(signal, () => {
-  if (fullGcFirst) global.gc();
-  const memoryReducingGcMs = takeRequest() === 'reduce-memory' ? round(memoryReducingGc()) : undefined;
+  const request = takeRequest();
+  if (request === 'full-gc') global.gc();
+  const memoryReducingGcMs = request === 'reduce-memory' ? round(memoryReducingGc()) : undefined;
   const now = performance.now();
   const memory = process.memoryUsage();
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, +(space.space_used_size / MiB).toFixed(2)]));

@@ -136,7 +136,6 @@ describe('log export with the collector away', () => {
         OTEL_BLRP_MAX_QUEUE_SIZE: '512',
         OTEL_TRACES_EXPORTER: 'none',
         ...ServiceDiagnostics.env(diagnosticsFile),
-        BENCH_DIAGNOSTICS_FULL_GC: '1',
       },
       { nodeArgs: ['--expose-gc', ...withPreload(SERVICE_NODE_ARGS, DIAGNOSTICS_PRELOAD)] },
     );
@@ -152,7 +151,7 @@ describe('log export with the collector away', () => {
       const requests = async (count: number) => {
         for (let i = 0; i < count; i += 1) await request();
       };
-      const liveHeapMiB = async () => (await diagnostics.take()).memoryMiB.heapUsed;
+      const liveHeapMiB = async () => (await diagnostics.take({ gcFirst: 'full' })).memoryMiB.heapUsed;
       await requests(300); // the queue fills: 3 records a request
       const before = await liveHeapMiB();
       await requests(3000); // 9,000 more records, all dropped

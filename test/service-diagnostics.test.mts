@@ -31,7 +31,7 @@ test('the diagnostics preload reads heap used over the window, and releases V8\'
     await new Promise((resolve) => setTimeout(resolve, 300)); // a few readings of heap used
     const regular = await diagnostics.take();
     const pooled = v8PagesMiB(child.pid!);
-    const reduced = await diagnostics.take({ reduceMemoryFirst: true });
+    const reduced = await diagnostics.take({ gcFirst: 'memory-reducing' });
     const released = v8PagesMiB(child.pid!);
 
     const mean = regular.memoryMiB.heapUsedMean;

@@ -96,12 +96,13 @@ export class ServiceDiagnostics {
    * Ends the current window: the line covers the time since the last call
    * (or since the process started). The service answers when its event loop
    * gets to the signal; a process that does not answer within `timeoutMs` fails the run.
-   * With `reduceMemoryFirst`, it runs a memory-reducing GC before the reading (V8 then releases its page pool).
+   * With `gcFirst`, the service runs a GC before the reading: `full` (it needs node --expose-gc) to read the live
+   * heap, `memory-reducing` to have V8 release its page pool as well.
    */
-  async take(options: { reduceMemoryFirst?: boolean; timeoutMs?: number } = {}): Promise<DiagnosticsLine> {
-    const { reduceMemoryFirst = false, timeoutMs = 30_000 } = options;
+  async take(options: { gcFirst?: 'full' | 'memory-reducing'; timeoutMs?: number } = {}): Promise<DiagnosticsLine> {
+    const { gcFirst, timeoutMs = 30_000 } = options;
     const wanted = ++this.asked;
-    if (reduceMemoryFirst) writeFileSync(`${this.file}.request`, 'reduce-memory');
+    if (gcFirst) writeFileSync(`${this.file}.request`, gcFirst === 'full' ? 'full-gc' : 'reduce-memory');
     process.kill(this.pid, SIGNAL);
     return waitFor(() => this.lines().find((line) => line.diagnostics === wanted), `diagnostics line ${wanted} from pid ${this.pid}`, timeoutMs, 20);
   }

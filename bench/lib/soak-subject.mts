@@ -205,13 +205,10 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
         achievedRps: run.achievedRps,
         p99MsByPath: Object.fromEntries(Object.entries(run.load.latencyByPath).map(([path, latency]) => [path, latency.p99Ms])),
         maxMs: run.load.maxMs,
-        rssMiB: rssMiB(service.process.pid!),
-        v8PagesMiB: v8PagesMiB(service.process.pid!),
+        ...memoryReading(service.process.pid!, line),
         cpuPercent: ((cpuNow.s - cpu.s) / ((cpuNow.at - cpu.at) / 1000)) * 100,
-        heapUsedMiB: line.memoryMiB.heapUsed,
         heapUsedMeanMiB: line.memoryMiB.heapUsedMean ?? NaN,
         heapUsedFloorMiB: line.memoryMiB.heapUsedAfterGcMin ?? NaN,
-        heapTotalMiB: line.memoryMiB.heapTotal,
         externalMiB: line.memoryMiB.external,
         oldSpaceMiB: line.memoryMiB.spaces.old_space ?? NaN,
         gcMs: line.gc.ms,
@@ -239,7 +236,7 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
     await delay(plan.quietS * 1000);
     const pid = service.process.pid!;
     const quiet: QuietMemory = { afterS: plan.quietS, ...memoryReading(pid, await diagnostics.take()) };
-    const reducedLine = await diagnostics.take({ reduceMemoryFirst: true });
+    const reducedLine = await diagnostics.take({ gcFirst: 'memory-reducing' });
     quiet.afterMemoryReducingGc = { ...memoryReading(pid, reducedLine), gcMs: reducedLine.memoryReducingGcMs ?? NaN };
     const memory = (m: MemoryReading) => `RSS ${m.rssMiB.toFixed(1)} MiB (V8 pages ${m.v8PagesMiB.toFixed(1)}), heap ${m.heapUsedMiB.toFixed(1)}/${m.heapTotalMiB.toFixed(1)} MiB`;
     log(`after ${plan.quietS} s without requests: ${memory(quiet)}; after a memory-reducing GC (${quiet.afterMemoryReducingGc.gcMs.toFixed(0)} ms): ${memory(quiet.afterMemoryReducingGc)}`);
