@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { Collector } from '../harness/collector.mts';
@@ -10,6 +13,7 @@ import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { SentryIngest } from '../harness/sentry-ingest.mts';
 import { Service, runService } from '../harness/service.mts';
 import { newTraceparent } from '../harness/traces.mts';
+import { waitFor } from '../harness/wait.mts';
 
 const { ConfigError, parseConfig } = await import('../dist/config.js');
 const settings = await import('../dist/telemetry/settings.js');
@@ -84,6 +88,13 @@ describe('the kit\'s OTLP settings', () => {
     assert.deepEqual(value.map((s) => [s.protocol, s.url]), [['http/protobuf', `${HTTP}/v1/traces`], ['http/protobuf', `${HTTP}/v1/logs`]]);
   });
 
+  it('over gRPC, a host:port with no scheme is left to the exporter, as the specification allows (OTEL_EXPORTER_OTLP_INSECURE then decides TLS)', () => {
+    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector.monitoring:4317' }, () => settings.otlpExportSettings('traces'));
+    assert.deepEqual(warnings, []);
+    assert.equal(value.url, undefined);
+    assert.equal(value.destination, 'collector.monitoring:4317 (OTEL_EXPORTER_OTLP_ENDPOINT)');
+  });
+
   it('an endpoint from the environment is left to the exporter (the specification\'s path rules), and named in reports', () => {
     const { value } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }, () => settings.otlpExportSettings('traces'));
     assert.equal(value.url, undefined);
@@ -99,22 +110,28 @@ describe('the kit\'s OTLP settings', () => {
     assert.equal(value.attemptTimeoutMillis, 2000);
   });
 
-  it('OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: the kit exports a lone otlp; NodeSDK sets up anything else', () => {
-    const exports = (env: Record<string, string>) => withEnvironment(env, () => [settings.kitExports('traces'), settings.kitExports('logs')]).value;
-    assert.deepEqual(exports({}), [true, true]);
-    assert.deepEqual(exports({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }), [true, false]);
-    assert.deepEqual(exports({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }), [false, false]);
+  it('OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: the kit exports OTLP whenever the list names otlp, the console beside it if named; NodeSDK sets up a list without otlp', () => {
+    const exporters = (env: Record<string, string>) => withEnvironment(env, () => [settings.kitExporters('traces'), settings.kitExporters('logs')]);
+    assert.deepEqual(exporters({}).value, [{ console: false }, { console: false }]);
+    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }).value, [{ console: false }, undefined]);
+    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }).value, [{ console: true }, undefined]);
+    const withZipkin = exporters({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'none,otlp' });
+    assert.deepEqual(withZipkin.value, [{ console: true }, undefined], '`none` first means none, as NodeSDK reads it');
+    assert.deepEqual(withZipkin.warnings, ['ignoring "zipkin" in OTEL_TRACES_EXPORTER: beside otlp the kit sets up console only']);
   });
 
   const bad: Array<[Record<string, string>, RegExp, (s: ReturnType<typeof settings.otlpExportSettings>) => unknown, unknown]> = [
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' }, /OTEL_EXPORTER_OTLP_PROTOCOL="http\/xml"/, (s) => [s.protocol, s.url], ['grpc', GRPC]],
     // The gRPC exporter would throw on it (checked with 0.301), taking the service down.
-    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT="collector:4317".*using http:\/\/otel-collector/, (s) => s.url, GRPC],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="not a url"/, (s) => s.url, GRPC],
+    // It would send to collector:4317 in plaintext, whatever the user meant.
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector:4317".*using http:\/\/otel-collector/, (s) => s.url, GRPC],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: 'lots' }, /'lots' for OTEL_BSP_MAX_QUEUE_SIZE/, (s) => s.batch.maxQueueSize, 16_384],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' }, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500.*using 100/, (s) => s.batch.maxExportBatchSize, 100],
     [{ OTEL_BSP_SCHEDULE_DELAY: '-1' }, /OTEL_BSP_SCHEDULE_DELAY=-1/, (s) => s.batch.scheduledDelayMillis, 200],
     [{ OTEL_EXPORTER_OTLP_TIMEOUT: '2.5' }, /OTEL_EXPORTER_OTLP_TIMEOUT=2.5/, (s) => s.attemptTimeoutMillis, 10_000],
+    // Past 2^31 - 1 ms, Node fires a timer after 1 ms: every batch would time out at once.
+    [{ OTEL_BSP_EXPORT_TIMEOUT: '2147483648' }, /OTEL_BSP_EXPORT_TIMEOUT=2147483648: a timer holds at most 2147483647 ms/, (s) => s.batch.exportTimeoutMillis, 60_000],
   ];
   for (const [env, warning, read, expected] of bad) {
     it(`a bad value is one warning, and the default is used: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`, () => {
@@ -178,6 +195,25 @@ describe('the running service with bad configuration', () => {
       const server = spans.find((span) => span.traceId === traceId && span.kind === SPAN_KIND.SERVER)!;
       assert.equal(server.parentSpanId, parentId, 'the b3 parent was continued');
       assert.equal(warnings().length, atStart, 'said once, at start-up, not per request or export');
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+
+  it('OTEL_TRACES_EXPORTER=otlp,console: the kit\'s OTLP export as without console, and each span on the console too', async () => {
+    const receiver = await OtlpReceiver.start();
+    const output = join(mkdtempSync(join(tmpdir(), 'console-exporter-')), 'service.log');
+    const service = await Service.start(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'none' },
+      { outputFile: output },
+    );
+    try {
+      const { traceId, traceparent } = newTraceparent();
+      assert.equal((await service.get('/users/7', { traceparent })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans over OTLP');
+      await waitFor(() => readFileSync(output, 'utf8').includes(`traceId: '${traceId}'`) || undefined, 'the console exporter\'s print of a span');
+      assert.ok(!service.logs.some((line) => line.level === 'warn' && line.component === 'telemetry'), 'no warning');
     } finally {
       assert.equal(await service.stop(), 0);
       await receiver.close();

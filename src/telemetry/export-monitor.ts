@@ -1,4 +1,4 @@
-import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider, type ObservableCallback, type ObservableUpDownCounter } from '@opentelemetry/api';
+import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider } from '@opentelemetry/api';
 import { report as writeReport } from './diagnostics';
 import type { ExportObserver } from './export-retry';
 
@@ -13,8 +13,11 @@ type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
  * The counts come from the batch processor itself: its self-observability
  * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`
  * counter, whose `error.type` says why an item was not exported), read here
- * as they are recorded, whatever OTEL_LOG_LEVEL says. The lines are the
- * kit's reports (diagnostics.ts): on stdout, never exported.
+ * as they are recorded, whatever OTEL_LOG_LEVEL says. What was never
+ * processed at shutdown is what was handed to the processor (`offered`, told
+ * by a processor in front of it) less what it processed: the processor's
+ * queue size does not say, since its flush takes the queue out of it. The
+ * lines are the kit's reports (diagnostics.ts): on stdout, never exported.
  */
 export class ExportMonitor implements ExportObserver {
   /** Hand this to the batch processor as its `selfObsMeterProvider`. */
@@ -23,7 +26,9 @@ export class ExportMonitor implements ExportObserver {
   private queueFull = false;
   private readonly lostSinceReport = new Map<Reason, number>();
   private lostWhileFailing = 0;
-  private readonly queueSizeCallbacks = new Set<ObservableCallback>();
+  private offeredCount = 0;
+  private processedCount = 0;
+  private whenAllProcessed: Array<() => void> = [];
   private closed = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -58,14 +63,21 @@ export class ExportMonitor implements ExportObserver {
     this.lostWhileFailing = 0;
   }
 
-  /**
-   * The last report, once the processor has flushed or the shutdown's
-   * deadline has passed: `inFlight` items were still being exported, and
-   * whatever is left in the queue was never sent.
-   */
-  shutdown(inFlight = 0): void {
+  /** One more item handed to the batch processor. */
+  offered(): void {
+    this.offeredCount += 1;
+  }
+
+  /** Resolves once the processor has exported, dropped or failed every item offered so far. */
+  allProcessed(): Promise<void> {
+    if (this.processedCount >= this.offeredCount) return Promise.resolve();
+    return new Promise((resolve) => this.whenAllProcessed.push(resolve));
+  }
+
+  /** The last report, once everything was processed or the shutdown's deadline has passed: what was not processed was never delivered. */
+  shutdown(): void {
     if (this.closed) return;
-    const undelivered = inFlight + this.queueSize();
+    const undelivered = this.offeredCount - this.processedCount;
     if (undelivered > 0) this.lose('shutdown deadline', undelivered);
     this.reportLosses();
     this.closed = true;
@@ -74,6 +86,8 @@ export class ExportMonitor implements ExportObserver {
 
   /** From the processor's `processed` counter: `error.type` is unset when exported, `queue_full` when dropped, else the export error. */
   private processed(count: number, attributes: Attributes | undefined): void {
+    this.processedCount += count;
+    if (this.processedCount >= this.offeredCount) for (const resolve of this.whenAllProcessed.splice(0)) resolve();
     const errorType = attributes?.['error.type'];
     if (this.closed || errorType === undefined) return;
     if (errorType === 'queue_full' && !this.queueFull) {
@@ -99,28 +113,16 @@ export class ExportMonitor implements ExportObserver {
     this.report('warn', `${this.what}s dropped since the last report`, { destination: this.destination, error: this.failure, lost, by_reason: byReason });
   }
 
-  private queueSize(): number {
-    let size = 0;
-    for (const callback of this.queueSizeCallbacks) void callback({ observe: (value) => (size += value) });
-    return size;
-  }
-
   /**
-   * A Meter that hears the two instruments the monitor needs (the processed
-   * counter and the queue size); every other instrument is a no-op. The
-   * metrics API is all it takes: no metrics SDK, nothing exported.
+   * A Meter that hears the one instrument the monitor needs (the processed
+   * counter); every other instrument is a no-op. The metrics API is all it
+   * takes: no metrics SDK, nothing exported.
    */
   private processorMeter(): Meter {
     const counter: Counter = { add: (value, attributes) => this.processed(value, attributes) };
-    const queueSize: ObservableUpDownCounter = {
-      addCallback: (callback) => this.queueSizeCallbacks.add(callback),
-      removeCallback: () => {}, // the processor removes it at shutdown, when the monitor still wants the last size
-    };
     const noop = createNoopMeter();
     return Object.assign(Object.create(noop) as Meter, {
       createCounter: (name: string) => (/^otel\.sdk\.processor\.\w+\.processed$/.test(name) ? counter : noop.createCounter(name)),
-      createObservableUpDownCounter: (name: string) =>
-        /^otel\.sdk\.processor\.\w+\.queue\.size$/.test(name) ? queueSize : noop.createObservableUpDownCounter(name),
     });
   }
 }

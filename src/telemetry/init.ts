@@ -1,14 +1,12 @@
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { settleBy } from './deadline';
 import { report, routeDiagnostics } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
-import { otlpLogExporter, otlpSpanExporter } from './otlp-exporters';
-import { kitExports, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
+import { LOG_RECORDS, SPANS } from './signals';
+import { kitExporters, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
 
 /** Flushes what is buffered and stops; gives up at `deadline` (a Date.now() time), saying what was not delivered. */
 export type Shutdown = (deadline: number) => Promise<void>;
@@ -21,9 +19,9 @@ export interface TracerOptions {
 /**
  * Starts tracing and log export for the whole process, through NodeSDK, which
  * reads the OTEL_* variables as the specification says: the sampler, the
- * propagators, the limits, OTEL_SDK_DISABLED, and any exporter other than a
- * lone `otlp`. For OTLP (the default, over gRPC to the cluster's collector)
- * the kit builds the export itself (export-pipeline.ts): NodeSDK's would not
+ * propagators, the limits, OTEL_SDK_DISABLED, and any exporter list without
+ * `otlp`. For OTLP (the default, over gRPC to the cluster's collector) the
+ * kit builds the export itself (export-pipeline.ts): NodeSDK's would not
  * retry over gRPC, would lose data without saying so, and would use batch
  * sizes that lost 3–7% of the spans at saturation (settings.ts).
  * Instrumented: outgoing HTTP calls (their CLIENT spans and traceparent),
@@ -40,17 +38,15 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return async () => {};
   try {
     const reportIntervalMs = reportIntervalMillis();
-    const spans = kitExports('traces')
-      ? buildExportPipeline({ what: 'span', otlpExporter: otlpSpanExporter, batchProcessor: (options) => new BatchSpanProcessor(options) }, otlpExportSettings('traces'), reportIntervalMs)
-      : undefined;
-    const logs = kitExports('logs')
-      ? buildExportPipeline({ what: 'log record', otlpExporter: otlpLogExporter, batchProcessor: (options) => new BatchLogRecordProcessor(options) }, otlpExportSettings('logs'), reportIntervalMs)
-      : undefined;
+    const spanExporters = kitExporters('traces');
+    const logExporters = kitExporters('logs');
+    const spans = spanExporters && buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanExporters);
+    const logs = logExporters && buildExportPipeline(LOG_RECORDS, otlpExportSettings('logs'), reportIntervalMs, logExporters);
     const sdk = new NodeSDK({
       resource,
       autoDetectResources: false, // serviceResource ran the detectors this service wants
-      spanProcessors: spans ? [spans.processor] : tracingOff() ? [] : undefined,
-      logRecordProcessors: logs && [logs.processor],
+      spanProcessors: spans ? spans.processors : tracingOff() ? [] : undefined,
+      logRecordProcessors: logs?.processors,
       metricReaders: metricsExporterSet() ? undefined : [],
       instrumentations: [
         new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
@@ -61,7 +57,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
     sdk.start();
     return async (deadline) => {
       const flush = sdk.shutdown();
-      await Promise.all([spans?.finish(deadline, flush), logs?.finish(deadline, flush), settleBy(flush, deadline)]);
+      await Promise.all([spans?.finish(deadline), logs?.finish(deadline), settleBy(flush, deadline)]);
     };
   } catch (error) {
     report('error', 'telemetry could not start; the service runs without it', { error: String(error) });

@@ -28,7 +28,7 @@ export interface BatchSettings {
 
 export interface OtlpExportSettings {
   protocol: OtlpProtocol;
-  /** Passed to the exporter only where the environment gives none (or a gRPC one the exporter would throw on). */
+  /** Passed to the exporter only where the environment gives none (or a gRPC one it would throw on or misread). */
   url: string | undefined;
   /** Where the data goes, as the reports name it: the URL, or the variable that gives it. */
   destination: string;
@@ -50,14 +50,25 @@ export interface OtlpExportSettings {
 const SPAN_BATCH: BatchSettings = { maxQueueSize: 16_384, maxExportBatchSize: 2048, scheduledDelayMillis: 200, exportTimeoutMillis: 60_000 };
 const LOG_BATCH: BatchSettings = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 60_000 };
 
+/** What the kit sets up for a signal besides its OTLP export. */
+export interface KitExporters {
+  /** `console` named beside `otlp`: the SDK's console exporter too, as NodeSDK would set it up. */
+  console: boolean;
+}
+
 /**
- * Whether the kit exports this signal itself: OTEL_TRACES_EXPORTER (or
- * OTEL_LOGS_EXPORTER) unset or exactly `otlp`. Anything else (`none`,
- * `console`, a list) is left to NodeSDK, which reads it as the specification says.
+ * OTEL_TRACES_EXPORTER (or OTEL_LOGS_EXPORTER) read as NodeSDK reads it: a
+ * list, each name once, `none` first for none. The kit exports OTLP itself
+ * whenever the list names `otlp` (or is unset), with the console beside it if
+ * named; any other name beside `otlp` is one warning. A list without `otlp`
+ * (`none`, `console`, `zipkin`) is NodeSDK's to set up: undefined.
  */
-export function kitExports(signal: Signal): boolean {
-  const exporters = getStringListFromEnv(`OTEL_${signal.toUpperCase()}_EXPORTER`);
-  return exporters === undefined || (exporters.length === 1 && exporters[0]!.toLowerCase() === 'otlp');
+export function kitExporters(signal: Signal): KitExporters | undefined {
+  const variable = `OTEL_${signal.toUpperCase()}_EXPORTER`;
+  const names = [...new Set(getStringListFromEnv(variable)?.map((name) => name.toLowerCase()) ?? ['otlp'])];
+  if (names[0] === 'none' || !names.includes('otlp')) return undefined;
+  for (const name of names.filter((n) => n !== 'otlp' && n !== 'console')) diag.warn(`ignoring "${name}" in ${variable}: beside otlp the kit sets up console only`);
+  return { console: names.includes('console') };
 }
 
 /** OTEL_TRACES_EXPORTER=none: no tracer provider at all, as NodeSDK would decide (the kit says so without NodeSDK's warning that "the SDK will not be initialized"). */
@@ -74,7 +85,7 @@ export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const SIGNAL = signal.toUpperCase();
   const protocol = readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
-  const timeout = positive(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? positive('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
+  const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
   // One attempt never outlasts the batch's own export timeout.
   return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMillis: Math.min(timeout, batch.exportTimeoutMillis), batch };
 }
@@ -90,16 +101,21 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  * The exporters read OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT themselves, with the
  * specification's rules (over HTTP the shared one is a base for /v1/<signal>).
  * Where neither is set, the kit's default is the collector in the cluster.
- * The gRPC exporter throws on an endpoint that is not a URL (checked with
- * 0.301): that one is refused here, with a warning, for the default.
+ * Over gRPC the specification allows a URL with http:// or https://, or a
+ * host and port with no scheme (then OTEL_EXPORTER_OTLP_INSECURE decides TLS);
+ * anything else the 0.301 gRPC exporter throws on ("not a url") or misreads
+ * ("ftp://host:4317" as host:4317): refused here, with a warning, for the default.
  */
+const GRPC_URL = /^https?:\/\/[^/]/;
+const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d+)?$/i;
+
 function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | undefined; destination: string } {
   const name = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT'].find((n) => getStringFromEnv(n) !== undefined);
   const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/v1/${signal}`;
   if (name === undefined) return { url: fallback, destination: fallback };
   const raw = getStringFromEnv(name)!.trim();
-  if (protocol !== 'grpc' || (/^https?:\/\/[^/]/.test(raw) && URL.canParse(raw))) return { url: undefined, destination: `${raw} (${name})` };
-  diag.warn(`ignoring ${name}="${raw}": it must be a URL that starts with http:// (plaintext) or https:// (TLS); using ${fallback}`);
+  if (protocol !== 'grpc' || (GRPC_URL.test(raw) && URL.canParse(raw)) || HOST_AND_PORT.test(raw)) return { url: undefined, destination: `${raw} (${name})` };
+  diag.warn(`ignoring ${name}="${raw}": over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port; using ${fallback}`);
   return { url: fallback, destination: fallback };
 }
 
@@ -113,8 +129,8 @@ function batchSettings(prefix: 'OTEL_BSP' | 'OTEL_BLRP', defaults: BatchSettings
   return {
     maxQueueSize,
     maxExportBatchSize,
-    scheduledDelayMillis: positive(`${prefix}_SCHEDULE_DELAY`, 0) ?? defaults.scheduledDelayMillis,
-    exportTimeoutMillis: positive(`${prefix}_EXPORT_TIMEOUT`) ?? defaults.exportTimeoutMillis,
+    scheduledDelayMillis: milliseconds(`${prefix}_SCHEDULE_DELAY`, 0) ?? defaults.scheduledDelayMillis,
+    exportTimeoutMillis: milliseconds(`${prefix}_EXPORT_TIMEOUT`) ?? defaults.exportTimeoutMillis,
   };
 }
 
@@ -126,7 +142,18 @@ function positive(name: string, min = 1): number | undefined {
   return undefined;
 }
 
+/** Node's timers hold at most 2^31 - 1 ms: a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration for a timer: a whole number of milliseconds from `min` to MAX_TIMER_MS; anything else is one warning and undefined. */
+function milliseconds(name: string, min = 1): number | undefined {
+  const value = positive(name, min);
+  if (value === undefined || value <= MAX_TIMER_MS) return value;
+  diag.warn(`ignoring ${name}=${value}: a timer holds at most ${MAX_TIMER_MS} ms (about 24 days)`);
+  return undefined;
+}
+
 /** How often ExportMonitor sums up what was lost (EXPORT_REPORT_INTERVAL_MS, default 30 s; the tests shorten it). */
 export function reportIntervalMillis(): number {
-  return positive('EXPORT_REPORT_INTERVAL_MS') ?? 30_000;
+  return milliseconds('EXPORT_REPORT_INTERVAL_MS') ?? 30_000;
 }
