@@ -67,6 +67,7 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     if (untracedPaths.includes(path)) return next();
+    keepRouteBase(request);
     const incoming = propagation.extract(ROOT_CONTEXT, request.headers);
     const parent = trustCaller ? incoming : ROOT_CONTEXT;
     const method = normalizeMethod(request.method);
@@ -83,6 +84,35 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
     response.once('close', () => endServerSpan(span, request, response, method));
     context.with(trace.setSpan(parent, span), next);
   };
+}
+
+const ROUTE = Symbol('route');
+const ROUTE_BASE = Symbol('where the route is mounted');
+type RouteKeeping = Request & { [ROUTE]?: unknown; [ROUTE_BASE]?: string };
+const keepingRouteBase = new WeakSet<object>();
+
+/**
+ * Keeps where the route that answered is mounted, as Express sets the route.
+ * When an error leaves a Router mounted at /users, Express puts
+ * `req.baseUrl` back to the app's while `req.route` stays the router's, and
+ * the span would read "GET /:id" (test/server-spans-routes.test.mts). So an
+ * accessor on the app's request prototype (the object Express makes per app,
+ * with its own `app`), installed once, notes `baseUrl` with each route.
+ */
+function keepRouteBase(request: Request): void {
+  const prototype = Object.getPrototypeOf(request) as object;
+  if (keepingRouteBase.has(prototype) || !Object.hasOwn(prototype, 'app')) return;
+  keepingRouteBase.add(prototype);
+  Object.defineProperty(prototype, 'route', {
+    configurable: true,
+    get(this: RouteKeeping) {
+      return this[ROUTE];
+    },
+    set(this: RouteKeeping, route: unknown) {
+      this[ROUTE] = route;
+      this[ROUTE_BASE] = this.baseUrl;
+    },
+  });
 }
 
 function callerLink(incoming: Context): Link[] {
@@ -172,7 +202,8 @@ function serverAddress(value: string | undefined, scheme: string): { address?: s
  * its description.
  */
 function endServerSpan(span: Span, request: Request, response: ServerResponse, method: string): void {
-  const route = typeof request.route?.path === 'string' ? `${request.baseUrl ?? ''}${request.route.path}` : undefined;
+  const base = (request as RouteKeeping)[ROUTE_BASE] ?? request.baseUrl ?? '';
+  const route = typeof request.route?.path === 'string' ? `${base}${request.route.path}` : undefined;
   if (route !== undefined) {
     span.setAttribute(ATTR_HTTP_ROUTE, route);
     span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
