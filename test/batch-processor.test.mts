@@ -15,8 +15,10 @@ import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace'
  */
 const { RetryingExporter } = await import('../dist/telemetry/export-retry.js');
 
-// Not retried, so each batch is answered in one attempt; the processor's fault follows any failure.
-const REFUSED: ExportResult = { code: ExportResultCode.FAILED, error: Object.assign(new Error('3 INVALID_ARGUMENT: refused'), { code: 3 }) };
+// The collector is away. RetryingExporter's budget below leaves no time for a retry, so each batch is
+// answered in one attempt; the processor's fault follows any failure.
+const UNAVAILABLE: ExportResult = { code: ExportResultCode.FAILED, error: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }) };
+const NO_TIME_TO_RETRY = { budgetMs: 1, attemptTimeoutMs: 10_000 };
 
 /** An exporter that answers when the test says so, and remembers how many batches it held at once. */
 function heldExporter() {
@@ -32,7 +34,7 @@ function heldExporter() {
     },
     /** Fails the oldest batch, then lets the processor's promise callbacks run. */
     async failOldest() {
-      waiting.shift()?.(REFUSED);
+      waiting.shift()?.(UNAVAILABLE);
       await new Promise((resolve) => setImmediate(resolve));
     },
     shutdown: async () => {},
@@ -68,9 +70,9 @@ describe('one batch at a time', () => {
     assert.equal(exporter.seen.mostAtOnce, 4, 'one more batch held at once after each failure');
   });
 
-  it('RetryingExporter hands the exporter below one batch at a time, keeps one waiting, and fails the rest at once, so what it holds is bounded', async () => {
+  it('RetryingExporter hands the exporter below one batch at a time, and while the collector is away keeps one waiting and fails the rest at once, so what it holds is bounded', async () => {
     const exporter = heldExporter();
-    const retrying = new RetryingExporter<unknown>(() => exporter, { attemptFailed: () => {}, attemptSucceeded: () => {} }, { budgetMs: 60_000, attemptTimeoutMs: 10_000 });
+    const retrying = new RetryingExporter<unknown>(() => exporter, { attemptFailed: () => {}, attemptSucceeded: () => {} }, { ...NO_TIME_TO_RETRY, maxHeldItems: 1_000 });
     const answers: ExportResult[] = [];
     const held: number[] = [];
     const processor = new BatchSpanProcessor({
@@ -90,5 +92,27 @@ describe('one batch at a time', () => {
     assert.ok(answers.some((answer) => /another waits: dropped/.test(String(answer.error?.message))), 'a batch handed over beside two others is failed at once');
     while (exporter.waiting.length > 0) await exporter.failOldest();
     assert.equal(retrying.inFlight, 0, 'every batch answered');
+  });
+
+  it('RetryingExporter after a batch the collector refused (it is up; the batch was bad): the batches handed over at once all wait their turn', async () => {
+    const exporter = heldExporter();
+    const retrying = new RetryingExporter<unknown>(() => exporter, { attemptFailed: () => {}, attemptSucceeded: () => {} }, { ...NO_TIME_TO_RETRY, maxHeldItems: 1_000 });
+    const answers: ExportResult[] = [];
+    const batch = () => new Array(BATCH.maxExportBatchSize).fill(0);
+    retrying.export(batch(), (result) => answers.push(result));
+    exporter.waiting.shift()!({ code: ExportResultCode.FAILED, error: Object.assign(new Error('3 INVALID_ARGUMENT: refused'), { code: 3 }) });
+    for (let i = 0; i < 3; i += 1) retrying.export(batch(), (result) => answers.push(result));
+    assert.equal(answers.length, 1, 'only the refused batch is answered');
+    assert.equal(retrying.inFlight, 3 * BATCH.maxExportBatchSize, 'one exported, two waiting');
+  });
+
+  it('RetryingExporter never holds more than a flush hands over, even while the collector answers (slowly)', () => {
+    const exporter = heldExporter();
+    const retrying = new RetryingExporter<unknown>(() => exporter, { attemptFailed: () => {}, attemptSucceeded: () => {} }, { ...NO_TIME_TO_RETRY, maxHeldItems: 25 });
+    const answers: ExportResult[] = [];
+    for (let batch = 0; batch < 4; batch += 1) retrying.export(new Array(BATCH.maxExportBatchSize).fill(0), (result) => answers.push(result));
+    assert.equal(retrying.inFlight, 20, 'two batches of 10 held: one exported, one waiting');
+    assert.equal(answers.length, 2, 'the third and fourth failed at once');
+    assert.match(String(answers[0]!.error?.message), /more than a flush hands over: dropped/);
   });
 });

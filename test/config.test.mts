@@ -115,9 +115,13 @@ describe('the kit\'s OTLP settings', () => {
     assert.deepEqual(exporters({}).value, [{ console: false }, { console: false }]);
     assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }).value, [{ console: false }, undefined]);
     assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }).value, [{ console: true }, undefined]);
-    const withZipkin = exporters({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'none,otlp' });
-    assert.deepEqual(withZipkin.value, [{ console: true }, undefined], '`none` first means none, as NodeSDK reads it');
+    const withZipkin = exporters({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'otlp,none' });
+    assert.deepEqual(withZipkin.value, [{ console: true }, undefined], 'for logs, `none` anywhere means none, as NodeSDK reads it');
     assert.deepEqual(withZipkin.warnings, ['ignoring "zipkin" in OTEL_TRACES_EXPORTER: beside otlp the kit sets up console only']);
+    const noneBeside = exporters({ OTEL_TRACES_EXPORTER: 'console,none' });
+    assert.deepEqual(noneBeside.value[0], { console: false }, 'for traces, `none` beside others means otlp alone, as NodeSDK reads it');
+    assert.match(noneBeside.warnings.join('\n'), /OTEL_TRACES_EXPORTER="console,none" names none beside other exporters: exporting otlp alone/);
+    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'none,otlp' }).value[0], undefined, 'and `none` first means none');
   });
 
   const bad: Array<[Record<string, string>, RegExp, (s: ReturnType<typeof settings.otlpExportSettings>) => unknown, unknown]> = [

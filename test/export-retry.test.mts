@@ -44,7 +44,7 @@ function scripted({ outcomes, answerMs = 0 }: Scripted) {
       attemptFailed: (_error: Error | undefined, retryInMs: number | undefined) => void reports.push({ kind: 'failed', retryInMs }),
       attemptSucceeded: () => void reports.push({ kind: 'succeeded' }),
     },
-    { budgetMs: 60_000, attemptTimeoutMs: 10_000 },
+    { budgetMs: 60_000, attemptTimeoutMs: 10_000, maxHeldItems: 1_000 },
   );
   return { retrying, attempts, reports, exporters: () => exporters };
 }

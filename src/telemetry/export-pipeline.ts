@@ -44,6 +44,7 @@ export function buildExportPipeline<T, P>(signal: Signal<T, P>, settings: OtlpEx
   const retrying = new RetryingExporter<T>(() => signal.otlpExporter(settings), monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,
     attemptTimeoutMs: settings.attemptTimeoutMillis,
+    maxHeldItems: settings.batch.maxQueueSize + settings.batch.maxExportBatchSize,
   });
   return {
     processors: [

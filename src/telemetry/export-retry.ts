@@ -70,6 +70,8 @@ export interface RetryBudget {
   budgetMs: number;
   /** How long one attempt may take (the exporter's timeout): no retry starts that could end past the budget. */
   attemptTimeoutMs: number;
+  /** The most items held at once, exported or waiting: what the processor's flush hands over at once (its queue, and the batch under way). */
+  maxHeldItems: number;
 }
 
 /**
@@ -85,7 +87,8 @@ export interface RetryBudget {
 export class RetryingExporter<T> implements Exporter<T> {
   private exporter: Exporter<T>;
   private retryUntil = Infinity;
-  private failing = false;
+  /** The last attempt failed in a way worth retrying: the collector is not taking data. */
+  private collectorAway = false;
   private readonly sleeping = new Set<() => void>();
   private pending = 0;
   private exporting = false;
@@ -116,26 +119,30 @@ export class RetryingExporter<T> implements Exporter<T> {
    * by one per failure: 23 of them, 36,784 spans and records, after 5 minutes
    * at 800 requests/s, and the pod-shaped service was OOM-killed 8 minutes into
    * the soak's outage (docs/performance.md, "The soak";
-   * test/batch-processor.test.mts, "one batch at a time"). So while exports
-   * fail, one batch waits and any further one is failed at once, and the
-   * processor counts it lost.
+   * test/batch-processor.test.mts, "one batch at a time"). So while the
+   * collector is away one batch waits and any further one is failed at once,
+   * and the processor counts it lost; and never is more held than one flush
+   * hands over. The budget runs from here, as the processor's own timeout does.
    */
   export(items: T[], done: (result: ExportResult) => void): void {
-    if (this.exporting && this.waiting.length > 0 && this.failing) {
-      return done({ code: ExportResultCode.FAILED, error: new Error('export() called while export is failing, a batch is exported and another waits: dropped') });
+    const giveUpAt = Date.now() + this.budget.budgetMs;
+    if (this.exporting && this.waiting.length > 0 && this.collectorAway) {
+      return done({ code: ExportResultCode.FAILED, error: new Error('export() called while the collector is away, a batch is exported and another waits: dropped') });
+    }
+    if (this.pending + items.length > this.budget.maxHeldItems) {
+      return done({ code: ExportResultCode.FAILED, error: new Error(`export() called with ${this.pending} items held, more than a flush hands over: dropped`) });
     }
     this.pending += items.length;
-    if (this.exporting) this.waiting.push(() => this.start(items, done));
-    else this.start(items, done);
+    if (this.exporting) this.waiting.push(() => this.start(items, done, giveUpAt));
+    else this.start(items, done, giveUpAt);
   }
 
-  private start(items: T[], done: (result: ExportResult) => void): void {
+  private start(items: T[], done: (result: ExportResult) => void, giveUpAt: number): void {
     this.exporting = true;
-    const giveUpAt = Date.now() + this.budget.budgetMs;
     const attempt = (backoffMs: number): void => {
       const exporter = this.exporter;
       exporter.export(items, (result) => {
-        this.failing = result.code !== ExportResultCode.SUCCESS;
+        this.collectorAway = result.code !== ExportResultCode.SUCCESS && isRetryable(result.error);
         if (result.code === ExportResultCode.SUCCESS) {
           this.observer.attemptSucceeded();
           return finish(result);
@@ -160,11 +167,11 @@ export class RetryingExporter<T> implements Exporter<T> {
 
   /**
    * For the shutdown: no retry starts after `deadline` (a Date.now() time),
-   * and none at all if the last attempt failed (a collector that is away is
-   * not waited for; one that just hiccups is). Batches waiting longer give up now.
+   * and none at all if the collector was away at the last attempt (it is not
+   * waited for; one that just hiccups is). Batches waiting longer give up now.
    */
   stopRetryingAt(deadline: number): void {
-    this.retryUntil = Math.min(this.retryUntil, this.failing ? Date.now() : deadline);
+    this.retryUntil = Math.min(this.retryUntil, this.collectorAway ? Date.now() : deadline);
     for (const giveUp of this.sleeping) giveUp();
   }
 

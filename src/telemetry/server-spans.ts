@@ -202,7 +202,9 @@ function serverAddress(value: string | undefined, scheme: string): { address?: s
  * its description.
  */
 function endServerSpan(span: Span, request: Request, response: ServerResponse, method: string): void {
-  const base = (request as RouteKeeping)[ROUTE_BASE] ?? request.baseUrl ?? '';
+  // Noted with this route, unless a sub-app without the accessor set it (then its own property hides it).
+  const noted = (request as RouteKeeping)[ROUTE] === request.route ? (request as RouteKeeping)[ROUTE_BASE] : undefined;
+  const base = noted ?? request.baseUrl ?? '';
   const route = typeof request.route?.path === 'string' ? `${base}${request.route.path}` : undefined;
   if (route !== undefined) {
     span.setAttribute(ATTR_HTTP_ROUTE, route);

@@ -57,16 +57,23 @@ export interface KitExporters {
 }
 
 /**
- * OTEL_TRACES_EXPORTER (or OTEL_LOGS_EXPORTER) read as NodeSDK reads it: a
- * list, each name once, `none` first for none. The kit exports OTLP itself
- * whenever the list names `otlp` (or is unset), with the console beside it if
- * named; any other name beside `otlp` is one warning. A list without `otlp`
- * (`none`, `console`, `zipkin`) is NodeSDK's to set up: undefined.
+ * OTEL_TRACES_EXPORTER (or OTEL_LOGS_EXPORTER), a list, each name once. The
+ * kit exports OTLP itself whenever the list names `otlp` (or is unset), with
+ * the console beside it if named; any other name beside `otlp` is one
+ * warning. `none` means what it means to NodeSDK: first in the list, no
+ * traces; anywhere, no logs; elsewhere for traces, `otlp` alone (with a
+ * warning, as NodeSDK's). A list without `otlp` (`none`, `console`, `zipkin`) is
+ * NodeSDK's to set up: undefined.
  */
 export function kitExporters(signal: Signal): KitExporters | undefined {
   const variable = `OTEL_${signal.toUpperCase()}_EXPORTER`;
   const names = [...new Set(getStringListFromEnv(variable)?.map((name) => name.toLowerCase()) ?? ['otlp'])];
-  if (names[0] === 'none' || !names.includes('otlp')) return undefined;
+  if (names[0] === 'none' || (signal === 'logs' && names.includes('none'))) return undefined;
+  if (names.includes('none')) {
+    diag.warn(`${variable}="${names.join(',')}" names none beside other exporters: exporting otlp alone, as NodeSDK would`);
+    return { console: false };
+  }
+  if (!names.includes('otlp')) return undefined;
   for (const name of names.filter((n) => n !== 'otlp' && n !== 'console')) diag.warn(`ignoring "${name}" in ${variable}: beside otlp the kit sets up console only`);
   return { console: names.includes('console') };
 }
