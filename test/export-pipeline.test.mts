@@ -32,7 +32,9 @@ function shutDown(scenario: object): Outcome {
     const what = String(line.msg).startsWith('log record') ? 'log record' : 'span';
     for (const [reason, count] of Object.entries(line.by_reason as Record<string, number>)) lost[what][reason] = (lost[what][reason] ?? 0) + count;
   }
-  return { ...(lines.at(-1) as Pick<Outcome, 'delivered' | 'shutdownMs'>), lost };
+  const summary = lines.find((line) => 'delivered' in line);
+  assert.ok(summary, `the fixture's summary line: ${run.stdout}`);
+  return { ...(summary as Pick<Outcome, 'delivered' | 'shutdownMs'>), lost };
 }
 
 describe('the export pipelines at shutdown', () => {
