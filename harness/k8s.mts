@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './service.mts';
@@ -31,18 +31,30 @@ function ensureTools(): { kustomize: string; validator: string } {
   return { kustomize: join(TOOLS_BIN, 'kustomize'), validator: join(TOOLS_BIN, 'k8s-validate') };
 }
 
+/** An overlay's kustomization.yaml with its commented `components` lines uncommented; throws if it has none. */
+export function withComponents(kustomization: string): string {
+  const uncommented = kustomization.replace(/^# (components:\n)((?:#   - .*\n)+)/m, (_all, key: string, items: string) => key + items.replaceAll(/^# /gm, ''));
+  if (uncommented === kustomization) throw new Error('no commented "components:" lines to uncomment');
+  return uncommented;
+}
+
 /**
  * `kustomize build` of one overlay, on a copy of k8s/ and collector/ whose
  * k8s/sentry/sentry.env is the committed example: the tests never read (or
- * need) a developer's real Sentry settings.
+ * need) a developer's real Sentry settings. `optIn` uncomments the overlay's
+ * `components` lines, as its comments tell a user to.
  */
-export function buildOverlay(overlay: string): string {
+export function buildOverlay(overlay: string, { optIn = false } = {}): string {
   const { kustomize } = ensureTools();
   const copy = mkdtempSync(join(tmpdir(), 'k8s-build-'));
   try {
     cpSync(join(ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
     cpSync(join(ROOT, 'collector'), join(copy, 'collector'), { recursive: true });
     copyFileSync(SENTRY_ENV_EXAMPLE, join(copy, 'k8s/sentry/sentry.env'));
+    if (optIn) {
+      const file = join(copy, 'k8s/overlays', overlay, 'kustomization.yaml');
+      writeFileSync(file, withComponents(readFileSync(file, 'utf8')));
+    }
     const build = spawnSync(kustomize, ['build', join(copy, 'k8s/overlays', overlay)], { encoding: 'utf8', timeout: 60_000 });
     if (build.status !== 0) throw new Error(`kustomize build k8s/overlays/${overlay} failed:\n${build.stderr}`);
     return build.stdout;
@@ -61,13 +73,14 @@ export function validate(yaml: string, json = false): { ok: boolean; stdout: str
 const rendered = new Map<string, K8sObject[]>();
 
 /** The objects of an overlay, built and strictly validated (cached per test file). */
-export function renderOverlay(overlay: string): K8sObject[] {
-  if (!rendered.has(overlay)) {
-    const result = validate(buildOverlay(overlay), true);
-    if (!result.ok) throw new Error(`k8s/overlays/${overlay} does not validate:\n${result.stderr}`);
-    rendered.set(overlay, JSON.parse(result.stdout) as K8sObject[]);
+export function renderOverlay(overlay: string, { optIn = false } = {}): K8sObject[] {
+  const key = optIn ? `${overlay} with its components` : overlay;
+  if (!rendered.has(key)) {
+    const result = validate(buildOverlay(overlay, { optIn }), true);
+    if (!result.ok) throw new Error(`k8s/overlays/${key} does not validate:\n${result.stderr}`);
+    rendered.set(key, JSON.parse(result.stdout) as K8sObject[]);
   }
-  return structuredClone(rendered.get(overlay)!);
+  return structuredClone(rendered.get(key)!);
 }
 
 export function find(objects: K8sObject[], kind: string, name: string, namespace?: string): K8sObject {

@@ -30,6 +30,14 @@ context="$(kubectl config current-context)"
 if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$'; then
   fail "$ENV_FILE still has placeholders (ORG_ID, PROJECT_ID, PUBLIC_KEY): fill in your DSN's parts"
 fi
+if grep -Eq '^[[:space:]]*SENTRY_DSN=.' "$ENV_FILE" && ! grep -Eq '^[[:space:]]*-[[:space:]]*\.\./\.\./components/sentry-issues' "$OVERLAY/kustomization.yaml"; then
+  say "note: SENTRY_DSN is set but $OVERLAY leaves out k8s/components/sentry-issues, so the NetworkPolicies"
+  say "      refuse its HTTPS to Sentry: no Issues. Uncomment the two components lines in $OVERLAY/kustomization.yaml"
+fi
+# Something else on the port (the local demo's gateway?) would answer in the cluster's place.
+if curl -s -o /dev/null --max-time 2 "http://localhost:$LOCAL_PORT/"; then
+  fail "localhost:$LOCAL_PORT already answers (npm run demo?): stop it, or choose another port: LOCAL_PORT=18080 npm run k8s:minikube"
+fi
 
 say "building $IMAGE inside minikube ..."
 minikube image build -t "$IMAGE" .
@@ -51,10 +59,13 @@ say "port-forward localhost:$LOCAL_PORT -> service/gateway ..."
 kubectl -n users-demo port-forward service/gateway "$LOCAL_PORT:8080" >/dev/null 2>&1 &
 forward=$!
 trap 'kill "$forward" 2>/dev/null || true' EXIT
+ready=false
 for _ in $(seq 1 30); do
-  curl -fsS "http://localhost:$LOCAL_PORT/readyz" >/dev/null 2>&1 && break
+  curl -fsS "http://localhost:$LOCAL_PORT/readyz" >/dev/null 2>&1 && { ready=true; break; }
+  kill -0 "$forward" 2>/dev/null || break
   sleep 1
 done
+$ready || fail "the gateway did not answer through the port-forward: try kubectl -n users-demo port-forward service/gateway $LOCAL_PORT:8080"
 
 for path in /users/42 /chain/123; do
   say "GET $path"

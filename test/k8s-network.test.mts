@@ -105,14 +105,20 @@ function tableFor(allowed: Record<string, Set<string>>, possible: Record<string,
   return [`| from | to | port | ${OVERLAYS.join(' | ')} |`, `| --- | --- | --- |${OVERLAYS.map(() => ' --- |').join('')}`, ...flows.map(row)].join('\n');
 }
 
+/** The connections involving our pods that the rendered objects' policies allow. */
+function allowedIn(objects: K8sObject[]): Set<string> {
+  const { endpoints, probePorts } = cluster(objects);
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+  return new Set(allowedFlows(policies, endpoints, probePorts).filter(ours).map(key));
+}
+
 describe('NetworkPolicies: the allow-graph of each overlay is the table in docs/kubernetes.md', () => {
   const allowed: Record<string, Set<string>> = {};
   const possible: Record<string, Set<string>> = {};
   for (const overlay of OVERLAYS) {
     const objects = renderOverlay(overlay);
     const { endpoints, probePorts } = cluster(objects);
-    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-    allowed[overlay] = new Set(allowedFlows(policies, endpoints, probePorts).filter(ours).map(key));
+    allowed[overlay] = allowedIn(objects);
     possible[overlay] = new Set(possibleFlows(endpoints, probePorts).map(flowName).filter(ours).map(key));
   }
   const documented = documentedTable();
@@ -144,6 +150,17 @@ describe('NetworkPolicies: the allow-graph of each overlay is the table in docs/
           );
         }
       }
+    });
+  }
+});
+
+describe('k8s/components/sentry-issues: what SENTRY_DSN (errors as Issues) needs, and nothing more', () => {
+  for (const overlay of OVERLAYS) {
+    it(`${overlay} with it: gateway and users may open HTTPS to public addresses, and nothing else changes`, () => {
+      const without = allowedIn(renderOverlay(overlay));
+      const withIt = allowedIn(renderOverlay(overlay, { optIn: true }));
+      assert.deepEqual([...withIt].filter((flow) => !without.has(flow)).sort(), ['users-demo/gateway → internet 443/TCP', 'users-demo/users → internet 443/TCP']);
+      assert.deepEqual([...without].filter((flow) => !withIt.has(flow)), []);
     });
   }
 });
