@@ -88,6 +88,19 @@ function processesFrom(copy: string): string[] {
   return found;
 }
 
+describe('src/telemetry/README.md', () => {
+  it('lists, to install, every package the kit imports, at the version package.json pins, and nothing else', () => {
+    const install = shellBlocks('src/telemetry/README.md').find((block) => block.code.startsWith('npm install '));
+    assert.ok(install, 'an `npm install` block');
+    const listed = Object.fromEntries([...install.code.matchAll(/(@?[\w./-]+)@(\d[\w.-]*)/g)].map((m) => [m[1]!, m[2]!]));
+    const kit = readdirSync(join(ROOT, 'src/telemetry')).filter((f) => f.endsWith('.ts')).map((f) => text(`src/telemetry/${f}`)).join('\n');
+    const imported = new Set([...kit.matchAll(/from '([^'.][^']*)'/g)].map((m) => m[1]!).filter((name) => !name.startsWith('node:')));
+    assert.deepEqual(Object.keys(listed).sort(), [...imported].sort());
+    const { dependencies } = JSON.parse(text('package.json')) as { dependencies: Record<string, string> };
+    for (const [name, version] of Object.entries(listed)) assert.equal(version, dependencies[name], name);
+  });
+});
+
 describe('README.md and docs/', () => {
   const blocks = PAGES.flatMap(shellBlocks);
 
