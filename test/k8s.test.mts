@@ -168,7 +168,7 @@ for (const overlay of OVERLAYS) {
       }
     });
 
-    it("serves the collector at the service's default OTLP endpoints (DEFAULT_OTLP_*_ENDPOINT in src/config.ts)", () => {
+    it("serves the collector at the service's default OTLP endpoints (DEFAULT_OTLP_*_ENDPOINT in src/telemetry/settings.ts)", () => {
       const url = new URL(DEFAULT_OTLP_GRPC_ENDPOINT);
       assert.equal(new URL(DEFAULT_OTLP_HTTP_ENDPOINT).hostname, url.hostname);
       const [name, namespace, ...rest] = url.hostname.split('.');
