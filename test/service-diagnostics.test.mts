@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,4 +43,13 @@ test('the diagnostics preload reads heap used over the window, and releases V8\'
   } finally {
     child.kill();
   }
+});
+
+test('a diagnostics line the service is still writing is not read until it is whole', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'users-api-diagnostics-')), 'diagnostics.jsonl');
+  writeFileSync(file, `${JSON.stringify({ diagnostics: 1 })}\n{"diagnostics":2,"memoryMiB":{"rss":12`);
+  const diagnostics = new ServiceDiagnostics(file, process.pid);
+  assert.deepEqual(diagnostics.lines().map((line) => line.diagnostics), [1]);
+  appendFileSync(file, '3}}\n');
+  assert.deepEqual(diagnostics.lines().map((line) => line.diagnostics), [1, 2]);
 });

@@ -109,7 +109,10 @@ export class ServiceDiagnostics {
 
   lines(): DiagnosticsLine[] {
     if (!existsSync(this.file)) return [];
-    return readFileSync(this.file, 'utf8')
+    const text = readFileSync(this.file, 'utf8');
+    // Complete lines only: a read can land while the service is still writing its last one.
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as DiagnosticsLine);
