@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { withComponents } from '../harness/k8s.mts';
-import { ROOT } from '../harness/service.mts';
+import { ROOT, freePort } from '../harness/service.mts';
 
 /*
  * scripts/k8s-minikube.sh up to its first requests, with minikube and kubectl
@@ -73,13 +73,6 @@ async function listening(): Promise<Server> {
   const server = createServer((_req, res) => res.end('{"status":"ready"}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
-}
-
-async function freePort(): Promise<number> {
-  const server = await listening();
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('scripts/k8s-minikube.sh (minikube and kubectl stubbed)', () => {
