@@ -13,7 +13,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { COLLECTOR_BINARY, COLLECTOR_CONFIG, Collector } from '../harness/collector.mts';
 import { ProcessWithOutput, runCommand } from '../harness/process.mts';
-import { ROOT, freePort, status } from '../harness/service.mts';
+import { freePort } from '../harness/loopback.mts';
+import { ROOT, status } from '../harness/service.mts';
 
 export type CollectorSource = { kind: 'binary' } | { kind: 'image'; engine: 'docker' | 'podman' };
 const IMAGE = 'otelcol-users-demo:demo';

@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from './loopback.mts';
 import { ProcessWithOutput } from './process.mts';
-import { ROOT, freePort, status } from './service.mts';
+import { ROOT, status } from './service.mts';
 
 export const COLLECTOR_BINARY = join(ROOT, '.cache/collector/dist/otelcol-users-demo');
 export const COLLECTOR_CONFIG = join(ROOT, 'collector/config.yaml');

@@ -1,6 +1,41 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import type { Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
+
+/**
+ * A loopback port that nothing listens on, for a process about to bind it.
+ * It is drawn below the kernel's ephemeral range (ip_local_port_range), from
+ * which every outgoing connection takes its local port: a port from that range
+ * (what listen(0) hands out) can be taken by someone's next connection before
+ * the process bound it. CI lost a collector's health check port so once
+ * ("bind: address already in use"). No port is handed out twice in a process.
+ */
+export async function freePort(): Promise<number> {
+  const below = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  if (!(below > FIRST_PORT)) throw new Error(`the ephemeral ports start at ${below}, no room below them above ${FIRST_PORT}`);
+  for (let draw = 0; draw < 1_000; draw++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * (below - FIRST_PORT));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free loopback port in ${FIRST_PORT}-${below - 1}`);
+}
+
+/** Above the well-known and most registered ports that a developer's machine may be running. */
+const FIRST_PORT = 10_000;
+const handedOut = new Set<number>();
+
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  const listening = once(server, 'listening').then(() => true, () => false);
+  server.listen(port, '127.0.0.1');
+  if (!(await listening)) return false;
+  server.close();
+  await once(server, 'close');
+  return true;
+}
 
 /** Listens on a free loopback port and resolves with it. */
 export async function listenOnLoopback(server: Server): Promise<number> {

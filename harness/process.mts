@@ -48,6 +48,18 @@ export async function runCommand(command: string[], options: { cwd?: string; env
 }
 
 /**
+ * The harness's processes still running. A test that fails before its `after`
+ * can stop them must not leave them behind: they would hold the test file's
+ * event loop open for good (CI once lost its 90 minutes so), or outlive it.
+ * npm test passes --test-force-exit, so the file ends with its tests, and this
+ * kills them as it does.
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
  * A process the harness started (the service, the collector): waited on
  * until it is ready, and stopped gracefully and then for sure.
  */
@@ -57,7 +69,11 @@ export class ManagedProcess {
 
   protected constructor(child: ChildProcess) {
     this.process = child;
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    running.add(child);
+    this.exited = once(child, 'exit').then(([code]) => {
+      running.delete(child);
+      return code as number | null;
+    });
   }
 
   get running(): boolean {

@@ -2,8 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './loopback.mts';
 import { ProcessWithOutput } from './process.mts';
-import { ROOT, freePort, status } from './service.mts';
+import { ROOT, status } from './service.mts';
 
 /*
  * Sentry's ingest service, Relay, built from source by scripts/relay.sh

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { listenOnLoopback } from './loopback.mts';
+import { freePort } from './loopback.mts';
 import { ManagedProcess, stopProcess } from './process.mts';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -175,13 +174,6 @@ export function useServiceDefaultsInThisProcess(): void {
 
 const SERVICE_VARIABLES = ['PORT', 'DOWNSTREAM_URL', 'SHUTDOWN_GRACE_MS', 'LOG_LEVEL', 'SENTRY_DSN', 'TRUST_INCOMING_TRACE_CONTEXT', 'DEPLOYMENT_ENVIRONMENT'];
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listenOnLoopback(server);
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** The status of one GET on a fresh connection (no keep-alive left behind), or 0 when nothing answered. */
 export function status(url: string, timeoutMs = 1_000): Promise<number> {

@@ -6,11 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTOR_CONFIG, Collector, LOADBALANCER_CONFIG, hostsFileMissing, staticResolver, withHostsFile } from '../harness/collector.mts';
 import { closedLoop, type Answer, type Pool } from '../harness/load.mts';
+import { freePort } from '../harness/loopback.mts';
 import { STATUS_CODE, readCollectorFile, type ReceivedSpan } from '../harness/otlp.mts';
 import { rssMiB } from '../harness/stats.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { describeNeeding } from '../harness/requirements.mts';
-import { Service, freePort } from '../harness/service.mts';
+import { Service } from '../harness/service.mts';
 import { newTraceparent } from '../harness/traces.mts';
 import { waitFor } from '../harness/wait.mts';
 
@@ -244,7 +245,8 @@ describe('two tiers: one load-balancing collector (static resolver) in front of 
   let kept: Map<string, Map<string, ReceivedSpan[]>>;
 
   before(async () => {
-    tiers = await new Tiers().start('static');
+    tiers = new Tiers(); // assigned first: `after` stops what started if the rest fails
+    await tiers.start('static');
     ({ samplers, balancer } = tiers);
     answers = await tiers.load([
       { paths: [ERROR_PATH], connections: 1, requests: 60 },
@@ -323,7 +325,8 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector leaves t
   const leaver = { spansAfterSwitch: 0, spansAtStop: 0, newTraces: 0, decisions: 0, exit: null as number | null };
 
   before(async () => {
-    tiers = await new Tiers().start('dns');
+    tiers = new Tiers();
+    await tiers.start('dns');
     const { leaves } = tiers;
     let stopping = false;
     const load = tiers.load(OPEN_ENDED, () => stopping);
@@ -394,7 +397,8 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes,
   let undecidedAtCrash = 0;
 
   before(async () => {
-    tiers = await new Tiers().start('dns');
+    tiers = new Tiers();
+    await tiers.start('dns');
     let stopping = false;
     const load = tiers.load(OPEN_ENDED, () => stopping);
     await sleep(2_000);

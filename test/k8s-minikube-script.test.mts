@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { withComponents } from '../harness/k8s.mts';
-import { ROOT, freePort } from '../harness/service.mts';
+import { freePort } from '../harness/loopback.mts';
+import { ROOT } from '../harness/service.mts';
 
 /*
  * scripts/k8s-minikube.sh up to its first requests, with minikube and kubectl

@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { withPreload } from '../bench/lib/launch.mts';
+import { freePort } from '../harness/loopback.mts';
 import { DIAGNOSTICS_PRELOAD, ServiceDiagnostics } from '../bench/lib/service-diagnostics.mts';
 import { FAST_EXPORT, startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
 import type { SentryIngest } from '../harness/sentry-ingest.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
-import { ROOT, SERVICE_NODE_ARGS, Service, freePort } from '../harness/service.mts';
+import { ROOT, SERVICE_NODE_ARGS, Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { newTraceparent } from '../harness/traces.mts';
 

@@ -15,12 +15,13 @@ import { describe, it } from 'node:test';
 import { Collector } from '../harness/collector.mts';
 import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../harness/export-reports.mts';
 import { closedLoop, type Answer } from '../harness/load.mts';
+import { freePort } from '../harness/loopback.mts';
 import { percentile as nearestRank, rssMiB } from '../harness/stats.mts';
 import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT, startPipeline } from '../harness/pipeline.mts';
 import { SentryIngest } from '../harness/sentry-ingest.mts';
-import { Service, freePort, type LogLine } from '../harness/service.mts';
+import { Service, type LogLine } from '../harness/service.mts';
 import { newTraceparent } from '../harness/traces.mts';
 import { waitFor } from '../harness/wait.mts';
 

@@ -1,5 +1,5 @@
 import { closedLoop, summarize, type LoadSummary } from '../../harness/load.mts';
-import { freePort } from '../../harness/service.mts';
+import { freePort } from '../../harness/loopback.mts';
 import { rssMiB } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
 import type { ReceiverCounts } from './collector-metrics.mts';

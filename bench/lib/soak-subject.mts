@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, type LogLine } from '../../harness/service.mts';
+import { freePort } from '../../harness/loopback.mts';
+import { type LogLine } from '../../harness/service.mts';
 import { cpuSeconds, rssMiB } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
 import type { ReceiverCounts } from './collector-metrics.mts';

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort } from '../harness/loopback.mts';
+import { isProcessAlive, runCommand } from '../harness/process.mts';
+import { ROOT } from '../harness/service.mts';
+import { waitFor } from '../harness/wait.mts';
+
+// The harness's own guarantees, which every other test leans on.
+
+test('free ports come from below the ephemeral range, where no outgoing connection takes them, and never twice', async () => {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ports = [];
+  for (let i = 0; i < 200; i++) ports.push(await freePort());
+  assert.equal(new Set(ports).size, ports.length, 'a port handed out twice');
+  for (const port of ports) assert.ok(port >= 10_000 && port < ephemeralLow!, `port ${port} outside 10000-${ephemeralLow! - 1}`);
+});
+
+test('a test file whose setup fails after starting a service ends, as npm test runs it, and leaves no process behind', async () => {
+  const testScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.test!;
+  const runnerFlags = /node (--test\b[^"]*?) "/.exec(testScript)![1]!.split(' ');
+  const fixture = join(ROOT, 'test/fixtures/fails-before-cleanup.test.mts');
+  const { code, output } = await runCommand([process.execPath, ...runnerFlags, fixture], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 60_000 });
+  assert.notEqual(code, null, `the test file did not end within 60 s:\n${output}`);
+  assert.match(output, /the second part of the setup failed/);
+  const pid = Number(/service pid (\d+)/.exec(output)?.[1]);
+  assert.ok(pid > 0, `the fixture did not start its service:\n${output}`);
+  await waitFor(() => !isProcessAlive(pid) || undefined, `the service (pid ${pid}) to be gone with its test file`, 5_000);
+});
