@@ -419,7 +419,7 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes,
   });
   after(() => tiers?.stop('DNS resolver, a sampling collector crashes', answers?.length));
 
-  it('counts the failed exports to the dead sampler, and retries them onto the one left: the load balancer drops nothing', async () => {
+  it('counts the failed exports to the dead sampler, and retries them onto the one left: the load balancer loses nothing', async () => {
     const { balancer } = tiers;
     const dead = `${Tiers.ADDRESSES['sampler-b']}:`;
     const failed = (await balancer.metricsText()).split('\n').filter((line) => line.startsWith('otelcol_loadbalancer_backend_outcome') && line.includes(`endpoint="${dead}`) && line.includes('success="false"'));
@@ -428,7 +428,12 @@ describeNeeding(missing, 'two tiers, DNS resolver: a sampling collector crashes,
     assert.equal(await balancer.metric(SPANS), spans);
     assert.equal(await balancer.metric('otelcol_exporter_sent_spans', LB), spans, 'every batch was delivered in the end');
     assert.equal((await balancer.metric('otelcol_exporter_send_failed_spans', LB)) ?? 0, 0, 'dropped by the load balancer');
-    assert.equal((await balancer.metric('otelcol_exporter_enqueue_failed_spans', LB)) ?? 0, 0, 'refused by its queue');
+    // Batches retried onto the ring wait in the queue; at a few thousand spans a second (CI's machine once ran
+    // this at 4,700) it can fill before the switch. The receiver then answers the services "unavailable", and
+    // their exporters send those spans again: accepted above counts each span once, so none was lost.
+    const refusedByQueue = (await balancer.metric('otelcol_exporter_enqueue_failed_spans', LB)) ?? 0;
+    assert.equal((await balancer.metric('otelcol_receiver_refused_spans')) ?? 0, refusedByQueue, 'what the queue refused, the receiver refused to the services');
+    if (refusedByQueue > 0) console.log(`# the load balancer's queue was full for ${refusedByQueue} spans; the services sent them again`);
   });
 
   it('loses only what the dead sampler held undecided: traces that reached it in its last decision wait before the crash', () => {
