@@ -50,14 +50,15 @@ export async function runCommand(command: string[], options: { cwd?: string; env
 /**
  * The harness's processes still running. A test that fails before its `after`
  * can stop them must not leave them behind: they would hold the test file's
- * event loop open for good (CI once lost its 90 minutes so), or outlive it.
- * npm test passes --test-force-exit, so the file ends with its tests, and this
- * kills them as it does.
+ * event loop open for good (CI once lost its 90 minutes so). npm test imports
+ * harness/stop-leftovers.mts into every test file, which calls this at its end.
  */
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+
+/** Kills (SIGKILL) every process the harness started that is still running. */
+export function killLeftovers(): void {
   for (const child of running) child.kill('SIGKILL');
-});
+}
 
 /**
  * A process the harness started (the service, the collector): waited on

@@ -20,7 +20,7 @@ test('free ports come from below the ephemeral range, where no outgoing connecti
 test('a test file whose setup fails after starting a service ends, as npm test runs it, and leaves no process behind', async () => {
   const testScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.test!;
   const runnerFlags = /node (--test\b[^"]*?) "/.exec(testScript)![1]!.split(' ');
-  const fixture = join(ROOT, 'test/fixtures/fails-before-cleanup.test.mts');
+  const fixture = join(ROOT, 'test/fixtures/fails-in-setup.mts');
   const { code, output } = await runCommand([process.execPath, ...runnerFlags, fixture], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 60_000 });
   assert.notEqual(code, null, `the test file did not end within 60 s:\n${output}`);
   assert.match(output, /the second part of the setup failed/);
