@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 
@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:net';
  * ("bind: address already in use"). No port is handed out twice in a process.
  */
 export async function freePort(): Promise<number> {
-  const below = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const below = existsSync(LINUX_PORT_RANGE) ? Number(readFileSync(LINUX_PORT_RANGE, 'utf8').trim().split(/\s+/)[0]) : EPHEMERAL_ELSEWHERE;
   if (!(below > FIRST_PORT)) throw new Error(`the ephemeral ports start at ${below}, no room below them above ${FIRST_PORT}`);
   for (let draw = 0; draw < 1_000; draw++) {
     const port = FIRST_PORT + Math.floor(Math.random() * (below - FIRST_PORT));
@@ -25,6 +25,9 @@ export async function freePort(): Promise<number> {
 
 /** Above the well-known and most registered ports that a developer's machine may be running. */
 const FIRST_PORT = 10_000;
+const LINUX_PORT_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
+/** Linux's default start; macOS and Windows start higher, at 49152. */
+const EPHEMERAL_ELSEWHERE = 32_768;
 const handedOut = new Set<number>();
 
 async function canListen(port: number): Promise<boolean> {
