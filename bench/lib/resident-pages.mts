@@ -14,7 +14,8 @@ const V8_PAGE_KIB = 256;
  * (src/heap/sweeper.cc: "Discard all pooled pages on memory-reducing GCs"):
  * its memory reducer's, or one under memory pressure, or one a script asks for
  * (bench/service-diagnostics.cjs). The soaks saw none come by itself at a
- * steady rate, nor in a minute without requests (docs/performance.md, the soak).
+ * steady rate; without requests, the memory reducer's watchdog starts one 100 s
+ * after the last full GC (docs/performance.md, the soak's sixth run).
  */
 export function v8PagesMiB(pid: number): number {
   let kib = 0;

@@ -2,8 +2,8 @@
  * The soak's schedule, in samples: a warm-up, a steady part, the receiver
  * away, then back. Over an hour: 10 minutes of warm-up, 30 steady, 10 with the
  * collector away, 10 after; a shorter soak keeps the proportions. Each further
- * outage (`--soak-outages`) adds another 10 away and 10 back. Then a minute
- * without requests.
+ * outage (`--soak-outages`) adds another 10 away and 10 back. Then two and a
+ * half minutes without requests.
  */
 export type SoakPhase = 'warm-up' | 'steady' | 'outage' | 'recovery';
 
@@ -27,7 +27,15 @@ export interface SoakPlan {
   quietS: number;
 }
 
-const QUIET_S = 60;
+/*
+ * Longer than V8's memory reducer waits (src/heap/memory-reducer.cc,
+ * kWatchdogDelayMs = 100000): without requests there are no GCs, so V8's
+ * estimate of the allocation rate stays at the load's ("high alloc" with
+ * --trace-memory-reducer) and only that watchdog, 100 s after the last full GC,
+ * starts the memory-reducing GC that gives the page pool back. A minute was too
+ * short to see it.
+ */
+const QUIET_S = 150;
 
 export function soakPlan(soak: { seconds: number; rate: number; sampleS: number; outages?: number; heapSnapshots: boolean }): SoakPlan {
   const base = Math.round(soak.seconds / soak.sampleS);
