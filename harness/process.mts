@@ -53,11 +53,11 @@ export async function runCommand(command: string[], options: { cwd?: string; env
  * event loop open for good (CI once lost its 90 minutes so). npm test imports
  * harness/stop-leftovers.mts into every test file, which calls this at its end.
  */
-const running = new Set<ChildProcess>();
+const liveChildren = new Set<ChildProcess>();
 
 /** Kills (SIGKILL) every process the harness started that is still running. */
 export function killLeftovers(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of liveChildren) child.kill('SIGKILL');
 }
 
 /**
@@ -70,9 +70,9 @@ export class ManagedProcess {
 
   protected constructor(child: ChildProcess) {
     this.process = child;
-    running.add(child);
+    liveChildren.add(child);
     this.exited = once(child, 'exit').then(([code]) => {
-      running.delete(child);
+      liveChildren.delete(child);
       return code as number | null;
     });
   }
