@@ -12,22 +12,21 @@ import { createServer, type Server } from 'node:net';
  * ("bind: address already in use"). No port is handed out twice in a process.
  */
 export async function freePort(): Promise<number> {
-  const below = existsSync(LINUX_PORT_RANGE) ? Number(readFileSync(LINUX_PORT_RANGE, 'utf8').trim().split(/\s+/)[0]) : EPHEMERAL_ELSEWHERE;
-  if (!(below > FIRST_PORT)) throw new Error(`the ephemeral ports start at ${below}, no room below them above ${FIRST_PORT}`);
+  if (!(EPHEMERAL_START > FIRST_PORT)) throw new Error(`the ephemeral ports start at ${EPHEMERAL_START}, no room below them above ${FIRST_PORT}`);
   for (let draw = 0; draw < 1_000; draw++) {
-    const port = FIRST_PORT + Math.floor(Math.random() * (below - FIRST_PORT));
+    const port = FIRST_PORT + Math.floor(Math.random() * (EPHEMERAL_START - FIRST_PORT));
     if (handedOut.has(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
-  throw new Error(`no free loopback port in ${FIRST_PORT}-${below - 1}`);
+  throw new Error(`no free loopback port in ${FIRST_PORT}-${EPHEMERAL_START - 1}`);
 }
 
 /** Above the well-known and most registered ports that a developer's machine may be running. */
 const FIRST_PORT = 10_000;
 const LINUX_PORT_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
-/** Linux's default start; macOS and Windows start higher, at 49152. */
-const EPHEMERAL_ELSEWHERE = 32_768;
+/** Where the ephemeral ports start: Linux says; elsewhere Linux's default, below macOS's and Windows' 49152. */
+const EPHEMERAL_START = existsSync(LINUX_PORT_RANGE) ? Number(readFileSync(LINUX_PORT_RANGE, 'utf8').trim().split(/\s+/)[0]) : 32_768;
 const handedOut = new Set<number>();
 
 async function canListen(port: number): Promise<boolean> {
