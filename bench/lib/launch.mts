@@ -23,8 +23,8 @@ export interface LaunchOptions {
   diagnostics: boolean;
   /** CPUs other than the plan's service core (the soak's pod-shaped service, beside a free-core one). */
   cpus?: string;
-  /** NODE_OPTIONS for a free-core service (a pod-shaped one has the Deployment's). */
-  nodeOptions?: string;
+  /** The Deployment's environment for a free-core service too (a pod-shaped one always has it). */
+  deploymentEnv?: Record<string, string>;
 }
 
 /** The node arguments with `--require preload` put just before the script (the last argument), after the service's own preloads. */
@@ -37,9 +37,8 @@ export async function launch(variant: Variant, endpoint: string, pinning: Pinnin
   const diagnosticsFile = join(options.logDir, `${options.name}.diagnostics.jsonl`);
   const nodeArgs = [...(options.nodeFlags ?? []), ...(options.diagnostics ? withPreload(spec.nodeArgs, DIAGNOSTICS_PRELOAD) : spec.nodeArgs)];
   const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits()) : undefined;
-  const nodeOptions = cgroup?.limits.nodeOptions ?? options.nodeOptions;
   const env = {
-    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    ...(cgroup?.limits.env ?? options.deploymentEnv),
     ...spec.env,
     ...(options.diagnostics ? ServiceDiagnostics.env(diagnosticsFile) : {}),
   };

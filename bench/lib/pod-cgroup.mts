@@ -8,13 +8,16 @@ import { ROOT } from '../../harness/service.mts';
  * the limits of its Deployment, read from k8s/base/app/users.yaml, so that
  * what is measured is what a pod gets: 500m of CPU as a CFS quota and 256Mi
  * of memory, with the kernel's own peak and OOM counters, and the
- * Deployment's NODE_OPTIONS (the V8 heap settings that go with that memory).
+ * Deployment's environment (NODE_OPTIONS, the V8 heap settings that go with
+ * that memory, and the export queues sized for it).
  */
 export interface PodLimits {
   cpuMillis: number;
   memoryBytes: number;
-  /** The container's NODE_OPTIONS, if the Deployment sets it. */
-  nodeOptions?: string;
+  /** The container's variables with a literal value (those from the downward API or a secret, or with a $(…), are the cluster's). */
+  env: Record<string, string>;
+  /** What of that env tunes the runtime and the export ("NODE_OPTIONS …, OTEL_BSP_… …"), for the reports. */
+  tuning: string;
   source: string;
 }
 
@@ -36,10 +39,22 @@ export function deploymentLimits(): PodLimits {
   if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
   const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
   const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
-  // `- name: NODE_OPTIONS` then `value: …` on the next line, as users.yaml writes it.
-  const nodeOptions = /^\s*- name: NODE_OPTIONS\s*\n\s*value:\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/m.exec(text)?.[1];
-  const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${nodeOptions ? `, NODE_OPTIONS ${nodeOptions}` : ''}`;
-  return { cpuMillis, memoryBytes, nodeOptions, source };
+  const env = literalEnv(text);
+  const tuning = Object.entries(env)
+    .filter(([name]) => name === 'NODE_OPTIONS' || name.startsWith('OTEL_BSP_') || name.startsWith('OTEL_BLRP_'))
+    .map(([name, value]) => `${name} ${value}`)
+    .join(', ');
+  const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${tuning ? `, ${tuning}` : ''}`;
+  return { cpuMillis, memoryBytes, env, tuning, source };
+}
+
+/** `- name: X` then `value: …` on the next line, as users.yaml writes its env; values with a $(…) left out. */
+function literalEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [, name, value] of text.matchAll(/^\s*- name: (\w+)\s*\n\s*value:\s*["']?([^"'#\n]*?)["']?\s*(?:#.*)?$/gm)) {
+    if (!value!.includes('$(')) env[name!] = value!;
+  }
+  return env;
 }
 
 /** Why the pod-shaped run cannot happen here, or undefined when it can. */

@@ -141,8 +141,8 @@ export async function soakOne(variant: Variant, plan: SoakPlan, pinning: Pinning
     logDir: where.logDir,
     diagnostics: true,
     cpus: where.cpus,
-    // Both shapes run with the Deployment's V8 settings; the free core without its cgroup.
-    nodeOptions: deploymentLimits().nodeOptions,
+    // Both shapes run with the Deployment's environment; the free core without its cgroup.
+    deploymentEnv: deploymentLimits().env,
     nodeFlags: plan.heapSnapshots ? heapSnapshotFlags(RESULTS) : [],
   }).catch(async (error: unknown) => {
     await sink?.stop();

@@ -21,8 +21,9 @@ import { VARIANTS, type Variant } from './variants.mts';
  * so the two services, the load generator and the sinks stay well under two
  * cores (the output says what each used), and an hour's soak takes an hour.
  * `--only=` picks other variants (at most one free-core and one pod-shaped).
- * Both run with the Deployment's NODE_OPTIONS, the V8 settings the service
- * ships with: the free core differs from the pod in its cgroup only.
+ * Both run with the Deployment's environment (its NODE_OPTIONS, the V8
+ * settings the service ships with, and its export queues): the free core
+ * differs from the pod in its cgroup only.
  */
 export async function runSoak(options: NonNullable<typeof settings.soak>, pinning: Pinning): Promise<void> {
   const plan = soakPlan(options);
@@ -46,7 +47,7 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   mkdirSync(RESULTS, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-soak-'));
   const limits = deploymentLimits();
-  const freeCoreSettings = limits.nodeOptions ? ` with the Deployment's NODE_OPTIONS ${limits.nodeOptions}, no cgroup` : '';
+  const freeCoreSettings = ` with the Deployment's environment (${limits.tuning}), no cgroup`;
   const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
   const header = [
     `Soak ${date.toISOString()}: ${fmtMinutes(plan.seconds / 60)} at ${plan.rate} req/s open loop (${PATHS.join(' and ')} alternating), a sample every ${plan.sampleS} s; spans to the counting sink.`,
