@@ -9,13 +9,14 @@ import { createServer, type Server } from 'node:net';
  * which every outgoing connection takes its local port: a port from that range
  * (what listen(0) hands out) can be taken by someone's next connection before
  * the process bound it. CI lost a collector's health check port so once
- * ("bind: address already in use"). No port is handed out twice in a process.
+ * ("bind: address already in use"). No port is handed out twice in a process,
+ * and none that fetch() refuses to connect to.
  */
 export async function freePort(): Promise<number> {
   if (!(EPHEMERAL_START > FIRST_PORT)) throw new Error(`the ephemeral ports start at ${EPHEMERAL_START}, no room below them above ${FIRST_PORT}`);
   for (let draw = 0; draw < 1_000; draw++) {
     const port = FIRST_PORT + Math.floor(Math.random() * (EPHEMERAL_START - FIRST_PORT));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    if (!isDrawable(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
@@ -28,6 +29,16 @@ const LINUX_PORT_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
 /** Where the ephemeral ports start: Linux says; elsewhere Linux's default, below macOS's and Windows' 49152. */
 const EPHEMERAL_START = existsSync(LINUX_PORT_RANGE) ? Number(readFileSync(LINUX_PORT_RANGE, 'utf8').trim().split(/\s+/)[0]) : 32_768;
 const handedOut = new Set<number>();
+/**
+ * The Fetch standard's bad ports at or above FIRST_PORT (https://fetch.spec.whatwg.org/#bad-port):
+ * fetch() fails on them with "bad port" before it connects. CI drew 10080 once.
+ */
+const FETCH_BAD_PORTS = new Set([10_080]);
+
+/** Whether freePort may hand out this port: not yet handed out, and one fetch() connects to. */
+export function isDrawable(port: number): boolean {
+  return !handedOut.has(port) && !FETCH_BAD_PORTS.has(port);
+}
 
 async function canListen(port: number): Promise<boolean> {
   const server = createServer();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../harness/loopback.mts';
+import { freePort, isDrawable } from '../harness/loopback.mts';
 import { isProcessAlive, runCommand } from '../harness/process.mts';
 import { ROOT } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
@@ -15,6 +15,15 @@ test('free ports come from below the ephemeral range, where no outgoing connecti
   for (let i = 0; i < 200; i++) ports.push(await freePort());
   assert.equal(new Set(ports).size, ports.length, 'a port handed out twice');
   for (const port of ports) assert.ok(port >= 10_000 && port < ephemeralLow!, `port ${port} outside 10000-${ephemeralLow! - 1}`);
+});
+
+test('no free port is one that fetch() refuses: the Fetch standard\'s bad port 10080 is never drawn', async () => {
+  const failure = async (port: number) => (await fetch(`http://127.0.0.1:${port}/`).then(() => undefined, (error: Error) => error.cause)) as Error | undefined;
+  assert.match(String((await failure(10_080))?.message), /bad port/, 'fetch() connects to 10080 after all');
+  assert.equal(isDrawable(10_080), false);
+  const closedPort = await freePort();
+  assert.doesNotMatch(String((await failure(closedPort))?.message), /bad port/, `fetch() refuses ${closedPort} too`);
+  assert.equal(isDrawable(closedPort), false, 'a port handed out is drawable again');
 });
 
 test('a test file whose setup fails after starting a service ends, as npm test runs it, and leaves no process behind', async () => {
