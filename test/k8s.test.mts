@@ -17,7 +17,7 @@ import {
   type K8sObject,
 } from '../harness/k8s.mts';
 import { ROOT } from '../harness/service.mts';
-import { deploymentLimits, isTuningVariable } from '../bench/lib/pod-cgroup.mts';
+import { deploymentLimits, tuningOf } from '../bench/lib/pod-cgroup.mts';
 
 /*
  * The manifests in k8s/, checked without a cluster: every overlay builds, every
@@ -265,10 +265,10 @@ for (const overlay of OVERLAYS) {
     it('both apps run with the NODE_OPTIONS and export queues the pod-shaped bench ran with, and node accepts them', () => {
       const measured = deploymentLimits();
       assert.ok(measured.env.NODE_OPTIONS, `the bench found no NODE_OPTIONS in ${measured.source}`);
-      const benchTuning = Object.fromEntries(Object.entries(measured.env).filter(([variable]) => isTuningVariable(variable)));
+      const benchTuning = tuningOf(measured.env);
       for (const name of APPS) {
         const env = envOf(containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!);
-        const appTuning = Object.fromEntries(Object.entries(env).filter(([variable]) => isTuningVariable(variable)));
+        const appTuning = tuningOf(env);
         assert.deepEqual(appTuning, benchTuning, `${name}: the bench measured ${measured.source}`);
         // A flag that NODE_OPTIONS does not allow stops node before the service starts: every pod would crash.
         const run = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { NODE_OPTIONS: env.NODE_OPTIONS }, encoding: 'utf8' });

@@ -40,17 +40,16 @@ export function deploymentLimits(): PodLimits {
   const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
   const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
   const env = literalEnv(text);
-  const tuning = Object.entries(env)
-    .filter(([name]) => isTuningVariable(name))
+  const tuning = Object.entries(tuningOf(env))
     .map(([name, value]) => `${name} ${value}`)
     .join(', ');
   const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${tuning ? `, ${tuning}` : ''}`;
   return { cpuMillis, memoryBytes, env, tuning, source };
 }
 
-/** The variables that tune the runtime (NODE_OPTIONS) and the export queues (OTEL_BSP_*, OTEL_BLRP_*). */
-export function isTuningVariable(name: string): boolean {
-  return name === 'NODE_OPTIONS' || /^OTEL_(BSP|BLRP)_/.test(name);
+/** Of an environment, the variables that tune the runtime (NODE_OPTIONS) and the export queues (OTEL_BSP_*, OTEL_BLRP_*). */
+export function tuningOf<V>(env: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name === 'NODE_OPTIONS' || /^OTEL_(BSP|BLRP)_/.test(name)));
 }
 
 /** `- name: X` then `value: …` on the next line, as users.yaml writes its env; values with a $(…) left out. */
