@@ -39,9 +39,8 @@ function yieldingExport(Exporter, serializer) {
   const sendBytes = Exporter.prototype.export; // OTLPExporterBase: this._delegate.export(items, callback)
   Exporter.prototype.export = function exportInPieces(items, resultCallback) {
     const delegate = this._delegate;
-    if (!delegate.__passThrough) {
+    if (delegate._serializer === serializer) {
       delegate._serializer = { serializeRequest: (bytes) => bytes, deserializeResponse: serializer.deserializeResponse };
-      delegate.__passThrough = true;
     }
     serializeInPieces(serializer, items, (bytes) => sendBytes.call(this, bytes, resultCallback));
   };
