@@ -9,6 +9,8 @@
  *                      [--fixed-rates=200,1000,3000] [--no-diagnostics]
  *                      [--down-seconds=N] [--warmup-seconds=N] [--connections=N]
  *                      [--experiments=FILE.json] [--no-pin] [--keep-logs]
+ *   node bench/run.mts --paired --only=untraced,traced,... [--rounds=12] [--slice-seconds=5]
+ *                      [--fixed-rate=1000] [--experiments=FILE.json]
  *   node bench/run.mts --soak=60m [--soak-rate=800] [--soak-sample-seconds=N]
  *                      [--heap-snapshots] [--only=traced,traced-pod]
  *
@@ -19,7 +21,8 @@
  * The parts, one job each, are in bench/lib/: settings (flags), variants,
  * measure (one variant), service-reports (what the service logged about
  * export), service-diagnostics (what it measured inside itself), targets,
- * table and inside-table, machine (facts), pinning, profile; soak (--soak).
+ * table and inside-table, machine (facts), pinning, profile; paired (--paired);
+ * soak (--soak).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +35,7 @@ import { pin, planPinning } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
 import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
 import { insideTable } from './lib/inside-table.mts';
+import { runPaired } from './lib/paired.mts';
 import { runSoak } from './lib/soak.mts';
 import { table } from './lib/table.mts';
 import { targets } from './lib/targets.mts';
@@ -48,6 +52,7 @@ async function main(): Promise<void> {
   const only = typeof option('only') === 'string' ? String(option('only')).split(',') : undefined;
   const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];
   const variants = [...VARIANTS.filter((v) => !only || only.includes(v.key)), ...experiments.filter((v) => !only || only.includes(v.key) || only.includes('experiments'))];
+  if (settings.paired) return runPaired(variants, pinning, settings.paired);
   const profiled = option('cpu-prof') ? (typeof option('cpu-prof-variants') === 'string' ? String(option('cpu-prof-variants')).split(',') : ['untraced', 'traced']) : [];
 
   const date = new Date();

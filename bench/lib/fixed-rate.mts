@@ -1,4 +1,4 @@
-import { openLoop, summarize, type LoadSummary } from '../../harness/load.mts';
+import { openLoop, summarize, type Answer, type LoadSummary } from '../../harness/load.mts';
 import { PATHS } from './settings.mts';
 
 /**
@@ -13,6 +13,8 @@ export const SUSTAINED_SHARE = 0.97;
 
 export interface RateRun {
   load: LoadSummary;
+  /** Every answer, for figures over several runs (`--paired` pools its slices). */
+  answers: Answer[];
   rate: number;
   achievedRps: number;
   sustained: boolean;
@@ -24,7 +26,8 @@ export interface RateRun {
 export async function runFixedRate(baseUrl: string, rate: number, seconds: number): Promise<RateRun> {
   // Enough connections for 100 ms of requests: /users/123 alone holds each for 50 ms.
   const maxSockets = Math.max(128, Math.ceil(rate / 10));
-  const load = summarize(await openLoop({ baseUrl, paths: PATHS, rate, durationS: seconds, maxSockets }));
+  const run = await openLoop({ baseUrl, paths: PATHS, rate, durationS: seconds, maxSockets });
+  const load = summarize(run);
   const failed = load.errors + load.non2xx;
   const sustained = !load.cutOff && failed === 0 && load.rps >= SUSTAINED_SHARE * rate;
   const why = [
@@ -32,5 +35,5 @@ export async function runFixedRate(baseUrl: string, rate: number, seconds: numbe
     ...(load.cutOff ? [`cut off at its deadline with ${Math.round(rate * seconds) - load.responses - load.errors} unanswered`] : []),
     ...(failed ? [`${failed} failed`] : []),
   ].join(', ');
-  return { load, rate, achievedRps: load.rps, sustained, note: sustained ? undefined : `not sustained: ${why}` };
+  return { load, answers: run.answers, rate, achievedRps: load.rps, sustained, note: sustained ? undefined : `not sustained: ${why}` };
 }

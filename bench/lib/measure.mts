@@ -28,7 +28,7 @@ export interface Phase {
 }
 
 /** A fixed-rate phase: the rate asked for, and whether the service kept up with it. */
-export interface RatePhase extends Phase, Omit<RateRun, 'load'> {}
+export interface RatePhase extends Phase, Omit<RateRun, 'load' | 'answers'> {}
 
 export interface VariantResult {
   key: string;

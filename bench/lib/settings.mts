@@ -19,6 +19,9 @@ const { values: flags } = parseArgs({
     'fixed-rate': { type: 'string' },
     'fixed-rates': { type: 'string' },
     'no-diagnostics': { type: 'boolean' },
+    paired: { type: 'boolean' },
+    rounds: { type: 'string' },
+    'slice-seconds': { type: 'string' },
     soak: { type: 'string' },
     'soak-rate': { type: 'string' },
     'soak-sample-seconds': { type: 'string' },
@@ -44,7 +47,7 @@ export function option(name: keyof typeof flags): string | boolean | undefined {
   if (fromFlag !== undefined) return fromFlag;
   const fromEnv = process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
   if (fromEnv === undefined || fromEnv === '') return undefined;
-  return ['quick', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics', 'heap-snapshots'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
+  return ['quick', 'paired', 'cpu-prof', 'no-pin', 'keep-logs', 'no-diagnostics', 'heap-snapshots'].includes(name) ? fromEnv !== '0' && fromEnv !== 'false' : fromEnv;
 }
 
 function numberOption(name: keyof typeof flags, quick: number, full: number): number {
@@ -91,6 +94,10 @@ export const settings = {
   calibrationRequests: 3,
   /** Seconds of the rate probe that sizes each counted saturation run. */
   probeS: option('quick') ? 1 : 2,
+  /** `--paired` (bench/lib/paired.mts): rounds of one short slice per variant at --fixed-rate, the order rotating. */
+  paired: option('paired')
+    ? { rounds: Math.round(numberOption('rounds', 2, 12)), sliceS: numberOption('slice-seconds', 2, 5), rate: fixedRate }
+    : undefined,
   /** The soak (bench/lib/soak.mts), when --soak is given: its length, rate, and how often it samples. */
   soak: soakS === undefined ? undefined : {
     seconds: soakS,
