@@ -17,6 +17,13 @@
 //   serializing, and the main thread's CPU time in it; and the items exported
 //   or failed (counted in the result callback, so a retried batch counts once
 //   as exported).
+// - stalls: every gap of more than STALL_MS between two ticks of a 1 ms
+//   interval, i.e. time the event loop did not get back to its timers, and
+//   how much of each overlapped a GC pause or the synchronous part of a span
+//   or log export() call (the rest is "other": the requests themselves, the
+//   gRPC writes, the log lines). Time-weighted, as requests feel it: the loop
+//   delay histogram above takes one sample per late tick, so one 15 ms stall
+//   weighs as much as one 1.5 ms delay there, and fifteen requests wait on it.
 // - on request (a file `<BENCH_DIAGNOSTICS_FILE>.request`, read at the
 //   signal), a GC first: `full-gc` (needs node --expose-gc), for a test that
 //   wants the live heap itself; `reduce-memory`, a memory-reducing GC, for the
@@ -25,7 +32,7 @@
 //   stall of its own making. Its pause lands in the next line's GC and
 //   loop-delay figures (their callbacks come after this reading), which no
 //   figure reads.
-// Its own cost: a native 1 ms timer, one callback per GC, a heap reading every
+// Its own cost: a native 1 ms timer, a JS 1 ms interval, one callback per GC, a heap reading every
 // 100 ms, four clock reads per export call, and one line per signal; the same
 // for traced and untraced.
 // Its lines go to a file of their own: the service's stdout carries several
@@ -36,6 +43,7 @@ const { monitorEventLoopDelay, PerformanceObserver, performance, constants } = r
 const { getHeapSpaceStatistics, getHeapStatistics, queryObjects } = require('node:v8');
 
 const RESOLUTION_MS = 1;
+const STALL_MS = 2;
 const HEAP_READING_MS = 100;
 const MiB = 2 ** 20;
 const file = process.env.BENCH_DIAGNOSTICS_FILE;
@@ -45,6 +53,38 @@ const fd = openSync(file, 'a');
 
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 delay.enable();
+
+/** What ran on the main thread in this window, as [start, end] in performance.now() time: the causes a stall is matched with. */
+const freshIntervals = () => ({ gc: [], spanExport: [], logExport: [] });
+let intervals = freshIntervals();
+let stalls = [];
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  if (now - lastTick - RESOLUTION_MS > STALL_MS) stalls.push([lastTick + RESOLUTION_MS, now]);
+  lastTick = now;
+}, RESOLUTION_MS).unref();
+
+const overlap = ([a, b], list) => list.reduce((sum, [c, d]) => sum + Math.max(0, Math.min(b, d) - Math.max(a, c)), 0);
+
+/** The window's stalls, their total, and how much of them each cause covered. */
+function stallFigures() {
+  const byCause = { gc: 0, spanExport: 0, logExport: 0, other: 0 };
+  let totalMs = 0;
+  for (const stall of stalls) {
+    const length = stall[1] - stall[0];
+    const known = { gc: overlap(stall, intervals.gc), spanExport: overlap(stall, intervals.spanExport), logExport: overlap(stall, intervals.logExport) };
+    totalMs += length;
+    for (const [cause, value] of Object.entries(known)) byCause[cause] += value;
+    byCause.other += Math.max(0, length - known.gc - known.spanExport - known.logExport);
+  }
+  return {
+    thresholdMs: STALL_MS,
+    count: stalls.length,
+    totalMs: round(totalMs),
+    byCauseMs: Object.fromEntries(Object.entries(byCause).map(([cause, v]) => [cause, round(v)])),
+  };
+}
 
 const GC_KINDS = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
@@ -56,6 +96,7 @@ const freshGc = () => ({ ms: 0, count: 0, maxPauseMs: 0, byKindMs: { minor: 0, m
 let gc = freshGc();
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
+    intervals.gc.push([entry.startTime, entry.startTime + entry.duration]);
     gc.ms += entry.duration;
     gc.count += 1;
     gc.maxPauseMs = Math.max(gc.maxPauseMs, entry.duration);
@@ -108,7 +149,9 @@ function timeExporter(Exporter, signalKey) {
         resultCallback(result);
       });
     } finally {
-      const ms = performance.now() - started;
+      const ended = performance.now();
+      intervals[signalKey === 'spans' ? 'spanExport' : 'logExport'].push([started, ended]);
+      const ms = ended - started;
       const stats = exportStats[signalKey];
       stats.calls += 1;
       stats.items += count;
@@ -220,6 +263,7 @@ process.on(signal, () => {
       arrayBuffers: +(memory.arrayBuffers / MiB).toFixed(2),
       spaces,
     },
+    stalls: stallFigures(),
     spanExport: roundedExport(exportStats.spans, exportTotals.spans),
     logExport: roundedExport(exportStats.logs, exportTotals.logs),
     timedModules: seq === 1 ? timedModules : undefined,
@@ -230,6 +274,8 @@ process.on(signal, () => {
   gc = freshGc();
   heapReadings = { sum: 0, count: 0 };
   exportStats = { spans: freshExport(), logs: freshExport() };
+  stalls = [];
+  intervals = freshIntervals();
   since = now;
   eluSince = performance.eventLoopUtilization();
 });

@@ -53,3 +53,42 @@ test('a diagnostics line the service is still writing is not read until it is wh
   appendFileSync(file, '3}}\n');
   assert.deepEqual(diagnostics.lines().map((line) => line.diagnostics), [1, 2]);
 });
+
+// issue 23: the loop-delay histogram samples once per late tick, so it hides how long the loop stood still;
+// the stalls figure is time-weighted, as requests feel it, and says what each stall overlapped.
+const STALLING_PROGRAM = `
+const kept = [];
+for (let i = 0; i < 600000; i += 1) kept.push({ id: i, name: 'user-' + i });
+setTimeout(() => process.stdout.write('ready\\n'), 50); // once the event loop runs: building the heap stalled it too
+setTimeout(() => {
+  const end = performance.now() + 40;
+  while (performance.now() < end); // 40 ms of the program's own work
+}, 250);
+setTimeout(() => gc(), 450); // a full GC of a heap with 600,000 live objects
+setInterval(() => {}, 1000);
+`;
+
+test('the diagnostics preload measures how long the event loop stalled, and what of it was garbage collection', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'users-api-diagnostics-')), 'diagnostics.jsonl');
+  const child = spawn(process.execPath, ['--expose-gc', '--require', DIAGNOSTICS_PRELOAD, '-e', STALLING_PROGRAM], {
+    env: { ...process.env, ...ServiceDiagnostics.env(file) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await once(child.stdout, 'data');
+    const diagnostics = new ServiceDiagnostics(file, child.pid!);
+    await diagnostics.take(); // the window starts after the program built its heap
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const { stalls, gc } = await diagnostics.take();
+    const { gc: inGc, spanExport, logExport, other } = stalls.byCauseMs;
+
+    assert.ok(gc.maxPauseMs > 5, `the forced GC paused the program: ${gc.maxPauseMs} ms`);
+    assert.ok(stalls.count >= 2, `the busy wait and the GC each stalled the loop: ${JSON.stringify(stalls)}`);
+    assert.ok(inGc >= gc.maxPauseMs * 0.95 && inGc <= gc.ms + 0.01, `the GC's pause is counted as GC: ${inGc} ms of ${gc.ms} ms paused`);
+    assert.ok(other >= 39 && other < 60, `the busy wait is counted as the program's own: ${other} ms`);
+    assert.equal(spanExport + logExport, 0, 'no export ran');
+    assert.ok(Math.abs(stalls.totalMs - (inGc + spanExport + logExport + other)) < 0.01, 'the causes add up to the stalls');
+  } finally {
+    child.kill();
+  }
+});

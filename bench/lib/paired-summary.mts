@@ -16,6 +16,8 @@ export interface Slice {
   latencies: Record<string, number[]>;
   /** From inside the service over the slice, when the diagnostics preload ran. */
   loopDelayMs?: { p99: number; max: number };
+  /** Milliseconds per second the event loop stalled for longer than the preload's threshold, and by cause. */
+  stallMsPerS?: { total: number; gc: number; spanExport: number; logExport: number; other: number };
   sustained: boolean;
 }
 
@@ -40,6 +42,8 @@ export interface PairedVariantSummary {
   /** Each round's loop-delay p99 minus its base's in the same round. */
   loopDelayP99OverBaseMs?: Spread;
   loopDelayMaxMs?: Spread;
+  /** The median slice's stall time per second, in total and by cause (each the median over slices). */
+  stallMsPerS?: NonNullable<Slice['stallMsPerS']>;
 }
 
 /** The order of round `round`: the variants rotated, so each is in each position equally often over the rounds (a pause between slices keeps one from carrying into the next). */
@@ -78,6 +82,13 @@ export function summarizePaired(slices: Slice[], keys: string[], paths: string[]
       loopDelayP99OverBaseMs:
         key === base || delayPairs.length === 0 ? undefined : spread(delayPairs.map(({ slice, base: b }) => slice.loopDelayMs!.p99 - b.loopDelayMs!.p99)),
       loopDelayMaxMs: delays.length ? spread(delays.map((d) => d.max)) : undefined,
+      stallMsPerS: medianStalls(own.flatMap((s) => (s.stallMsPerS ? [s.stallMsPerS] : []))),
     };
   });
+}
+
+function medianStalls(list: NonNullable<Slice['stallMsPerS']>[]): Slice['stallMsPerS'] {
+  if (list.length === 0) return undefined;
+  const median = (cause: keyof NonNullable<Slice['stallMsPerS']>) => percentile(list.map((s) => s[cause]), 50);
+  return { total: median('total'), gc: median('gc'), spanExport: median('spanExport'), logExport: median('logExport'), other: median('other') };
 }

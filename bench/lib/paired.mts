@@ -14,6 +14,7 @@ import { roundOrder, summarizePaired, type PairedVariantSummary, type Slice, typ
 import type { Pinning } from './pinning.mts';
 import { podCgroupsMissing, removeStaleCgroups } from './pod-cgroup.mts';
 import { startReceiver, type Receiver } from './receivers.mts';
+import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { PATHS, RESULTS, settings } from './settings.mts';
 import type { Variant } from './variants.mts';
 
@@ -116,8 +117,15 @@ async function measureSlice(subject: Running, round: number, options: { sliceS: 
     key: subject.variant.key,
     latencies,
     loopDelayMs: line && { p99: line.eventLoopDelayMs.p99, max: line.eventLoopDelayMs.max },
+    stallMsPerS: line && perSecond(line),
     sustained: run.sustained,
   };
+}
+
+function perSecond(line: DiagnosticsLine): NonNullable<Slice['stallMsPerS']> {
+  const seconds = line.windowMs / 1000;
+  const { totalMs, byCauseMs } = line.stalls;
+  return { total: totalMs / seconds, gc: byCauseMs.gc / seconds, spanExport: byCauseMs.spanExport / seconds, logExport: byCauseMs.logExport / seconds, other: byCauseMs.other / seconds };
 }
 
 async function spanLoss(subject: Running): Promise<{ key: string; expected: number; received: number; lost: number }> {
@@ -142,7 +150,7 @@ function report(
   date: Date,
   pinning: Pinning,
 ): string {
-  const header = ['variant', ...PATHS.flatMap((path) => [`p99 ${path} ms, median slice (range)`, `× its base, median round (range)`]), 'loop delay p99 ms', 'over its base ms', 'loop delay max ms', 'spans lost'];
+  const header = ['variant', ...PATHS.flatMap((path) => [`p99 ${path} ms, median slice (range)`, `× its base, median round (range)`]), 'loop delay p99 ms', 'over its base ms', 'loop delay max ms', 'stalled ms/s: all = GC + span export + log export + other', 'spans lost'];
   const rows = summaries.map((s) => {
     const loss = losses.find((l) => l.key === s.key)!;
     return [
@@ -151,6 +159,7 @@ function report(
       ms(s.loopDelayP99Ms),
       s.loopDelayP99OverBaseMs ? ms(s.loopDelayP99OverBaseMs) : 'base',
       ms(s.loopDelayMaxMs, 1),
+      s.stallMsPerS ? `${s.stallMsPerS.total.toFixed(1)} = ${[s.stallMsPerS.gc, s.stallMsPerS.spanExport, s.stallMsPerS.logExport, s.stallMsPerS.other].map((v) => v.toFixed(1)).join(' + ')}` : '–',
       loss.expected ? `${loss.lost} of ${loss.expected}` : '–',
     ];
   });
@@ -159,6 +168,7 @@ function report(
     '',
     `Paired ${date.toISOString()}: ${options.rounds} rounds, each variant ${options.sliceS} s at ${options.rate} req/s open loop per round, the order rotating; ${pinning.description}.`,
     'Ratios and "over its base" are per round, against the base variant\'s slice of the same round (untraced-pod for pod-shaped variants, untraced otherwise).',
+    'Stalled: time per second the event loop did not get back to a 1 ms interval for more than 2 ms, and what of it overlapped a GC pause or an export() call (median slice).',
     '',
     markdownTable(header, rows),
     '',

@@ -26,6 +26,13 @@ export interface ExportWindow {
   failedTotal: number;
 }
 
+export interface Stalls {
+  thresholdMs: number;
+  count: number;
+  totalMs: number;
+  byCauseMs: { gc: number; spanExport: number; logExport: number; other: number };
+}
+
 export interface DiagnosticsLine {
   diagnostics: number;
   pid: number;
@@ -38,6 +45,8 @@ export interface DiagnosticsLine {
    * `heapUsedAfterGcMin`: the lowest heap used read just after a GC in the window (null when none ran).
    */
   memoryMiB: { rss: number; heapUsed: number; heapTotal: number; heapUsedMean: number | null; heapUsedAfterGcMin: number | null; external: number; arrayBuffers: number; spaces: Record<string, number> };
+  /** Gaps of more than `thresholdMs` between ticks of a 1 ms interval, summed, and what of them overlapped each cause. */
+  stalls: Stalls;
   spanExport: ExportWindow;
   logExport: ExportWindow;
   /** On the first line: the exporter modules it found and timed. */
