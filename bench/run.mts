@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   }
 
   const targetList = targets(results);
-  const limits = deploymentLimits();
+  const limits = deploymentLimits(settings.podCpuMillis);
   const tables = {
     headline: results.filter((r) => r.table === 'headline'),
     collector: [results.find((r) => r.key === 'untraced'), ...results.filter((r) => r.table === 'collector')].filter((r) => r !== undefined),

@@ -3,6 +3,7 @@ import { Service } from '../../harness/service.mts';
 import { PodCgroup, deploymentLimits } from './pod-cgroup.mts';
 import type { Pinning } from './pinning.mts';
 import { DIAGNOSTICS_PRELOAD, ServiceDiagnostics } from './service-diagnostics.mts';
+import { settings } from './settings.mts';
 import type { Variant } from './variants.mts';
 
 /** A variant's service, running: in its cgroup when pod-shaped, with the diagnostics preload unless left out. */
@@ -36,7 +37,7 @@ export async function launch(variant: Variant, endpoint: string, pinning: Pinnin
   const spec = variant.spec(endpoint);
   const diagnosticsFile = join(options.logDir, `${options.name}.diagnostics.jsonl`);
   const nodeArgs = [...(options.nodeFlags ?? []), ...(options.diagnostics ? withPreload(spec.nodeArgs, DIAGNOSTICS_PRELOAD) : spec.nodeArgs)];
-  const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits()) : undefined;
+  const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits(settings.podCpuMillis)) : undefined;
   const env = {
     ...(cgroup?.limits.env ?? options.deploymentEnv),
     ...spec.env,

@@ -16,8 +16,12 @@ export interface Slice {
   latencies: Record<string, number[]>;
   /** From inside the service over the slice, when the diagnostics preload ran. */
   loopDelayMs?: { p99: number; max: number };
+  /** The share of the slice the event loop was busy (`performance.eventLoopUtilization`). */
+  eventLoopUtilization?: number;
   /** Milliseconds per second the event loop stalled for longer than the preload's threshold, and by cause. */
   stallMsPerS?: { total: number; gc: number; spanExport: number; logExport: number; other: number };
+  /** Pod-shaped only: the share of the slice's CFS periods in which the cgroup was throttled. */
+  throttledShare?: number;
   sustained: boolean;
 }
 
@@ -42,6 +46,10 @@ export interface PairedVariantSummary {
   /** Each round's loop-delay p99 minus its base's in the same round. */
   loopDelayP99OverBaseMs?: Spread;
   loopDelayMaxMs?: Spread;
+  /** Pod-shaped only: the median slice's share of CFS periods throttled. */
+  throttledShare?: number;
+  /** The median slice's event-loop utilization. */
+  eventLoopUtilization?: number;
   /** The median slice's stall time per second, in total and by cause (each the median over slices). */
   stallMsPerS?: NonNullable<Slice['stallMsPerS']>;
 }
@@ -82,9 +90,15 @@ export function summarizePaired(slices: Slice[], keys: string[], paths: string[]
       loopDelayP99OverBaseMs:
         key === base || delayPairs.length === 0 ? undefined : spread(delayPairs.map(({ slice, base: b }) => slice.loopDelayMs!.p99 - b.loopDelayMs!.p99)),
       loopDelayMaxMs: delays.length ? spread(delays.map((d) => d.max)) : undefined,
+      throttledShare: median(own.flatMap((s) => (s.throttledShare === undefined ? [] : [s.throttledShare]))),
+      eventLoopUtilization: median(own.flatMap((s) => (s.eventLoopUtilization === undefined ? [] : [s.eventLoopUtilization]))),
       stallMsPerS: medianStalls(own.flatMap((s) => (s.stallMsPerS ? [s.stallMsPerS] : []))),
     };
   });
+}
+
+function median(values: number[]): number | undefined {
+  return values.length ? percentile(values, 50) : undefined;
 }
 
 function medianStalls(list: NonNullable<Slice['stallMsPerS']>[]): Slice['stallMsPerS'] {

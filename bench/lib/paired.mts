@@ -107,7 +107,9 @@ async function start(variant: Variant, pinning: Pinning, logDir: string, rate: n
 async function measureSlice(subject: Running, round: number, options: { sliceS: number; rate: number }): Promise<Slice> {
   const { launched } = subject;
   await launched.diagnostics?.take(); // ends the idle window since its last slice
+  const throttledBefore = launched.cgroup?.throttled();
   const run = await runFixedRate(launched.service.url, options.rate, options.sliceS);
+  const throttledAfter = launched.cgroup?.throttled();
   const line = await launched.diagnostics?.take();
   if (subject.variant.traced) subject.spansExpected += expectedItems(run.load.perPath, subject.spansPerRequest);
   const latencies: Record<string, number[]> = {};
@@ -117,6 +119,11 @@ async function measureSlice(subject: Running, round: number, options: { sliceS: 
     key: subject.variant.key,
     latencies,
     loopDelayMs: line && { p99: line.eventLoopDelayMs.p99, max: line.eventLoopDelayMs.max },
+    eventLoopUtilization: line?.eventLoopUtilization,
+    throttledShare:
+      throttledBefore && throttledAfter
+        ? (throttledAfter.throttledPeriods - throttledBefore.throttledPeriods) / Math.max(1, throttledAfter.periods - throttledBefore.periods)
+        : undefined,
     stallMsPerS: line && perSecond(line),
     sustained: run.sustained,
   };
@@ -150,7 +157,7 @@ function report(
   date: Date,
   pinning: Pinning,
 ): string {
-  const header = ['variant', ...PATHS.flatMap((path) => [`p99 ${path} ms, median slice (range)`, `× its base, median round (range)`]), 'loop delay p99 ms', 'over its base ms', 'loop delay max ms', 'stalled ms/s: all = GC + span export + log export + other', 'spans lost'];
+  const header = ['variant', ...PATHS.flatMap((path) => [`p99 ${path} ms, median slice (range)`, `× its base, median round (range)`]), 'loop delay p99 ms', 'over its base ms', 'loop delay max ms', 'loop busy', 'CFS periods throttled', 'stalled ms/s: all = GC + span export + log export + other', 'spans lost'];
   const rows = summaries.map((s) => {
     const loss = losses.find((l) => l.key === s.key)!;
     return [
@@ -159,6 +166,8 @@ function report(
       ms(s.loopDelayP99Ms),
       s.loopDelayP99OverBaseMs ? ms(s.loopDelayP99OverBaseMs) : 'base',
       ms(s.loopDelayMaxMs, 1),
+      s.eventLoopUtilization === undefined ? '–' : `${(s.eventLoopUtilization * 100).toFixed(0)}%`,
+      s.throttledShare === undefined ? '–' : `${(s.throttledShare * 100).toFixed(0)}%`,
       s.stallMsPerS ? `${s.stallMsPerS.total.toFixed(1)} = ${[s.stallMsPerS.gc, s.stallMsPerS.spanExport, s.stallMsPerS.logExport, s.stallMsPerS.other].map((v) => v.toFixed(1)).join(' + ')}` : '–',
       loss.expected ? `${loss.lost} of ${loss.expected}` : '–',
     ];

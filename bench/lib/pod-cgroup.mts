@@ -33,17 +33,19 @@ const CPU_ROOT = '/sys/fs/cgroup/cpu';
 const MEMORY_ROOT = '/sys/fs/cgroup/memory';
 const DEPLOYMENT = 'k8s/base/app/users.yaml';
 
-export function deploymentLimits(): PodLimits {
+/** The Deployment's limits; `cpuMillisInstead` (the bench's --pod-cpu) replaces its CPU quota, to see what the quota costs. */
+export function deploymentLimits(cpuMillisInstead?: number): PodLimits {
   const text = readFileSync(join(ROOT, DEPLOYMENT), 'utf8');
   const match = /limits:\s*\{\s*cpu:\s*(\d+)(m?)\s*,\s*memory:\s*(\d+)(Mi|Gi)\s*\}/.exec(text);
   if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
-  const cpuMillis = match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000;
+  const cpuMillis = cpuMillisInstead ?? (match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000);
   const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
   const env = literalEnv(text);
   const tuning = Object.entries(tuningOf(env))
     .map(([name, value]) => `${name} ${value}`)
     .join(', ');
-  const source = `${DEPLOYMENT}: cpu ${match[1]}${match[2]}, memory ${match[3]}${match[4]}${tuning ? `, ${tuning}` : ''}`;
+  const cpu = cpuMillisInstead === undefined ? `${match[1]}${match[2]}` : `${cpuMillis}m (--pod-cpu; the Deployment says ${match[1]}${match[2]})`;
+  const source = `${DEPLOYMENT}: cpu ${cpu}, memory ${match[3]}${match[4]}${tuning ? `, ${tuning}` : ''}`;
   return { cpuMillis, memoryBytes, env, tuning, source };
 }
 

@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string' },
     experiments: { type: 'string' },
     'no-pin': { type: 'boolean' },
+    'pod-cpu': { type: 'string' },
     'keep-logs': { type: 'boolean' },
   },
   allowPositionals: false,
@@ -98,6 +99,8 @@ export const settings = {
   paired: option('paired')
     ? { rounds: Math.round(numberOption('rounds', 2, 12)), sliceS: numberOption('slice-seconds', 2, 5), rate: fixedRate }
     : undefined,
+  /** `--pod-cpu=1000`: the pod-shaped variants' CPU quota in millicores instead of the Deployment's. */
+  podCpuMillis: option('pod-cpu') === undefined ? undefined : Math.round(numberOption('pod-cpu', 0, 0)),
   /** The soak (bench/lib/soak.mts), when --soak is given: its length, rate, and how often it samples. */
   soak: soakS === undefined ? undefined : {
     seconds: soakS,

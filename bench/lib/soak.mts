@@ -46,7 +46,7 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
   mkdirSync(RESULTS, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-soak-'));
-  const limits = deploymentLimits();
+  const limits = deploymentLimits(settings.podCpuMillis);
   const freeCoreSettings = ` with the Deployment's environment (${limits.tuning}), no cgroup`;
   const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
   const header = [
