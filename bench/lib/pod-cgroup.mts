@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isProcessAlive } from '../../harness/process.mts';
+import { bytesOf, millicoresOf } from '../../harness/k8s.mts';
 import { ROOT } from '../../harness/service.mts';
 
 /**
  * The pod-shaped run: the service in a cgroup (v1 `cpu` and `memory`) with
  * the limits of its Deployment, read from k8s/base/app/users.yaml, so that
- * what is measured is what a pod gets: 500m of CPU as a CFS quota and 256Mi
- * of memory, with the kernel's own peak and OOM counters, and the
+ * what is measured is what a pod gets: its CPU limit as a CFS quota (one
+ * core; 500m before 2026-12-06, bench --pod-cpu=500 for that) and 256Mi of memory, with the kernel's own peak and OOM counters, and the
  * Deployment's environment (NODE_OPTIONS, the V8 heap settings that go with
  * that memory, and the export queues sized for it).
  */
@@ -36,16 +37,17 @@ const DEPLOYMENT = 'k8s/base/app/users.yaml';
 /** The Deployment's limits; `cpuMillisInstead` (the bench's --pod-cpu) replaces its CPU quota, to see what the quota costs. */
 export function deploymentLimits(cpuMillisInstead?: number): PodLimits {
   const text = readFileSync(join(ROOT, DEPLOYMENT), 'utf8');
-  const match = /limits:\s*\{\s*cpu:\s*(\d+)(m?)\s*,\s*memory:\s*(\d+)(Mi|Gi)\s*\}/.exec(text);
+  const match = /limits:\s*\{\s*cpu:\s*["']?([\d.]+m?)["']?\s*,\s*memory:\s*["']?(\d+(?:Mi|Gi))["']?\s*\}/.exec(text);
   if (!match) throw new Error(`${DEPLOYMENT}: no "limits: { cpu: …, memory: … }" found`);
-  const cpuMillis = cpuMillisInstead ?? (match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000);
-  const memoryBytes = Number(match[3]) * (match[4] === 'Gi' ? 2 ** 30 : 2 ** 20);
+  const [, cpuQuantity, memoryQuantity] = match as unknown as [string, string, string];
+  const cpuMillis = cpuMillisInstead ?? millicoresOf(cpuQuantity);
+  const memoryBytes = bytesOf(memoryQuantity);
   const env = literalEnv(text);
   const tuning = Object.entries(tuningOf(env))
     .map(([name, value]) => `${name} ${value}`)
     .join(', ');
-  const cpu = cpuMillisInstead === undefined ? `${match[1]}${match[2]}` : `${cpuMillis}m (--pod-cpu; the Deployment says ${match[1]}${match[2]})`;
-  const source = `${DEPLOYMENT}: cpu ${cpu}, memory ${match[3]}${match[4]}${tuning ? `, ${tuning}` : ''}`;
+  const cpu = cpuMillisInstead === undefined ? cpuQuantity : `${cpuMillis}m (--pod-cpu; the Deployment says ${cpuQuantity})`;
+  const source = `${DEPLOYMENT}: cpu ${cpu}, memory ${memoryQuantity}${tuning ? `, ${tuning}` : ''}`;
   return { cpuMillis, memoryBytes, env, tuning, source };
 }
 

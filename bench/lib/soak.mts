@@ -17,9 +17,9 @@ import { VARIANTS, type Variant } from './variants.mts';
 /**
  * `--soak=60m`: issue 25's soak. The traced service on a free core and in the
  * pod-shaped cgroup, at a steady rate, at the same time, one on each core:
- * the pod is capped at half a core and each runs at a few hundred requests/s,
- * so the two services, the load generator and the sinks stay well under two
- * cores (the output says what each used), and an hour's soak takes an hour.
+ * at a few hundred requests/s each service needs under half a core, so the
+ * two services, the load generator and the sinks stay under two cores (the
+ * output says what each used), and an hour's soak takes an hour.
  * `--only=` picks other variants (at most one free-core and one pod-shaped).
  * Both run with the Deployment's environment (its NODE_OPTIONS, the V8
  * settings the service ships with, and its export queues): the free core
@@ -39,7 +39,7 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
     fail('--soak runs at most one free-core and one pod-shaped service at once (one on each core): run others in a soak of their own');
   }
   if (subjects.length === 0) fail('--soak: nothing to run');
-  // With a free-core service on the service's core, the pod-shaped one goes beside the load generator: its quota caps it at half a core.
+  // With a free-core service on the service's core, the pod-shaped one goes beside the load generator (at the soak's rate it needs under half a core).
   const freeCore = subjects.some((v) => !v.pod);
   const cpusOf = (v: Variant) => (v.pod && freeCore ? pinning.loadGenerator : pinning.service);
   const date = new Date();
