@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,15 +19,20 @@ process.stdout.write('ready\\n');
 setInterval(() => {}, 1000);
 `;
 
-test('the diagnostics preload reads heap used over the window, and releases V8\'s page pool when asked', async () => {
+/** Runs `program` with the diagnostics preload and --expose-gc, until it prints its first line; the caller kills it. */
+async function startWithDiagnostics(program: string): Promise<{ child: ChildProcess; diagnostics: ServiceDiagnostics }> {
   const file = join(mkdtempSync(join(tmpdir(), 'users-api-diagnostics-')), 'diagnostics.jsonl');
-  const child = spawn(process.execPath, ['--expose-gc', '--require', DIAGNOSTICS_PRELOAD, '-e', PROGRAM], {
+  const child = spawn(process.execPath, ['--expose-gc', '--require', DIAGNOSTICS_PRELOAD, '-e', program], {
     env: { ...process.env, ...ServiceDiagnostics.env(file) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  await once(child.stdout!, 'data');
+  return { child, diagnostics: new ServiceDiagnostics(file, child.pid!) };
+}
+
+test('the diagnostics preload reads heap used over the window, and releases V8\'s page pool when asked', async () => {
+  const { child, diagnostics } = await startWithDiagnostics(PROGRAM);
   try {
-    await once(child.stdout, 'data');
-    const diagnostics = new ServiceDiagnostics(file, child.pid!);
     await new Promise((resolve) => setTimeout(resolve, 300)); // a few readings of heap used
     const regular = await diagnostics.take();
     const pooled = v8PagesMiB(child.pid!);
@@ -69,14 +74,8 @@ setInterval(() => {}, 1000);
 `;
 
 test('the diagnostics preload measures how long the event loop stalled, and what of it was garbage collection', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'users-api-diagnostics-')), 'diagnostics.jsonl');
-  const child = spawn(process.execPath, ['--expose-gc', '--require', DIAGNOSTICS_PRELOAD, '-e', STALLING_PROGRAM], {
-    env: { ...process.env, ...ServiceDiagnostics.env(file) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { child, diagnostics } = await startWithDiagnostics(STALLING_PROGRAM);
   try {
-    await once(child.stdout, 'data');
-    const diagnostics = new ServiceDiagnostics(file, child.pid!);
     await diagnostics.take(); // the window starts after the program built its heap
     await new Promise((resolve) => setTimeout(resolve, 800));
     const { stalls, gc } = await diagnostics.take();
@@ -85,7 +84,8 @@ test('the diagnostics preload measures how long the event loop stalled, and what
     assert.ok(gc.maxPauseMs > 5, `the forced GC paused the program: ${gc.maxPauseMs} ms`);
     assert.ok(stalls.count >= 2, `the busy wait and the GC each stalled the loop: ${JSON.stringify(stalls)}`);
     assert.ok(inGc >= gc.maxPauseMs * 0.95 && inGc <= gc.ms + 0.01, `the GC's pause is counted as GC: ${inGc} ms of ${gc.ms} ms paused`);
-    assert.ok(other >= 39 && other < 60, `the busy wait is counted as the program's own: ${other} ms`);
+    // No upper bound: on a busy machine the scheduler's preemptions are stalls of the program's own too.
+    assert.ok(other >= 39, `the busy wait is counted as the program's own: ${other} ms`);
     assert.equal(spanExport + logExport, 0, 'no export ran');
     assert.ok(Math.abs(stalls.totalMs - (inGc + spanExport + logExport + other)) < 0.01, 'the causes add up to the stalls');
   } finally {
