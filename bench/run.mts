@@ -33,7 +33,7 @@ import { collectorVersion, machine, packageVersions } from './lib/machine.mts';
 import { measure, type VariantResult } from './lib/measure.mts';
 import { pin, planPinning } from './lib/pinning.mts';
 import { compareProfiles, formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.mts';
-import { PATHS, RESULTS, option, settings } from './lib/settings.mts';
+import { option, PATHS, RESULTS, resultStamp, settings } from './lib/settings.mts';
 import { insideTable } from './lib/inside-table.mts';
 import { runPaired } from './lib/paired.mts';
 import { runSoak } from './lib/soak.mts';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const profiled = option('cpu-prof') ? (typeof option('cpu-prof-variants') === 'string' ? String(option('cpu-prof-variants')).split(',') : ['untraced', 'traced']) : [];
 
   const date = new Date();
-  const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = resultStamp(date);
   mkdirSync(RESULTS, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-bench-'));
   const facts = machine();

@@ -8,6 +8,15 @@ import { percentile } from '../../harness/stats.mts';
  * 1,000/s moved 2.7–11.7 ms: docs/performance.md, "What was tried").
  */
 
+/** Milliseconds per second the event loop stalled for longer than the preload's threshold, in all and by what each stall overlapped. */
+export interface StallsPerSecond {
+  total: number;
+  gc: number;
+  spanExport: number;
+  logExport: number;
+  other: number;
+}
+
 /** One variant's slice of one round. */
 export interface Slice {
   round: number;
@@ -18,8 +27,7 @@ export interface Slice {
   loopDelayMs?: { p99: number; max: number };
   /** The share of the slice the event loop was busy (`performance.eventLoopUtilization`). */
   eventLoopUtilization?: number;
-  /** Milliseconds per second the event loop stalled for longer than the preload's threshold, and by cause. */
-  stallMsPerS?: { total: number; gc: number; spanExport: number; logExport: number; other: number };
+  stallMsPerS?: StallsPerSecond;
   /** Pod-shaped only: the share of the slice's CFS periods in which the cgroup was throttled. */
   throttledShare?: number;
   sustained: boolean;
@@ -51,7 +59,7 @@ export interface PairedVariantSummary {
   /** The median slice's event-loop utilization. */
   eventLoopUtilization?: number;
   /** The median slice's stall time per second, in total and by cause (each the median over slices). */
-  stallMsPerS?: NonNullable<Slice['stallMsPerS']>;
+  stallMsPerS?: StallsPerSecond;
 }
 
 /** The order of round `round`: the variants rotated, so each is in each position equally often over the rounds (a pause between slices keeps one from carrying into the next). */
@@ -101,8 +109,8 @@ function median(values: number[]): number | undefined {
   return values.length ? percentile(values, 50) : undefined;
 }
 
-function medianStalls(list: NonNullable<Slice['stallMsPerS']>[]): Slice['stallMsPerS'] {
+function medianStalls(list: StallsPerSecond[]): StallsPerSecond | undefined {
   if (list.length === 0) return undefined;
-  const median = (cause: keyof NonNullable<Slice['stallMsPerS']>) => percentile(list.map((s) => s[cause]), 50);
-  return { total: median('total'), gc: median('gc'), spanExport: median('spanExport'), logExport: median('logExport'), other: median('other') };
+  const of = (cause: keyof StallsPerSecond) => percentile(list.map((s) => s[cause]), 50);
+  return { total: of('total'), gc: of('gc'), spanExport: of('spanExport'), logExport: of('logExport'), other: of('other') };
 }

@@ -10,12 +10,12 @@ import { runFixedRate } from './fixed-rate.mts';
 import { launch, type Launched } from './launch.mts';
 import { machine, packageVersions } from './machine.mts';
 import { markdownTable } from './markdown.mts';
-import { roundOrder, summarizePaired, type PairedVariantSummary, type Slice, type Spread } from './paired-summary.mts';
+import { roundOrder, summarizePaired, type PairedVariantSummary, type Slice, type Spread, type StallsPerSecond } from './paired-summary.mts';
 import type { Pinning } from './pinning.mts';
 import { podCgroupsMissing, removeStaleCgroups } from './pod-cgroup.mts';
 import { startReceiver, type Receiver } from './receivers.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
-import { PATHS, RESULTS, settings } from './settings.mts';
+import { PATHS, RESULTS, resultStamp, settings } from './settings.mts';
 import type { Variant } from './variants.mts';
 
 interface Running {
@@ -51,7 +51,7 @@ export async function runPaired(variants: Variant[], pinning: Pinning, options: 
   if (missingBase) throw new Error(`--paired compares with ${missingBase}: add it to --only`);
 
   const date = new Date();
-  const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = resultStamp(date);
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-paired-'));
   const log = (message: string) => process.stderr.write(`[paired] ${message}\n`);
   log(`${options.rounds} rounds of ${options.sliceS} s at ${options.rate} req/s for ${variants.map((v) => v.key).join(', ')}; logs in ${logDir}`);
@@ -129,7 +129,7 @@ async function measureSlice(subject: Running, round: number, options: { sliceS: 
   };
 }
 
-function perSecond(line: DiagnosticsLine): NonNullable<Slice['stallMsPerS']> {
+function perSecond(line: DiagnosticsLine): StallsPerSecond {
   const seconds = line.windowMs / 1000;
   const { totalMs, byCauseMs } = line.stalls;
   return { total: totalMs / seconds, gc: byCauseMs.gc / seconds, spanExport: byCauseMs.spanExport / seconds, logExport: byCauseMs.logExport / seconds, other: byCauseMs.other / seconds };

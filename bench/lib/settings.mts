@@ -5,6 +5,11 @@ import { ROOT } from '../../harness/service.mts';
 /** The flags and BENCH_* variables, read once: how long and how hard each phase runs. */
 
 export const RESULTS = join(ROOT, 'bench', 'results');
+/** How a run's result files are named: its start, to the second, with no colons (2026-12-06T06-49-37Z). */
+export function resultStamp(date: Date): string {
+  return date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+}
+
 /** The endpoints every run drives, each with its own pool of connections. */
 export const PATHS = ['/users/42', '/users/123'];
 

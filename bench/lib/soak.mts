@@ -7,7 +7,7 @@ import { machine, packageVersions } from './machine.mts';
 import type { Pinning } from './pinning.mts';
 import type { Plot } from './plot-data.mts';
 import { deploymentLimits, podCgroupsMissing, removeStaleCgroups } from './pod-cgroup.mts';
-import { PATHS, RESULTS, option, settings } from './settings.mts';
+import { option, PATHS, RESULTS, resultStamp, settings } from './settings.mts';
 import { soakPlan } from './soak-plan.mts';
 import { soakOne, type SoakRun } from './soak-subject.mts';
 import { heapUsedOf, sampleTable, summarizeSoak, summaryLines, type SoakSummary } from './soak-summary.mts';
@@ -43,7 +43,7 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   const freeCore = subjects.some((v) => !v.pod);
   const cpusOf = (v: Variant) => (v.pod && freeCore ? pinning.loadGenerator : pinning.service);
   const date = new Date();
-  const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = resultStamp(date);
   mkdirSync(RESULTS, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-soak-'));
   const limits = deploymentLimits(settings.podCpuMillis);
