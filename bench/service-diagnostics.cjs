@@ -66,6 +66,8 @@ setInterval(() => {
 }, RESOLUTION_MS).unref();
 
 const overlap = ([a, b], list) => list.reduce((sum, [c, d]) => sum + Math.max(0, Math.min(b, d) - Math.max(a, c)), 0);
+/** What of a stall an export covered outside GC: a GC inside an export() call counts as GC, once. */
+const outsideGc = (stall, list) => overlap(stall, list) - list.reduce((sum, [c, d]) => sum + overlap([Math.max(stall[0], c), Math.min(stall[1], d)], intervals.gc), 0);
 
 /** The window's stalls, their total, and how much of them each cause covered. */
 function stallFigures() {
@@ -73,7 +75,7 @@ function stallFigures() {
   let totalMs = 0;
   for (const stall of stalls) {
     const length = stall[1] - stall[0];
-    const known = { gc: overlap(stall, intervals.gc), spanExport: overlap(stall, intervals.spanExport), logExport: overlap(stall, intervals.logExport) };
+    const known = { gc: overlap(stall, intervals.gc), spanExport: outsideGc(stall, intervals.spanExport), logExport: outsideGc(stall, intervals.logExport) };
     totalMs += length;
     for (const [cause, value] of Object.entries(known)) byCause[cause] += value;
     byCause.other += Math.max(0, length - known.gc - known.spanExport - known.logExport);
