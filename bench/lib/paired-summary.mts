@@ -81,7 +81,7 @@ export function summarizePaired(slices: Slice[], keys: string[], paths: string[]
     const byPath = <V,>(value: (path: string) => V) => Object.fromEntries(paths.map((path) => [path, value(path)]));
     const sliceP99 = (slice: Slice, path: string) => percentile(slice.latencies[path] ?? [], 99);
     const paired = own.map((slice) => ({ slice, base: sliceOf(base, slice.round) })).filter((pair): pair is { slice: Slice; base: Slice } => pair.base !== undefined);
-    const delays = own.flatMap((s) => (s.loopDelayMs ? [s.loopDelayMs] : []));
+    const delays = present(own.map((s) => s.loopDelayMs));
     const delayPairs = paired.filter((pair) => pair.slice.loopDelayMs && pair.base.loopDelayMs);
     return {
       key,
@@ -98,11 +98,16 @@ export function summarizePaired(slices: Slice[], keys: string[], paths: string[]
       loopDelayP99OverBaseMs:
         key === base || delayPairs.length === 0 ? undefined : spread(delayPairs.map(({ slice, base: b }) => slice.loopDelayMs!.p99 - b.loopDelayMs!.p99)),
       loopDelayMaxMs: delays.length ? spread(delays.map((d) => d.max)) : undefined,
-      throttledShare: median(own.flatMap((s) => (s.throttledShare === undefined ? [] : [s.throttledShare]))),
-      eventLoopUtilization: median(own.flatMap((s) => (s.eventLoopUtilization === undefined ? [] : [s.eventLoopUtilization]))),
-      stallMsPerS: medianStalls(own.flatMap((s) => (s.stallMsPerS ? [s.stallMsPerS] : []))),
+      throttledShare: median(present(own.map((s) => s.throttledShare))),
+      eventLoopUtilization: median(present(own.map((s) => s.eventLoopUtilization))),
+      stallMsPerS: medianStalls(present(own.map((s) => s.stallMsPerS))),
     };
   });
+}
+
+/** The values that were measured (a figure is absent from a slice without the diagnostics preload, or not pod-shaped). */
+function present<T>(values: (T | undefined)[]): T[] {
+  return values.filter((value): value is T => value !== undefined);
 }
 
 function median(values: number[]): number | undefined {

@@ -8,8 +8,9 @@ import { ROOT } from '../../harness/service.mts';
  * The pod-shaped run: the service in a cgroup (v1 `cpu` and `memory`) with
  * the limits of its Deployment, read from k8s/base/app/users.yaml, so that
  * what is measured is what a pod gets: its CPU limit as a CFS quota (one
- * core; 500m before 2026-12-06, bench --pod-cpu=500 for that) and 256Mi of memory, with the kernel's own peak and OOM counters, and the
- * Deployment's environment (NODE_OPTIONS, the V8 heap settings that go with
+ * core; 500m before 2026-12-06, bench --pod-cpu=500 for that) and 256Mi of
+ * memory, with the kernel's own peak and OOM counters, and the Deployment's
+ * environment (NODE_OPTIONS, the V8 heap settings that go with
  * that memory, and the export queues sized for it).
  */
 export interface PodLimits {
