@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { K8sObject } from './k8s.mts';
+import { millicoresOf, type K8sObject } from './k8s.mts';
 import { ROOT } from './service.mts';
 import { ProcessWithOutput, runCommand } from './process.mts';
 
@@ -118,7 +118,7 @@ export function podRunFlags(pod: K8sObject, container: K8sObject): string[] {
 
   const limits = container.resources?.limits ?? {};
   if (limits.memory) flags.push('--memory', String(limits.memory).replace(/i$/, '').toLowerCase());
-  if (limits.cpu) flags.push('--cpus', String(String(limits.cpu).endsWith('m') ? Number.parseInt(limits.cpu, 10) / 1000 : limits.cpu));
+  if (limits.cpu) flags.push('--cpus', String(millicoresOf(limits.cpu) / 1000));
   return flags;
 }
 
