@@ -13,10 +13,20 @@ import { markdownTable } from './markdown.mts';
 import { roundOrder, summarizePaired, type PairedVariantSummary, type Slice, type Spread, type StallsPerSecond } from './paired-summary.mts';
 import type { Pinning } from './pinning.mts';
 import { podCgroupsMissing, removeStaleCgroups } from './pod-cgroup.mts';
+import { profileAtRate, stagesTable, threadsTable } from './rate-profile.mts';
 import { startReceiver, type Receiver } from './receivers.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { PATHS, RESULTS, resultStamp, settings } from './settings.mts';
 import type { Variant } from './variants.mts';
+
+interface PairedOptions {
+  rounds: number;
+  sliceS: number;
+  rate: number;
+  /** Variants profiled at the rate after the rounds (--cpu-prof), and for how long. */
+  profiled: string[];
+  profileS: number;
+}
 
 interface Running {
   variant: Variant;
@@ -39,7 +49,7 @@ const GAP_MS = 1_000;
  * the same minute beside it. Pod-shaped variants are compared with
  * `untraced-pod`, the others with `untraced`.
  */
-export async function runPaired(variants: Variant[], pinning: Pinning, options: { rounds: number; sliceS: number; rate: number }): Promise<void> {
+export async function runPaired(variants: Variant[], pinning: Pinning, options: PairedOptions): Promise<void> {
   const podMissing = podCgroupsMissing();
   if (podMissing && variants.some((v) => v.pod)) throw new Error(`--paired: the pod-shaped variants need a cgroup: ${podMissing}`);
   if (!podMissing) removeStaleCgroups();
@@ -49,6 +59,7 @@ export async function runPaired(variants: Variant[], pinning: Pinning, options: 
   };
   const missingBase = variants.map((v) => baseOf(v.key)).find((base) => !variants.some((v) => v.key === base));
   if (missingBase) throw new Error(`--paired compares with ${missingBase}: add it to --only`);
+  const profiled = options.profiled.map((key) => variants.find((v) => v.key === key) ?? fail(`--cpu-prof: "${key}" is not among --only`));
 
   const date = new Date();
   const stamp = resultStamp(date);
@@ -71,7 +82,8 @@ export async function runPaired(variants: Variant[], pinning: Pinning, options: 
     }
     const losses = await Promise.all(running.map(spanLoss));
     const summaries = summarizePaired(slices, variants.map((v) => v.key), PATHS, baseOf);
-    const output = report(summaries, losses, options, date, pinning);
+    const profiles = await profileAtRate(profiled, pinning, logDir, stamp, { rate: options.rate, seconds: options.profileS });
+    const output = [report(summaries, losses, options, date, pinning), ...(profiles.length ? ['', profilesIntro(options), '', stagesTable(profiles), '', threadsTable(profiles)] : [])].join('\n');
     process.stdout.write(`${output}\n`);
     mkdirSync(RESULTS, { recursive: true });
     const file = join(RESULTS, `${stamp}-paired.json`);
@@ -80,7 +92,7 @@ export async function runPaired(variants: Variant[], pinning: Pinning, options: 
       p99Ms: Object.fromEntries(Object.entries(latencies).map(([path, values]) => [path, percentile(values, 99)])),
       answers: Object.fromEntries(Object.entries(latencies).map(([path, values]) => [path, values.length])),
     }));
-    const document = { date: date.toISOString(), machine: machine(), node: process.version, pinning, options, packages: packageVersions(), variants: variants.map((v) => ({ key: v.key, label: v.label })), summaries, losses, slices: sliceFigures, output };
+    const document = { date: date.toISOString(), machine: machine(), node: process.version, pinning, options, packages: packageVersions(), variants: variants.map((v) => ({ key: v.key, label: v.label })), summaries, losses, slices: sliceFigures, profiles: profiles.map((p) => ({ ...p, file: relative(ROOT, p.file) })), output };
     writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
     process.stdout.write(`\nresults: ${relative(ROOT, file)}\n`);
   } finally {
@@ -141,6 +153,17 @@ async function spanLoss(subject: Running): Promise<{ key: string; expected: numb
   const after = await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: subject.receivedBefore + subject.spansExpected });
   const received = after.acceptedSpans - subject.receivedBefore;
   return { key: variant.key, expected: subject.spansExpected, received, lost: Math.max(0, subject.spansExpected - received) };
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function profilesIntro(options: PairedOptions): string {
+  return (
+    `CPU per request by stage: each variant once more, alone, under node --cpu-prof, ${options.profileS} s at ${options.rate} req/s after 5 s of warm-up; ` +
+    'a sample goes to the innermost frame of its stack that belongs to a stage (bench/lib/cpu-stages.mts). The profiler slows the service: compare the columns, not with the rounds.'
+  );
 }
 
 function percentileText(values: number[] | undefined): string {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
-/** The parts of a V8 .cpuprofile (the format `node --cpu-prof` writes) that self time needs. */
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
+/** The parts of a V8 .cpuprofile (the format `node --cpu-prof` writes) that self time and stages need. */
+export interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }>;
   samples: number[];
   timeDeltas: number[];
   startTime: number;

@@ -27,6 +27,7 @@ const { values: flags } = parseArgs({
     paired: { type: 'boolean' },
     rounds: { type: 'string' },
     'slice-seconds': { type: 'string' },
+    'profile-seconds': { type: 'string' },
     soak: { type: 'string' },
     'soak-rate': { type: 'string' },
     'soak-sample-seconds': { type: 'string' },
@@ -102,7 +103,14 @@ export const settings = {
   probeS: option('quick') ? 1 : 2,
   /** `--paired` (bench/lib/paired.mts): rounds of one short slice per variant at --fixed-rate, the order rotating. */
   paired: option('paired')
-    ? { rounds: Math.round(numberOption('rounds', 2, 12)), sliceS: numberOption('slice-seconds', 2, 5), rate: fixedRate }
+    ? {
+        rounds: Math.round(numberOption('rounds', 2, 12)),
+        sliceS: numberOption('slice-seconds', 2, 5),
+        rate: fixedRate,
+        // With --cpu-prof: these variants profiled at the rate after the rounds (bench/lib/rate-profile.mts).
+        profiled: option('cpu-prof') ? String(option('cpu-prof-variants') ?? 'untraced,traced').split(',') : [],
+        profileS: numberOption('profile-seconds', 5, 30),
+      }
     : undefined,
   /** `--pod-cpu=1000`: the pod-shaped variants' CPU quota in millicores instead of the Deployment's. */
   podCpuMillis: option('pod-cpu') === undefined ? undefined : Math.round(numberOption('pod-cpu', 0, 0)),
