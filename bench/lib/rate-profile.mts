@@ -6,7 +6,7 @@ import { launch } from './launch.mts';
 import { markdownTable } from './markdown.mts';
 import type { Pinning } from './pinning.mts';
 import { startReceiver } from './receivers.mts';
-import { threadCpuNs, threadCpuPerRequest } from './thread-cpu.mts';
+import { threadTimes, threadTimesPerRequest } from './thread-cpu.mts';
 import { RESULTS } from './settings.mts';
 import type { Variant } from './variants.mts';
 
@@ -16,8 +16,8 @@ export interface RateProfile {
   file: string;
   rate: number;
   stages: StageTimes;
-  /** CPU µs per request in the window by thread name (thread-cpu.mts): what ran besides the main thread. */
-  threads: Record<string, number>;
+  /** µs per request in the window, by thread name (thread-cpu.mts): on a CPU, and waiting for one. */
+  threads: { ran: Record<string, number>; waited: Record<string, number> };
 }
 
 /** Seconds at the rate before the profiled window: the JIT's warm-up. */
@@ -47,16 +47,16 @@ export async function profileAtRate(variants: Variant[], pinning: Pinning, logDi
     });
     let window: { fromUs: number; toUs: number };
     let requests: number;
-    let threads: Record<string, number>;
+    let threads: RateProfile['threads'];
     try {
       await runFixedRate(launched.service.url, options.rate, WARM_UP_S);
       const pid = launched.service.process.pid!;
-      const threadsBefore = threadCpuNs(pid);
+      const threadsBefore = threadTimes(pid);
       const fromUs = monotonicUs();
       const run = await runFixedRate(launched.service.url, options.rate, options.seconds);
       window = { fromUs, toUs: monotonicUs() };
       requests = run.load.responses;
-      threads = threadCpuPerRequest(threadsBefore, threadCpuNs(pid), requests);
+      threads = threadTimesPerRequest(threadsBefore, threadTimes(pid), requests);
     } finally {
       await launched.service.stop(); // the profile is written as the process exits
       await receiver?.stop();
@@ -85,10 +85,14 @@ export function stagesTable(profiles: RateProfile[]): string {
   return markdownTable(header, rows);
 }
 
-/** CPU µs per request by thread, each variant beside the first. */
+/** µs per request by thread, on a CPU and waiting for one, each variant beside the first. */
 export function threadsTable(profiles: RateProfile[]): string {
-  const names = [...new Set(profiles.flatMap((p) => Object.keys(p.threads)))].filter((name) => profiles.some((p) => (p.threads[name] ?? 0) >= 0.5));
-  const total = (p: RateProfile) => Object.values(p.threads).reduce((a, b) => a + b, 0);
-  const rows = [...names.map((name) => [name, ...profiles.map((p) => (p.threads[name] ?? 0).toFixed(1))]), ['all threads', ...profiles.map((p) => total(p).toFixed(1))]];
-  return markdownTable(['thread: CPU µs per request (schedstat)', ...profiles.map((p) => p.key)], rows);
+  const names = [...new Set(profiles.flatMap((p) => Object.keys(p.threads.ran)))].filter((name) => profiles.some((p) => (p.threads.ran[name] ?? 0) >= 0.5));
+  const row = (label: string, value: (p: RateProfile) => number) => [label, ...profiles.map((p) => value(p).toFixed(1))];
+  const rows = [
+    ...names.map((name) => row(`${name}, on a CPU`, (p) => p.threads.ran[name] ?? 0)),
+    row('all threads, on a CPU', (p) => Object.values(p.threads.ran).reduce((a, b) => a + b, 0)),
+    row('MainThread, runnable but waiting for a CPU', (p) => p.threads.waited.MainThread ?? 0),
+  ];
+  return markdownTable(['thread: µs per request (schedstat)', ...profiles.map((p) => p.key)], rows);
 }
