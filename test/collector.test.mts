@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { SpanKind } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { COLLECTOR_CONFIG, LOADBALANCER_CONFIG, staticResolver, validateConfig, type Collector } from '../harness/collector.mts';
 import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { otlpJsonToProtobuf } from '../harness/otlp.mts';
@@ -264,6 +266,31 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     assert.equal((await service.get('/users/123')).status, 200);
     await waitFor(() => (/Name\s*:\s*errorWork/.test(collector.output) ? true : undefined), 'errorWork in the debug output');
     assert.match(collector.output, /Name\s*:\s*GET \/users\/:id/);
+  });
+
+  it("takes the kit's largest batch in one export, past gRPC's default 4 MiB: 2,048 spans of long requests", async () => {
+    // The kit sends up to 2,048 spans at once (src/telemetry/settings.ts). Requests with long paths or
+    // query strings make them ~3 KB each, 6 MiB in all: a receiver at gRPC's default limit answers
+    // RESOURCE_EXHAUSTED, which the OTLP specification says not to retry, and the whole batch is lost.
+    const ended: ReadableSpan[] = [];
+    const provider = new TracerProvider({ spanProcessors: [{ onStart() {}, onEnd: (span) => void ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }] });
+    const tracer = provider.getTracer('test');
+    const root = tracer.startSpan('GET /search');
+    const { traceId } = root.spanContext();
+    const parent = trace.setSpan(ROOT_CONTEXT, root);
+    for (let i = 1; i < 2048; i += 1) tracer.startSpan(`lookup ${i}`, { attributes: { 'url.path': `/search/${'x'.repeat(3000)}/${i}` } }, parent).end();
+    root.end();
+    const exporter = new OTLPTraceExporter({ url: collector.endpoint });
+    const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
+    await exporter.shutdown();
+    assert.equal(result.code, ExportResultCode.SUCCESS, String(result.error));
+    await sentry.waitFor(() => (sentry.trace(traceId).length === 2048 ? true : undefined), 'the 2,048 spans');
+  });
+
+  it('the load-balancing tier takes messages as large (collector/loadbalancer/loadbalancer.yaml)', () => {
+    const limits = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^ +(max_recv_msg_size_mib|max_request_body_size): (\d+)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
+    assert.deepEqual(limits(COLLECTOR_CONFIG), ['max_recv_msg_size_mib: 64', 'max_request_body_size: 67108864']);
+    assert.deepEqual(limits(LOADBALANCER_CONFIG), limits(COLLECTOR_CONFIG));
   });
 
   it('lost nothing on the way: Sentry refused no request and discarded no record', async () => {
