@@ -17,11 +17,13 @@ export interface Config {
   /** When set, errors also go to Sentry as issues through the Sentry SDK; unset, that SDK is never loaded. */
   sentryDsn: string | undefined;
   /**
-   * Where this copy runs (local, development, production...): the resource's
-   * deployment.environment.name and the Sentry SDK's environment, so errors,
-   * traces and logs in Sentry carry the same one.
+   * Where this copy runs (local, development, production...), when told:
+   * the resource's deployment.environment.name and so the Sentry SDK's
+   * environment, so errors, traces and logs in Sentry carry the same one.
+   * Unset: deployment.environment.name from OTEL_RESOURCE_ATTRIBUTES, else
+   * DEFAULT_ENVIRONMENT.
    */
-  environment: string;
+  environment: string | undefined;
   /** The package version: service.version, unless OTEL_RESOURCE_ATTRIBUTES says otherwise. */
   version: string;
   /** False where the service faces the internet (see TraceRequestsOptions.trustCaller). */
@@ -33,6 +35,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** service.name when OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) does not say. */
 export const DEFAULT_SERVICE_NAME = 'users-api';
+export const DEFAULT_ENVIRONMENT = 'local';
 /** Health and readiness probes: answered, never traced. */
 export const PROBE_PATHS = ['/healthz', '/readyz'];
 
@@ -63,7 +66,7 @@ export function parseConfig(env: Env): Config {
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', wholeNumber(0, 600_000), 10_000),
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
     sentryDsn: read('SENTRY_DSN', sentryDsn, undefined),
-    environment: read('DEPLOYMENT_ENVIRONMENT', environmentName, 'local'),
+    environment: read('DEPLOYMENT_ENVIRONMENT', environmentName, undefined),
     version: packageVersion(),
     trustCaller: read('TRUST_INCOMING_TRACE_CONTEXT', trueOrFalse, true),
   };

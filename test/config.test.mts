@@ -22,11 +22,11 @@ const GRPC = 'http://otel-collector.observability.svc.cluster.local:4317';
 const HTTP = 'http://otel-collector.observability.svc.cluster.local:4318';
 
 describe('parseConfig: the service\'s own settings', () => {
-  it('defaults: port 8080, calls itself, environment local, trusts its callers, the package version', () => {
+  it('defaults: port 8080, calls itself, no environment of its own (the resource\'s, else local), trusts its callers, the package version', () => {
     const config = parseConfig({});
     assert.equal(config.port, 8080);
     assert.equal(config.downstreamUrl, 'http://127.0.0.1:8080');
-    assert.equal(config.environment, 'local');
+    assert.equal(config.environment, undefined);
     assert.equal(config.trustCaller, true);
     assert.equal(config.sentryDsn, undefined);
     assert.match(config.version, /^\d+\.\d+\.\d+/);

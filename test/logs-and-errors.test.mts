@@ -79,6 +79,9 @@ describe('environment and release: an Issue, its trace and its logs carry the sa
     // The release follows the resource as it finally is: its name and version can come from the environment.
     ['a name and version from OTEL_RESOURCE_ATTRIBUTES', { OTEL_RESOURCE_ATTRIBUTES: 'service.name=shop,service.version=9.9.9' }, { environment: 'local', release: 'shop@9.9.9' }],
     ['OTEL_SERVICE_NAME, which wins over service.name in OTEL_RESOURCE_ATTRIBUTES', { OTEL_SERVICE_NAME: 'checkout', OTEL_RESOURCE_ATTRIBUTES: 'service.name=shop' }, { environment: 'local', release: `checkout@${VERSION}` }],
+    // What a platform (the OpenTelemetry Operator, say) puts on every pod's resource is kept, unless the service is told otherwise.
+    ['deployment.environment.name from OTEL_RESOURCE_ATTRIBUTES', { OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging' }, { environment: 'staging', release: `users-api@${VERSION}` }],
+    ['DEPLOYMENT_ENVIRONMENT, which wins over OTEL_RESOURCE_ATTRIBUTES', { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging' }, { environment: 'production', release: `users-api@${VERSION}` }],
   ];
   for (const [what, serviceEnv, expected] of cases) {
     it(`${what}: the same pair on the Sentry SDK event, every span and every log record`, async () => {

@@ -13,19 +13,20 @@ export interface ServiceIdentity {
 
 /**
  * The resource of every span and log record: the SDK's telemetry.sdk.*, the
- * service's name and version (defaults that OTEL_SERVICE_NAME and
- * OTEL_RESOURCE_ATTRIBUTES override, as the specification says), a
- * service.instance.id, whatever OTEL_RESOURCE_ATTRIBUTES adds (in Kubernetes:
- * pod, namespace, node), and deployment.environment.name last, so it always
- * equals what the service's Sentry SDK reports.
+ * service's name, version and environment (defaults that OTEL_SERVICE_NAME
+ * and OTEL_RESOURCE_ATTRIBUTES override, as the specification says), a
+ * service.instance.id, and whatever OTEL_RESOURCE_ATTRIBUTES adds (in
+ * Kubernetes: pod, namespace, node). `environment`, when the service was
+ * told one, is deployment.environment.name whatever OTEL_RESOURCE_ATTRIBUTES
+ * says. serviceIdentity reads the result, so the Sentry SDK reports the same.
  * Only these detectors: the cloud ones would call metadata addresses off the
  * machine, and the pod's attributes come from OTEL_RESOURCE_ATTRIBUTES.
  */
-export function serviceResource(defaults: ServiceIdentity): Resource {
-  return defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version }))
-    .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }))
-    .merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }));
+export function serviceResource(defaults: ServiceIdentity, environment?: string): Resource {
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }))
+    .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
+  return environment === undefined ? resource : resource.merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: environment }));
 }
 
 /** The name, version and environment as the resource finally has them: what Sentry's release and environment must say. */
