@@ -31,6 +31,10 @@ test('the application code a context runs is not tracing\'s: the search stops at
   assert.equal(stageOf([expressHandle, contextWith, traceRequest, parser]), REST);
   assert.equal(stageOf([contextWith, traceRequest, parser]), 'context (AsyncLocalStorage)');
   assert.equal(stageOf([frame('requestAttributes', 'file:///app/dist/telemetry/server-spans.js'), traceRequest]), "server span (the kit's middleware)");
+  // The work withSpan runs is the application's, in the callback withSpan hands startActiveSpan.
+  const withSpanCallback = frame('', 'file:///app/dist/telemetry/spans.js');
+  assert.equal(stageOf([frame('SomeworkError', 'file:///app/dist/somework.js'), withSpanCallback, frame('startActiveSpan', `${NM}/@opentelemetry/sdk-trace/dist/Tracer.cjs`)]), REST);
+  assert.equal(stageOf([frame('recordError', 'file:///app/dist/telemetry/spans.js'), frame('', 'file:///app/dist/somework.js')]), 'the kit: events, errors, logger');
   assert.equal(stageOf([frame('(garbage collector)', '')]), 'garbage collection');
   assert.equal(stageOf([parser]), REST);
 });
@@ -60,6 +64,7 @@ test('stage times: per request answered, idle left out, only the samples inside 
   const windowed = stageTimes(profile([2, 2, 3, 3, 4, 4, 2, 2, 4, 4, 4]), 5, { fromUs: 1_000_200, toUs: 1_000_600 });
   assert.deepEqual(windowed.usPerRequest, { [REST]: 20, 'span export: OTLP serializer': 40 });
   assert.equal(windowed.windowMs, 0);
+  assert.deepEqual(windowed.window, { fromUs: 1_000_200, toUs: 1_000_600 }, 'kept, so the stages can be counted again from the profile');
   assert.throws(() => stageTimes(profile([2, 3]), 1, { fromUs: 0, toUs: 10 }), /not inside the profile/);
 });
 

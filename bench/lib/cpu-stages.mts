@@ -53,10 +53,12 @@ export const STAGES: StageRule[] = [
 ];
 
 /** Frames that call the application's code: the search for a stage stops there. */
-const RUNS_APPLICATION_CODE = new Set(['with', 'run', 'startActiveSpan', 'withSpan', 'bind', 'runInAsyncScope']);
+const RUNS_APPLICATION_CODE = new Set(['with', 'run', 'startActiveSpan', 'bind', 'runInAsyncScope']);
 
 function isWrapper(frame: Frame): boolean {
-  return RUNS_APPLICATION_CODE.has(frame.functionName) && (frame.url.includes('@opentelemetry/') || frame.url.startsWith('node:') || frame.url.includes('/dist/telemetry/'));
+  // withSpan (spans.ts) runs the work it is given in the callback it hands startActiveSpan, an anonymous function.
+  if (frame.url.includes('/dist/telemetry/spans')) return frame.functionName === 'withSpan' || frame.functionName === '';
+  return RUNS_APPLICATION_CODE.has(frame.functionName) && (frame.url.includes('@opentelemetry/') || frame.url.startsWith('node:'));
 }
 
 export function stageOf(stack: Frame[], rules: StageRule[] = STAGES): string {
@@ -73,6 +75,8 @@ export function stageOf(stack: Frame[], rules: StageRule[] = STAGES): string {
 export interface StageTimes {
   /** Requests answered in the window: the divisor. */
   requests: number;
+  /** The samples counted: from fromUs to toUs on the monotonic clock (the whole profile if absent). */
+  window: { fromUs: number; toUs: number } | undefined;
   windowMs: number;
   busyUsPerRequest: number;
   /** µs of CPU per request, by stage, REST included; idle left out. */
@@ -117,6 +121,7 @@ export function stageTimes(profile: CpuProfile, requests: number, window?: { fro
   const busyUs = [...totals.values()].reduce((a, b) => a + b, 0);
   return {
     requests,
+    window,
     windowMs: window ? Math.round((window.toUs - window.fromUs) / 1000) : Math.round((profile.endTime - profile.startTime) / 1000),
     busyUsPerRequest: perRequest(busyUs),
     usPerRequest: Object.fromEntries([...totals].map(([stage, us]) => [stage, perRequest(us)])),
