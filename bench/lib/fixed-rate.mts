@@ -11,6 +11,9 @@ import { PATHS } from './settings.mts';
  */
 export const SUSTAINED_SHARE = 0.97;
 
+/** Seconds of load at the rate before anything at that rate is measured: the JIT's warm-up, at the load measured. */
+export const RATE_WARM_UP_S = 5;
+
 export interface RateRun {
   load: LoadSummary;
   /** Every answer, for figures over several runs (`--paired` pools its slices). */

@@ -6,7 +6,7 @@ import { freePort } from '../../harness/loopback.mts';
 import { ROOT } from '../../harness/service.mts';
 import { percentile } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
-import { runFixedRate } from './fixed-rate.mts';
+import { RATE_WARM_UP_S, runFixedRate } from './fixed-rate.mts';
 import { launch, type Launched } from './launch.mts';
 import { machine, packageVersions } from './machine.mts';
 import { markdownTable } from './markdown.mts';
@@ -37,8 +37,6 @@ interface Running {
   receivedBefore: number;
 }
 
-/** Seconds of open-loop load at the rate before the first round: the JIT's warm-up, at the load measured. */
-const WARM_UP_S = 5;
 /** Between two slices: the last batch of the slice before goes out (the kit's schedule delay is 200 ms) before the next service is measured. */
 const GAP_MS = 1_000;
 
@@ -110,7 +108,7 @@ async function start(variant: Variant, pinning: Pinning, logDir: string, rate: n
   const endpoint = receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
   const launched = await launch(variant, endpoint, pinning, { name: variant.key, logDir, diagnostics: settings.diagnostics });
   const { spansPerRequest } = await calibrate(launched.service.url, receiver?.metrics, variant);
-  await runFixedRate(launched.service.url, rate, WARM_UP_S);
+  await runFixedRate(launched.service.url, rate, RATE_WARM_UP_S);
   const receivedBefore = receiver ? (await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: variant.flushQuietMs + 20_000 })).acceptedSpans : 0;
   await launched.diagnostics?.take(); // the first slice's window starts here
   return { variant, launched, receiver, spansPerRequest, spansExpected: 0, receivedBefore };
@@ -161,7 +159,7 @@ function fail(message: string): never {
 
 function profilesIntro(options: PairedOptions): string {
   return (
-    `CPU per request by stage: each variant once more, alone, under node --cpu-prof, ${options.profileS} s at ${options.rate} req/s after 5 s of warm-up; ` +
+    `CPU per request by stage: each variant once more, alone, under node --cpu-prof, ${options.profileS} s at ${options.rate} req/s after ${RATE_WARM_UP_S} s of warm-up; ` +
     'a sample goes to the innermost frame of its stack that belongs to a stage (bench/lib/cpu-stages.mts). The profiler slows the service: compare the columns, not with the rounds.'
   );
 }

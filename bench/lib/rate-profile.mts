@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { freePort } from '../../harness/loopback.mts';
 import { readStageTimes, REST, type StageTimes } from './cpu-stages.mts';
-import { runFixedRate } from './fixed-rate.mts';
+import { RATE_WARM_UP_S, runFixedRate } from './fixed-rate.mts';
 import { launch } from './launch.mts';
 import { markdownTable } from './markdown.mts';
 import type { Pinning } from './pinning.mts';
@@ -19,9 +19,6 @@ export interface RateProfile {
   /** µs per request in the window, by thread name (thread-cpu.mts): on a CPU, and waiting for one. */
   threads: { ran: Record<string, number>; waited: Record<string, number> };
 }
-
-/** Seconds at the rate before the profiled window: the JIT's warm-up. */
-const WARM_UP_S = 5;
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
@@ -49,7 +46,7 @@ export async function profileAtRate(variants: Variant[], pinning: Pinning, logDi
     let requests: number;
     let threads: RateProfile['threads'];
     try {
-      await runFixedRate(launched.service.url, options.rate, WARM_UP_S);
+      await runFixedRate(launched.service.url, options.rate, RATE_WARM_UP_S);
       const pid = launched.service.process.pid!;
       const threadsBefore = threadTimes(pid);
       const fromUs = monotonicUs();
