@@ -44,6 +44,13 @@ describe('the export pipelines at shutdown', () => {
     assert.deepEqual(outcome.lost, { span: {}, 'log record': {} });
   });
 
+  it('a collector that failed just before the shutdown (one UNAVAILABLE) still gets every queued batch: none is dropped untried', () => {
+    // The batch in flight waits for its retry; the flush hands over four more behind it. Each gets its turn.
+    const outcome = shutDown({ spans: { count: 8000, answer: 'unavailable once, then after 10 ms', inFlightFirst: true }, logs: { count: 0, answer: 'after 10 ms' }, deadlineMs: 10_000 });
+    assert.equal(outcome.delivered.spans, 2048 + 8000);
+    assert.deepEqual(outcome.lost, { span: {}, 'log record': {} });
+  });
+
   it('log records a collector never takes are reported lost at the deadline, every one of them, not only the batch on its way', () => {
     const outcome = shutDown({ spans: { count: 0, answer: 'after 10 ms' }, logs: { count: 2000, answer: 'never' }, deadlineMs: 500 });
     assert.equal(outcome.delivered.logs, 0);

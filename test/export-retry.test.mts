@@ -112,10 +112,14 @@ describe('RetryingExporter: what it retries', () => {
     assert.deepEqual(timedOut.attempts.map((a) => a.exporter), [1, 2], 'a timed-out connection is not reused');
   });
 
-  it('a connection refused (network code) is retried; an unknown code-less error is not', async () => {
+  it('a connection refused or a name not found (network codes) is retried; an unknown code-less error is not', async () => {
     const refused = scripted({ outcomes: [failure('connect ECONNREFUSED', 'ECONNREFUSED'), SUCCESS] });
     await exportOnce(refused.retrying);
     assert.equal(refused.attempts.length, 2);
+    // A name that does not resolve (the collector's Service being recreated), as the OTLP/HTTP exporters report it.
+    const notFound = scripted({ outcomes: [failure('getaddrinfo ENOTFOUND otel-collector', 'ENOTFOUND'), SUCCESS] });
+    await exportOnce(notFound.retrying);
+    assert.equal(notFound.attempts.length, 2);
     const unknown = scripted({ outcomes: [failure('something else')] });
     await exportOnce(unknown.retrying);
     assert.equal(unknown.attempts.length, 1);
@@ -135,17 +139,44 @@ describe('RetryingExporter: the budget', () => {
     assert.ok(attempts.length >= 4, `retried while there was time: ${attempts.length} attempts`);
   });
 
-  it('at shutdown: a batch waiting for its retry gives up at once when export was failing', async () => {
-    const { retrying, attempts } = scripted({ outcomes: [UNAVAILABLE, SUCCESS] });
+  it('at shutdown: a batch waiting for its retry tries once more at once, and no more if the collector is still away', async () => {
+    for (const [second, expected] of [[SUCCESS, ExportResultCode.SUCCESS], [UNAVAILABLE, ExportResultCode.FAILED]] as const) {
+      const { retrying, attempts } = scripted({ outcomes: [UNAVAILABLE, second, SUCCESS] });
+      const results: ExportResult[] = [];
+      retrying.export(['item'], (result) => results.push(result));
+      mock.timers.tick(1);
+      await Promise.resolve();
+      assert.equal(retrying.inFlight, 1, 'waiting for its retry (1 s)');
+      retrying.stopRetryingAt(Date.now() + 10_000);
+      for (let i = 0; i < 5; i += 1) await Promise.resolve(); // the retry starts
+      mock.timers.tick(1); // and is answered
+      for (let i = 0; i < 5; i += 1) await Promise.resolve();
+      assert.deepEqual(results.map((r) => r.code), [expected]);
+      assert.equal(attempts.length, 2, 'one more attempt, at once, not after the backoff');
+      assert.equal(retrying.inFlight, 0);
+    }
+  });
+
+  it('an exporter that throws fails its batch, and the batch behind it still goes', async () => {
     const results: ExportResult[] = [];
-    retrying.export(['item'], (result) => results.push(result));
-    mock.timers.tick(1);
-    await Promise.resolve();
-    assert.equal(retrying.inFlight, 1);
-    retrying.stopRetryingAt(Date.now() + 10_000);
-    await Promise.resolve();
-    assert.deepEqual(results.map((r) => r.code), [ExportResultCode.FAILED]);
-    assert.equal(attempts.length, 1);
+    let calls = 0;
+    const retrying = new RetryingExporter<string>(
+      () => ({
+        export(_items: string[], done: (result: ExportResult) => void) {
+          calls += 1;
+          if (calls === 1) throw new RangeError('Maximum call stack size exceeded');
+          done(SUCCESS);
+        },
+        shutdown: async () => {},
+      }),
+      { attemptFailed: () => {}, attemptSucceeded: () => {} },
+      { budgetMs: 60_000, attemptTimeoutMs: 10_000, maxHeldItems: 1_000 },
+    );
+    retrying.export(['cyclic'], (result) => results.push(result));
+    retrying.export(['next'], (result) => results.push(result));
+    assert.deepEqual(results.map((r) => r.code), [ExportResultCode.FAILED, ExportResultCode.SUCCESS]);
+    assert.match(String(results[0]!.error), /RangeError/);
     assert.equal(retrying.inFlight, 0);
   });
+
 });

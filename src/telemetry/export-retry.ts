@@ -26,7 +26,9 @@ const JITTER = 0.2;
  */
 const RETRYABLE_GRPC = new Set([1, 4, 10, 11, 14, 15]);
 const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
-const RETRYABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+// The OTLP/HTTP exporters' own list (@opentelemetry/otlp-exporter-base 0.301,
+// http-transport-utils.ts, isHttpTransportNetworkErrorRetryable).
+const RETRYABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAVAILABLE = 14;
 /*
@@ -89,6 +91,7 @@ export class RetryingExporter<T> implements Exporter<T> {
   private retryUntil = Infinity;
   /** The last attempt failed in a way worth retrying: the collector is not taking data. */
   private collectorAway = false;
+  /** Retries waiting for their time: each wakes early if the shutdown's deadline comes first. */
   private readonly sleeping = new Set<() => void>();
   private pending = 0;
   private exporting = false;
@@ -122,11 +125,16 @@ export class RetryingExporter<T> implements Exporter<T> {
    * test/batch-processor.test.mts, "one batch at a time"). So while the
    * collector is away one batch waits and any further one is failed at once,
    * and the processor counts it lost; and never is more held than one flush
-   * hands over. The budget runs from here, as the processor's own timeout does.
+   * hands over. Not once the shutdown has begun: its flush hands over every
+   * queued batch at once, and each gets its turn, even after the collector
+   * failed once (test/export-pipeline.test.mts, "a collector that failed just
+   * before the shutdown"). The budget runs from here, as the processor's own
+   * timeout does.
    */
   export(items: T[], done: (result: ExportResult) => void): void {
     const giveUpAt = Date.now() + this.budget.budgetMs;
-    if (this.exporting && this.waiting.length > 0 && this.collectorAway) {
+    const shuttingDown = this.retryUntil !== Infinity;
+    if (this.exporting && this.waiting.length > 0 && this.collectorAway && !shuttingDown) {
       return done({ code: ExportResultCode.FAILED, error: new Error('export() called while the collector is away, a batch is exported and another waits: dropped') });
     }
     if (this.pending + items.length > this.budget.maxHeldItems) {
@@ -139,9 +147,15 @@ export class RetryingExporter<T> implements Exporter<T> {
 
   private start(items: T[], done: (result: ExportResult) => void, giveUpAt: number): void {
     this.exporting = true;
+    const finish = (result: ExportResult): void => {
+      this.pending -= items.length;
+      this.exporting = false;
+      this.waiting.shift()?.(); // before `done`, which may hand over a batch at once: that one waits behind it
+      done(result);
+    };
     const attempt = (backoffMs: number): void => {
       const exporter = this.exporter;
-      exporter.export(items, (result) => {
+      const answered = (result: ExportResult): void => {
         this.collectorAway = result.code !== ExportResultCode.SUCCESS && isRetryable(result.error);
         if (result.code === ExportResultCode.SUCCESS) {
           this.observer.attemptSucceeded();
@@ -153,14 +167,15 @@ export class RetryingExporter<T> implements Exporter<T> {
         this.observer.attemptFailed(result.error, retry ? retryInMs : undefined);
         if (needsFreshConnection(result.error)) this.renew(exporter);
         if (!retry) return finish(result);
-        void this.sleep(retryInMs).then((woken) => (woken ? attempt(Math.min(2 * backoffMs, MAX_BACKOFF_MS)) : finish(result)));
-      });
-    };
-    const finish = (result: ExportResult): void => {
-      this.pending -= items.length;
-      this.exporting = false;
-      this.waiting.shift()?.(); // before `done`, which may hand over a batch at once: that one waits behind it
-      done(result);
+        void this.sleep(retryInMs).then(() => attempt(Math.min(2 * backoffMs, MAX_BACKOFF_MS)));
+      };
+      try {
+        exporter.export(items, answered);
+      } catch (error) {
+        // The SDK's processors outlive an exporter that throws (a log body that cannot be
+        // serialized, say), and so must the batches behind this one: this batch fails.
+        answered({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
     };
     attempt(INITIAL_BACKOFF_MS);
   }
@@ -168,11 +183,12 @@ export class RetryingExporter<T> implements Exporter<T> {
   /**
    * For the shutdown: no retry starts after `deadline` (a Date.now() time),
    * and none at all if the collector was away at the last attempt (it is not
-   * waited for; one that just hiccups is). Batches waiting longer give up now.
+   * waited for; one that just hiccups is). A batch waiting for a retry later
+   * than that tries once more now, rather than give up untried.
    */
   stopRetryingAt(deadline: number): void {
     this.retryUntil = Math.min(this.retryUntil, this.collectorAway ? Date.now() : deadline);
-    for (const giveUp of this.sleeping) giveUp();
+    for (const wakeEarly of this.sleeping) wakeEarly();
   }
 
   forceFlush(): Promise<void> {
@@ -190,21 +206,20 @@ export class RetryingExporter<T> implements Exporter<T> {
     failed.shutdown().catch(() => {});
   }
 
-  /** Resolves true after `ms`, or false at once if the retry would start past the shutdown's deadline. */
-  private sleep(ms: number): Promise<boolean> {
+  /** Resolves after `ms`, or at once if the shutdown's deadline comes first: then the retry is the batch's last. */
+  private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wakeAt = Date.now() + ms;
-      const giveUp = () => {
-        if (wakeAt < this.retryUntil) return;
+      const wake = () => {
         clearTimeout(timer);
-        this.sleeping.delete(giveUp);
-        resolve(false);
+        this.sleeping.delete(wakeEarly);
+        resolve();
       };
-      const timer = setTimeout(() => {
-        this.sleeping.delete(giveUp);
-        resolve(true);
-      }, ms);
-      this.sleeping.add(giveUp);
+      const wakeEarly = () => {
+        if (wakeAt >= this.retryUntil) wake();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleeping.add(wakeEarly);
     });
   }
 }
