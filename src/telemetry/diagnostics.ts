@@ -39,7 +39,9 @@ export function routeDiagnostics(): void {
     return;
   }
   const raw = getStringFromEnv('OTEL_LOG_LEVEL');
-  const named = raw === undefined ? undefined : (DiagLogLevel[raw.trim().toUpperCase() as keyof typeof DiagLogLevel] as DiagLogLevel | undefined);
+  // A name only: the enum also maps numbers back to names (DiagLogLevel['60'] is 'INFO'), which is no level.
+  const level: unknown = raw === undefined ? undefined : DiagLogLevel[raw.trim().toUpperCase() as keyof typeof DiagLogLevel];
+  const named = typeof level === 'number' ? (level as DiagLogLevel) : undefined;
   const details = (args: unknown[]) => (args.length > 0 ? { args: args.map((arg) => (arg instanceof Error ? arg.message : arg)) } : {});
   const logger: DiagLogger = {
     error: (message, ...args) => report('error', message, details(args)),
