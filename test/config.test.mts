@@ -101,6 +101,17 @@ describe('the kit\'s OTLP settings', () => {
     assert.equal(value.destination, 'http://c:4318 (OTEL_EXPORTER_OTLP_ENDPOINT)');
   });
 
+  it('a bad gRPC endpoint for the signal counts as unset: the shared one applies, given to the exporter explicitly', () => {
+    const { value, warnings } = withEnvironment(
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://collector:4317', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.monitoring:4317' },
+      () => settings.otlpExportSettings('traces'),
+    );
+    assert.equal(value.url, 'http://collector.monitoring:4317');
+    assert.equal(value.destination, 'http://collector.monitoring:4317 (OTEL_EXPORTER_OTLP_ENDPOINT)');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /ignoring OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="ftp:\/\/collector:4317".*using OTEL_EXPORTER_OTLP_ENDPOINT$/);
+  });
+
   it('the signal\'s own variables win over the shared ones', () => {
     const { value } = withEnvironment(
       { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '2000' },

@@ -119,13 +119,24 @@ function readProtocol(name: string): OtlpProtocol | undefined {
 const GRPC_URL = /^https?:\/\/[^/]/;
 const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d+)?$/i;
 
+/**
+ * The signal's endpoint variable, else the shared one, else the default. A
+ * gRPC endpoint the exporter would throw on or misread is a warning and
+ * counts as unset, as the specification says of invalid values: the next one
+ * applies, passed explicitly so that the exporter does not read the bad one.
+ */
 function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | undefined; destination: string } {
-  const name = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT'].find((n) => getStringFromEnv(n) !== undefined);
   const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/v1/${signal}`;
-  if (name === undefined) return { url: fallback, destination: fallback };
-  const raw = getStringFromEnv(name)!.trim();
-  if (protocol !== 'grpc' || (GRPC_URL.test(raw) && URL.canParse(raw)) || HOST_AND_PORT.test(raw)) return { url: undefined, destination: `${raw} (${name})` };
-  diag.warn(`ignoring ${name}="${raw}": over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port; using ${fallback}`);
+  const set = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT']
+    .map((name) => ({ name, raw: getStringFromEnv(name)?.trim() }))
+    .filter((candidate): candidate is { name: string; raw: string } => candidate.raw !== undefined);
+  for (const [index, { name, raw }] of set.entries()) {
+    if (protocol !== 'grpc' || (GRPC_URL.test(raw) && URL.canParse(raw)) || HOST_AND_PORT.test(raw)) {
+      return { url: index === 0 ? undefined : raw, destination: `${raw} (${name})` };
+    }
+    const next = set[index + 1]?.name ?? fallback;
+    diag.warn(`ignoring ${name}="${raw}": over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port; using ${next}`);
+  }
   return { url: fallback, destination: fallback };
 }
 
