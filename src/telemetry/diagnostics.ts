@@ -24,6 +24,17 @@ export function report(level: ReportLevel, message: string, fields: Record<strin
 const REPORTED_BY_MONITOR = /^Dropped \d+ (spans|logs) because maxQueueSize reached/;
 
 let installed: { logger: DiagLogger; level: DiagLogLevel } | undefined;
+let saidAlready = false;
+
+/** Runs `make` with the SDK's warnings left out: what it would say was said when the same thing was made the first time. */
+export function withoutRepeatedWarnings<T>(make: () => T): T {
+  saidAlready = true;
+  try {
+    return make();
+  } finally {
+    saidAlready = false;
+  }
+}
 
 /**
  * The SDK's own messages (OTEL_LOG_LEVEL) as report lines. The default is
@@ -46,7 +57,7 @@ export function routeDiagnostics(): void {
   const logger: DiagLogger = {
     error: (message, ...args) => report('error', message, details(args)),
     warn: (message, ...args) => {
-      if (!REPORTED_BY_MONITOR.test(message)) report('warn', message, details(args));
+      if (!saidAlready && !REPORTED_BY_MONITOR.test(message)) report('warn', message, details(args));
     },
     info: (message, ...args) => report('info', message, details(args)),
     debug: (message, ...args) => report('debug', message, details(args)),

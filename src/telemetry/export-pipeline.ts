@@ -1,5 +1,6 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { settleBy } from './deadline';
+import { withoutRepeatedWarnings } from './diagnostics';
 import { ExportMonitor } from './export-monitor';
 import { RetryingExporter, type Exporter } from './export-retry';
 import type { BatchSettings, KitExporters, OtlpExportSettings } from './settings';
@@ -41,7 +42,13 @@ export interface ExportPipeline<P> {
  */
 export function buildExportPipeline<T, P>(signal: Signal<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
   const monitor = new ExportMonitor(signal.what, settings.destination, reportIntervalMs);
-  const retrying = new RetryingExporter<T>(() => signal.otlpExporter(settings), monitor, {
+  let made = false;
+  const makeExporter = () => {
+    if (made) return withoutRepeatedWarnings(() => signal.otlpExporter(settings)); // a fresh one after a lost connection reads the same OTEL_EXPORTER_OTLP_*
+    made = true;
+    return signal.otlpExporter(settings);
+  };
+  const retrying = new RetryingExporter<T>(makeExporter, monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,
     attemptTimeoutMs: settings.attemptTimeoutMillis,
     maxHeldItems: settings.batch.maxQueueSize + settings.batch.maxExportBatchSize,
