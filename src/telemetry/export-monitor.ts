@@ -8,7 +8,8 @@ type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
  * Makes lost spans or log records visible without flooding the log: one line
  * when export starts failing, one when the queue overflows, then one summary
  * per interval of what else was lost and why, and one line when export
- * recovers; the counts on these lines add up to everything lost.
+ * recovers. The counts on the first three kinds add up to everything lost;
+ * the recovery line repeats the total of those from while export failed.
  *
  * The counts come from the batch processor itself: its self-observability
  * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`

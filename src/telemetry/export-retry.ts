@@ -82,7 +82,8 @@ export interface RetryBudget {
  * asks: the 0.301 gRPC exporters do not retry at all, and the HTTP ones only
  * within one export timeout (test/reliability.test.mts, "a collector that
  * starts late", over both). The batch processor waits for the export
- * meanwhile, so new data waits in its queue, and only a full queue drops. A
+ * meanwhile, so new data waits in its queue, and a full queue drops (as do
+ * batches the processor hands over beside the one under way, see export()). A
  * retry starts only if it would end within the budget, and not past the
  * shutdown's deadline (see stopRetryingAt).
  */

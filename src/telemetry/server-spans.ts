@@ -29,7 +29,7 @@ const REDACTED_QUERY_KEYS = ['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signa
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
 /** A Host header (or Forwarded host): a name or IPv4 address, or an IPv6 address in brackets, then an optional port. */
 const HOST = /^(?:\[(?<ipv6>[^\]]+)\]|(?<name>[^:[\]]+))(?::(?<port>[^:]*))?$/;
-/** error.type of a request whose client closed the connection before the whole answer was sent. */
+/** error.type of a request whose connection closed before the whole answer was sent (the client left, or the shutdown cut it). */
 export const CLIENT_LEFT = 'aborted';
 
 type Request = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
@@ -195,10 +195,11 @@ function serverAddress(value: string | undefined, scheme: string): { address?: s
 }
 
 /**
- * Route, name and status once the response is done or the client has gone.
- * A 5xx is an error of the server span; so is a client that left before the
- * whole answer was sent (error.type `aborted`), with the status code when it
- * had been sent. An error the app recorded on this span (recordError) keeps
+ * Route, name and status once the response is done or the connection has
+ * gone. A 5xx is an error of the server span; so is a connection that closed
+ * before the whole answer was sent (error.type `aborted`: the client left, or
+ * the server cut it when its shutdown's grace ran out), with the status code
+ * when it had been sent. An error the app recorded on this span (recordError) keeps
  * its description.
  */
 function endServerSpan(span: Span, request: Request, response: ServerResponse, method: string): void {
@@ -215,7 +216,7 @@ function endServerSpan(span: Span, request: Request, response: ServerResponse, m
   if (serverError) span.setAttribute(ATTR_ERROR_TYPE, String(response.statusCode));
   if (!response.writableFinished) {
     if (!serverError) span.setAttribute(ATTR_ERROR_TYPE, CLIENT_LEFT);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the whole response was sent' });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'the connection closed before the whole response was sent' });
   } else if (serverError && !hasRecordedError(span)) {
     span.setStatus({ code: SpanStatusCode.ERROR });
   }

@@ -45,8 +45,9 @@ export interface OtlpExportSettings {
  * to 2048 spans (~0.6 MB, under gRPC's 4 MiB) lost 0.6–0.7% of the spans where
  * the specification's 512 lost 2.8–6.6%, and a queue of 16384 (~30 MB at most)
  * rode out the rest where 8192 lost 0.1–0.5%. Retries stop within the export
- * timeout, so the batch under way rides out a collector restart of up to 60 s
- * (spans that end meanwhile wait in the queue until it is full). A pod with a small memory
+ * timeout, so the batch under way rides out a collector restart of up to about
+ * 50 s (no attempt starts that could end past the 60 s; one takes up to 10 s),
+ * and spans that end meanwhile wait in the queue until it is full. A pod with a small memory
  * limit saturates far lower and sets the queue back to 2048 with
  * OTEL_BSP_MAX_QUEUE_SIZE (k8s/base/app/users.yaml says why).
  */
