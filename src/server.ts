@@ -67,10 +67,11 @@ function responsesClosed(timeoutMs: number): Promise<void> {
 
 /**
  * Stop taking requests, let those in flight finish (within the grace
- * period), flush every span, log record and error (within
- * TELEMETRY_FLUSH_MS), exit 0. Nothing here waits on stdout for longer than
- * STDOUT_FLUSH_MS, so the whole shutdown ends within `deadline_ms`, which the
- * pod's terminationGracePeriodSeconds must exceed. A second signal exits at once.
+ * period, then CONNECTIONS_CLOSE_MS for the connections it cut), flush every
+ * span, log record and error (within TELEMETRY_FLUSH_MS), exit 0. Nothing
+ * here waits on stdout for longer than STDOUT_FLUSH_MS, so the whole shutdown
+ * ends within `deadline_ms`, the sum, which the pod's
+ * terminationGracePeriodSeconds must exceed. A second signal exits at once.
  */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (!ready) {
@@ -78,7 +79,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     return exit(1);
   }
   ready = false;
-  const deadlineMs = config.shutdownGraceMs + TELEMETRY_FLUSH_MS + STDOUT_FLUSH_MS;
+  const deadlineMs = config.shutdownGraceMs + CONNECTIONS_CLOSE_MS + TELEMETRY_FLUSH_MS + STDOUT_FLUSH_MS;
   logger.info({ signal, deadline_ms: deadlineMs }, 'shutting down');
   // The hard deadline, whatever hangs (stderr: written at once, unlike the log lines).
   setTimeout(() => {
