@@ -42,11 +42,13 @@ export interface ExportPipeline<P> {
  */
 export function buildExportPipeline<T, P>(signal: Signal<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
   const monitor = new ExportMonitor(signal.what, settings.destination, reportIntervalMs);
+  // RetryingExporter makes a fresh exporter after a lost connection; it reads the same
+  // OTEL_EXPORTER_OTLP_* again, and whatever it has to say about them the first one said.
   let made = false;
   const makeExporter = () => {
-    if (made) return withoutRepeatedWarnings(() => signal.otlpExporter(settings)); // a fresh one after a lost connection reads the same OTEL_EXPORTER_OTLP_*
+    const exporter = made ? withoutRepeatedWarnings(() => signal.otlpExporter(settings)) : signal.otlpExporter(settings);
     made = true;
-    return signal.otlpExporter(settings);
+    return exporter;
   };
   const retrying = new RetryingExporter<T>(makeExporter, monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,
