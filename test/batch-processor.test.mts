@@ -45,7 +45,9 @@ function heldExporter() {
 /** What the processor reads of a finished span: sampled, and a resource with nothing pending. */
 const span = { spanContext: () => ({ traceFlags: 1 }), resource: { asyncAttributesPending: false } } as unknown as ReadableSpan;
 
-const BATCH = { maxExportBatchSize: 10, maxQueueSize: 1_000, scheduledDelayMillis: 60_000, exportTimeoutMillis: 60_000 };
+// The processor times out an export it handed over after exportTimeoutMillis; an export the test holds keeps
+// the test process alive until then, so 2 s rather than a minute (each test takes milliseconds).
+const BATCH = { maxExportBatchSize: 10, maxQueueSize: 1_000, scheduledDelayMillis: 60_000, exportTimeoutMillis: 2_000 };
 
 /** A full batch of finished spans: the processor exports it at once unless it thinks an export is running. */
 function fillBatch(processor: BatchSpanProcessor): void {
