@@ -43,3 +43,11 @@ test('a round whose base slice is missing gives no ratio, and a slice not sustai
   assert.equal(traced!.slices, 2);
   assert.equal(traced!.allSustained, false);
 });
+
+test('only a variant that records every trace has a count of spans to expect (a head sampler records a random share)', async () => {
+  const { VARIANTS, experimentVariants, samplesEveryTrace } = await import('../bench/lib/variants.mts');
+  assert.equal(samplesEveryTrace(VARIANTS.find((v) => v.key === 'traced')!), true);
+  const [sampled, sampledWithoutLogs] = experimentVariants(new URL('../bench/candidates-sampling.json', import.meta.url).pathname);
+  assert.equal(samplesEveryTrace(sampled!), false);
+  assert.equal(samplesEveryTrace(sampledWithoutLogs!), false);
+});

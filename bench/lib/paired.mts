@@ -17,7 +17,7 @@ import { profileAtRate, stagesTable, threadsTable } from './rate-profile.mts';
 import { startReceiver, type Receiver } from './receivers.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { PATHS, RESULTS, resultStamp, settings } from './settings.mts';
-import type { Variant } from './variants.mts';
+import { samplesEveryTrace, type Variant } from './variants.mts';
 
 interface PairedOptions {
   rounds: number;
@@ -147,7 +147,8 @@ function perSecond(line: DiagnosticsLine): StallsPerSecond {
 
 async function spanLoss(subject: Running): Promise<{ key: string; expected: number; received: number; lost: number }> {
   const { receiver, variant } = subject;
-  if (!receiver) return { key: variant.key, expected: 0, received: 0, lost: 0 };
+  // A head sampler records a random share of the traces: there is no count to expect.
+  if (!receiver || !samplesEveryTrace(variant)) return { key: variant.key, expected: 0, received: 0, lost: 0 };
   const after = await receiver.metrics.settle({ quietMs: variant.flushQuietMs, maxMs: 60_000, atLeast: subject.receivedBefore + subject.spansExpected });
   const received = after.acceptedSpans - subject.receivedBefore;
   return { key: variant.key, expected: subject.spansExpected, received, lost: Math.max(0, subject.spansExpected - received) };

@@ -149,3 +149,9 @@ export function experimentVariants(file: string): Variant[] {
     };
   });
 }
+
+/** Whether every trace is recorded (the default sampler, or always_on): only then is the count of spans to expect known. */
+export function samplesEveryTrace(variant: Variant): boolean {
+  const sampler = variant.spec('http://127.0.0.1:4317').env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  return sampler === undefined || sampler === '' || sampler === 'always_on' || sampler === 'parentbased_always_on';
+}
