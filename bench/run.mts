@@ -53,7 +53,6 @@ async function main(): Promise<void> {
   const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];
   const variants = [...VARIANTS.filter((v) => !only || only.includes(v.key)), ...experiments.filter((v) => !only || only.includes(v.key) || only.includes('experiments'))];
   if (settings.paired) return runPaired(variants, pinning, settings.paired);
-  const profiled = option('cpu-prof') ? (typeof option('cpu-prof-variants') === 'string' ? String(option('cpu-prof-variants')).split(',') : ['untraced', 'traced']) : [];
 
   const date = new Date();
   const stamp = resultStamp(date);
@@ -77,7 +76,7 @@ async function main(): Promise<void> {
   }
 
   const profiles: ProfileSummary[] = [];
-  for (const key of profiled) {
+  for (const key of settings.cpuProfiled) {
     const variant = [...VARIANTS, ...experiments].find((v) => v.key === key);
     if (!variant) throw new Error(`--cpu-prof: no variant "${key}"`);
     const name = `${stamp}-${key}.cpuprofile`;

@@ -83,6 +83,8 @@ function soakSeconds(): number | undefined {
 }
 
 const fixedRate = numberOption('fixed-rate', 1000, 1000);
+/** `--cpu-prof[=a,b]`: the variants to profile (untraced and traced unless named). */
+const cpuProfiled = option('cpu-prof') ? String(option('cpu-prof-variants') ?? 'untraced,traced').split(',') : [];
 const soakS = soakSeconds();
 
 export const settings = {
@@ -108,10 +110,12 @@ export const settings = {
         sliceS: numberOption('slice-seconds', 2, 5),
         rate: fixedRate,
         // With --cpu-prof: these variants profiled at the rate after the rounds (bench/lib/rate-profile.mts).
-        profiled: option('cpu-prof') ? String(option('cpu-prof-variants') ?? 'untraced,traced').split(',') : [],
+        profiled: cpuProfiled,
         profileS: numberOption('profile-seconds', 5, 30),
       }
     : undefined,
+  /** `--cpu-prof`: the variants profiled, each in a run of its own (a saturation run; with --paired, at the rate). */
+  cpuProfiled,
   /** `--pod-cpu=1000`: the pod-shaped variants' CPU quota in millicores instead of the Deployment's. */
   podCpuMillis: option('pod-cpu') === undefined ? undefined : Math.round(numberOption('pod-cpu', 0, 0)),
   /** The soak (bench/lib/soak.mts), when --soak is given: its length, rate, and how often it samples. */
