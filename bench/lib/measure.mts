@@ -1,5 +1,4 @@
 import { closedLoop, summarize, type LoadSummary } from '../../harness/load.mts';
-import { freePort } from '../../harness/loopback.mts';
 import { rssMiB } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
 import type { ReceiverCounts } from './collector-metrics.mts';
@@ -7,7 +6,7 @@ import { runFixedRate, type RateRun } from './fixed-rate.mts';
 import { launch } from './launch.mts';
 import type { PodLimits, PodMemory } from './pod-cgroup.mts';
 import type { Pinning } from './pinning.mts';
-import { startReceiver } from './receivers.mts';
+import { exportEndpoint, startReceiver } from './receivers.mts';
 import { insideFigures, type InsideFigures, type ServiceDiagnostics } from './service-diagnostics.mts';
 import { readReports, type ServiceReports } from './service-reports.mts';
 import { PATHS, settings } from './settings.mts';
@@ -79,7 +78,7 @@ export async function measure(
 ): Promise<VariantResult> {
   const notes: string[] = [];
   const receiver = await startReceiver(variant, pinning);
-  const endpoint = receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
+  const endpoint = await exportEndpoint(receiver);
   const name = `${variant.key}${options.nodeFlags ? '-profiled' : ''}`;
   // A profiled run is for the profile alone: nothing else in the process.
   const launched = await launch(variant, endpoint, pinning, { name, logDir, nodeFlags: options.nodeFlags, diagnostics: settings.diagnostics && !options.nodeFlags }).catch(async (error: unknown) => {

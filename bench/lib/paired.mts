@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../harness/loopback.mts';
 import { ROOT } from '../../harness/service.mts';
 import { percentile } from '../../harness/stats.mts';
 import { calibrate, expectedItems } from './calibration.mts';
@@ -14,7 +13,7 @@ import { roundOrder, summarizePaired, type PairedVariantSummary, type Slice, typ
 import type { Pinning } from './pinning.mts';
 import { podCgroupsMissing, removeStaleCgroups } from './pod-cgroup.mts';
 import { profileAtRate, stagesTable, threadsTable } from './rate-profile.mts';
-import { startReceiver, type Receiver } from './receivers.mts';
+import { exportEndpoint, startReceiver, type Receiver } from './receivers.mts';
 import type { DiagnosticsLine } from './service-diagnostics.mts';
 import { PATHS, RESULTS, resultStamp, settings } from './settings.mts';
 import { samplesEveryTrace, type Variant } from './variants.mts';
@@ -105,7 +104,7 @@ export async function runPaired(variants: Variant[], pinning: Pinning, options: 
 
 async function start(variant: Variant, pinning: Pinning, logDir: string, rate: number): Promise<Running> {
   const receiver = await startReceiver(variant, pinning);
-  const endpoint = receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
+  const endpoint = await exportEndpoint(receiver);
   const launched = await launch(variant, endpoint, pinning, { name: variant.key, logDir, diagnostics: settings.diagnostics });
   const { spansPerRequest } = await calibrate(launched.service.url, receiver?.metrics, variant);
   await runFixedRate(launched.service.url, rate, RATE_WARM_UP_S);

@@ -1,11 +1,10 @@
 import { basename, join } from 'node:path';
-import { freePort } from '../../harness/loopback.mts';
 import { readStageTimes, REST, type StageTimes } from './cpu-stages.mts';
 import { RATE_WARM_UP_S, runFixedRate } from './fixed-rate.mts';
 import { launch } from './launch.mts';
 import { markdownTable } from './markdown.mts';
 import type { Pinning } from './pinning.mts';
-import { startReceiver } from './receivers.mts';
+import { exportEndpoint, startReceiver } from './receivers.mts';
 import { threadTimes, threadTimesPerRequest } from './thread-cpu.mts';
 import { RESULTS } from './settings.mts';
 import type { Variant } from './variants.mts';
@@ -35,12 +34,15 @@ export async function profileAtRate(variants: Variant[], pinning: Pinning, logDi
   for (const variant of variants) {
     const file = join(RESULTS, `${stamp}-${variant.key}-at-${options.rate}.cpuprofile`);
     const receiver = await startReceiver(variant, pinning);
-    const endpoint = receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
+    const endpoint = await exportEndpoint(receiver);
     const launched = await launch(variant, endpoint, pinning, {
       name: `${variant.key}-profiled`,
       logDir,
       diagnostics: false,
       nodeFlags: ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', basename(file)],
+    }).catch(async (error: unknown) => {
+      await receiver?.stop();
+      throw error;
     });
     let window: { fromUs: number; toUs: number };
     let requests: number;

@@ -1,4 +1,5 @@
 import { Collector } from '../../harness/collector.mts';
+import { freePort } from '../../harness/loopback.mts';
 import { CollectorMetrics, type SpanCounter } from './collector-metrics.mts';
 import { CountingSink } from './counting-sink.mts';
 import { deprioritize, pin, type Pinning } from './pinning.mts';
@@ -42,4 +43,9 @@ export function startReceiver(variant: Variant, pinning: Pinning): Promise<Recei
   if (variant.exportTo === 'collector') return startCollector(pinning, variant.protocol);
   if (variant.exportTo === 'sink') return startSink(pinning, variant.protocol);
   return undefined;
+}
+
+/** Where the service exports: to its receiver, or to a port where nothing listens (collector down, or untraced). */
+export async function exportEndpoint(receiver: Receiver | undefined): Promise<string> {
+  return receiver ? receiver.endpoint : `http://127.0.0.1:${await freePort()}`;
 }
