@@ -31,8 +31,7 @@ export const STAGES: StageRule[] = [
   { stage: 'log export: OTLP serializer', matches: inPackage('/otlp-transformer/dist/logs/') },
   {
     stage: 'export: gRPC, HTTP/2 and retries',
-    matches: (frame) =>
-      inPackage('/@grpc/', '/otlp-exporter-base/', '/otlp-grpc-exporter-base/', '/exporter-trace-otlp', '/exporter-logs-otlp', '/dist/telemetry/export-', 'node:internal/http2/', 'node:http2')(frame),
+    matches: inPackage('/@grpc/', '/otlp-exporter-base/', '/otlp-grpc-exporter-base/', '/exporter-trace-otlp', '/exporter-logs-otlp', '/dist/telemetry/export-', 'node:internal/http2/', 'node:http2'),
   },
   { stage: 'batch processors (queue, timers)', matches: inPackage('/sdk-trace/dist/export/', '/sdk-logs/dist/export/') },
   { stage: 'self-observability metrics', matches: inPackage('/sdk-metrics/') },
@@ -61,12 +60,12 @@ function isWrapper(frame: Frame): boolean {
   return RUNS_APPLICATION_CODE.has(frame.functionName) && (frame.url.includes('@opentelemetry/') || frame.url.startsWith('node:'));
 }
 
-export function stageOf(stack: Frame[], rules: StageRule[] = STAGES): string {
+export function stageOf(stack: Frame[]): string {
   // stack[0] is the sampled frame, the last one the root.
   for (let i = 0; i < stack.length; i += 1) {
     const frame = stack[i]!;
     if (i > 0 && isWrapper(frame)) return REST;
-    const rule = rules.find((r) => r.matches(frame));
+    const rule = STAGES.find((r) => r.matches(frame));
     if (rule) return rule.stage;
   }
   return REST;
