@@ -12,7 +12,7 @@ import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
-import { Collector } from '../harness/collector.mts';
+import { COLLECTOR_CONFIG, Collector } from '../harness/collector.mts';
 import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../harness/export-reports.mts';
 import { closedLoop, type Answer } from '../harness/load.mts';
 import { freePort } from '../harness/loopback.mts';
@@ -139,9 +139,54 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     }
   });
 
-  it('is unaffected when the collector refuses data (RESOURCE_EXHAUSTED, as when its memory_limiter refuses)', async () => {
-    // The stand-in answers as an overloaded collector does; forcing the real
-    // memory_limiter would need the collector's memory capped by a cgroup.
+  it("keeps serving while the real collector's memory_limiter refuses, retries, and delivers once it accepts again", async () => {
+    // The shipped config, with memory_limiter's limit below what the collector itself uses: it refuses
+    // everything, as it does when a pod nears its memory limit. The receiver answers UNAVAILABLE
+    // ("data refused due to high memory usage"): a retryable refusal (otlpreceiver/internal/errors,
+    // GetStatusFromError; the memory_limiter README: "the receivers ... should retry").
+    const refuseAll = 'yaml:processors::memory_limiter: {check_interval: 100ms, limit_mib: 2, spike_limit_mib: 1}';
+    const sentry = await SentryIngest.start();
+    const grpcPort = await freePort();
+    let collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort, configs: [COLLECTOR_CONFIG, refuseAll] });
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
+    try {
+      const traces: string[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        const { traceparent, traceId } = newTraceparent();
+        traces.push(traceId);
+        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+      }
+      const [line] = await waitFor(() => (service.logs.some(failing) ? service.logs.filter(failing) : undefined), 'the refusal to be reported');
+      assert.match(String(line!.error), /UNAVAILABLE: data refused due to high memory usage/);
+      assert.equal(line!.retrying, true, 'UNAVAILABLE is retried');
+
+      const refusing = await closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 10_000 }], durationMs: 2_000 });
+      assert.equal(refusing.failures, 0, refusing.failureMessages.join('; '));
+      assert.deepEqual([...new Set(refusing.answers.map((a) => a.status))], [200]);
+      assert.equal(service.process.exitCode, null);
+
+      // Its memory back under the limit (here: the limit as shipped), on the same port.
+      await collector.stop();
+      collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
+      const logsOf = (id: string) => sentry.logs.filter((log) => log.traceId === id);
+      await sentry.waitFor(
+        () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === LOG_RECORDS_OF_USERS_123) || undefined,
+        'every span and log record of the requests made before the load, retried until the collector accepted them',
+        30_000,
+      );
+      await waitFor(() => service.logs.find(recovered), 'the recovery to be reported');
+      assert.equal(service.logs.filter(failing).length, 1, 'the refusal was reported once');
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await collector.stop();
+      await sentry.close();
+    }
+  });
+
+  it('is unaffected when the collector refuses data without retry information (RESOURCE_EXHAUSTED)', async () => {
+    // The stand-in answers as a gRPC server does to a message over its size limit (grpc-go:
+    // "received message larger than max", RESOURCE_EXHAUSTED), which the OTLP specification
+    // says not to retry unless the answer carries RetryInfo.
     const receiver = await OtlpReceiver.start();
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
     const load = (durationMs: number) => closedLoop({ baseUrl: service.url, pools: [{ paths: PATHS, connections: 16, requests: 40_000 }], durationMs });
