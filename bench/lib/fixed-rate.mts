@@ -36,7 +36,7 @@ export async function runFixedRate(baseUrl: string, rate: number, seconds: numbe
   const why = [
     `${load.rps.toFixed(0)} of ${rate} req/s answered`,
     ...(load.cutOff ? [`cut off at its deadline with ${Math.round(rate * seconds) - load.responses - load.errors} unanswered`] : []),
-    ...(failed ? [`${failed} failed`] : []),
+    ...(failed ? [`${failed} failed (${[...new Set(run.failureMessages)].join('; ') || 'not 2xx'})`] : []),
   ].join(', ');
   return { load, answers: run.answers, rate, achievedRps: load.rps, sustained, note: sustained ? undefined : `not sustained: ${why}` };
 }
