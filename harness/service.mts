@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from './loopback.mts';
 import { ManagedProcess, stopProcess } from './process.mts';
+import { newTraceparent } from './traces.mts';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -120,6 +121,18 @@ export class Service extends ManagedProcess {
 
   get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(`${this.url}${path}`, { headers });
+  }
+
+  /** `count` GETs of `path`, one after another, each in a trace of its own; each must answer 200. Their trace ids. */
+  async getInNewTraces(path: string, count: number): Promise<string[]> {
+    const traceIds: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const { traceparent, traceId } = newTraceparent();
+      const { status } = await this.get(path, { traceparent });
+      if (status !== 200) throw new Error(`GET ${path} answered ${status}, not 200`);
+      traceIds.push(traceId);
+    }
+    return traceIds;
   }
 
   /** Stops it, then waits (up to 5 s) until its output is all in the output file. */

@@ -330,12 +330,7 @@ describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing double
     sentry.rateLimit('traces', 2, 1);
     sentry.rateLimit('logs', 2, 1);
     try {
-      const traceIds: string[] = [];
-      for (let i = 0; i < 3; i += 1) {
-        const { traceparent, traceId } = newTraceparent();
-        traceIds.push(traceId);
-        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
-      }
+      const traceIds = await service.getInNewTraces('/users/123', 3);
       const inTraces = <T extends { traceId: string }>(items: T[]) => items.filter((item) => traceIds.includes(item.traceId));
       // Per request: 4 spans; 3 log lines of the service, 3 events and 1 exception.
       await sentry.waitFor(() => (inTraces(sentry.spans).length >= 12 && inTraces(sentry.logs).length >= 21 ? true : undefined), 'every span and log', 30_000);

@@ -38,6 +38,10 @@ const LOG_RECORDS_OF_USERS_123 = 7;
 // The lines src/export-monitor.ts writes; the counts on them add up to every span lost.
 const { failing, loss: dropReport, recovered } = SPAN_REPORTS;
 
+/** Every span and log record of these /users/123 traces is at the Sentry stand-in. */
+const arrivedWhole = (sentry: SentryIngest, traces: string[]) =>
+  traces.every((id) => sentry.trace(id).length === SPANS_OF['/users/123']!.length && sentry.logs.filter((log) => log.traceId === id).length === LOG_RECORDS_OF_USERS_123);
+
 /** Each request carries its own traceparent, so its spans can be found. */
 const traced = (_i: number) => {
   const { traceparent, traceId } = newTraceparent();
@@ -150,12 +154,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     let collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort, configs: [COLLECTOR_CONFIG, refuseAll] });
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, ...FAST_EXPORT });
     try {
-      const traces: string[] = [];
-      for (let i = 0; i < 10; i += 1) {
-        const { traceparent, traceId } = newTraceparent();
-        traces.push(traceId);
-        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
-      }
+      const traces = await service.getInNewTraces('/users/123', 10);
       const [line] = await waitFor(() => (service.logs.some(failing) ? service.logs.filter(failing) : undefined), 'the refusal to be reported');
       assert.match(String(line!.error), /UNAVAILABLE: data refused due to high memory usage/);
       assert.equal(line!.retrying, true, 'UNAVAILABLE is retried');
@@ -168,9 +167,8 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       // Its memory back under the limit (here: the limit as shipped), on the same port.
       await collector.stop();
       collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
-      const logsOf = (id: string) => sentry.logs.filter((log) => log.traceId === id);
       await sentry.waitFor(
-        () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === LOG_RECORDS_OF_USERS_123) || undefined,
+        () => arrivedWhole(sentry, traces) || undefined,
         'every span and log record of the requests made before the load, retried until the collector accepted them',
         30_000,
       );
@@ -236,20 +234,13 @@ describe('a collector that starts late', { timeout: 120_000 }, () => {
     let collector: Collector | undefined;
     try {
       const started = Date.now();
-      const traces: string[] = [];
-      for (let i = 0; i < 10; i += 1) {
-        const { traceparent, traceId } = newTraceparent();
-        traces.push(traceId);
-        assert.equal((await service.get('/users/123', { traceparent })).status, 200);
-      }
+      const traces = await service.getInNewTraces('/users/123', 10);
       await waitFor(() => service.logs.find(failing), 'the failing export to be reported');
       // The scenario itself, not a guess at timing: the collector comes 20 s after the service.
       await sleep(20_000 - (Date.now() - started));
       collector = await Collector.start(sentry.collectorEnv(), { grpc: grpcPort });
 
-      const logsOf = (id: string) => sentry.logs.filter((log) => log.traceId === id);
-      const complete = () => traces.every((id) => sentry.trace(id).length === 4 && logsOf(id).length === LOG_RECORDS_OF_USERS_123);
-      await sentry.waitFor(() => complete() || undefined, 'every span and log record of the 10 requests', 30_000);
+      await sentry.waitFor(() => arrivedWhole(sentry, traces) || undefined, 'every span and log record of the 10 requests', 30_000);
       assert.ok(sentry.logs.some((log) => log.body === 'listening'), 'the first record of all, written at start');
       assert.deepEqual(service.logs.filter(dropReport).concat(service.logs.filter(LOG_RECORD_REPORTS.loss)), [], 'nothing dropped');
       for (const what of ['span', 'log record']) {
