@@ -144,10 +144,11 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
   });
 
   it("keeps serving while the real collector's memory_limiter refuses, retries, and delivers once it accepts again", async () => {
-    // The shipped config, with memory_limiter's limit below what the collector itself uses: it refuses
-    // everything, as it does when a pod nears its memory limit. The receiver answers UNAVAILABLE
-    // ("data refused due to high memory usage"): a retryable refusal (otlpreceiver/internal/errors,
-    // GetStatusFromError; the memory_limiter README: "the receivers ... should retry").
+    // The shipped config, with memory_limiter's limit below what the collector itself uses (limit_mib
+    // "takes precedence over the percentage"): it refuses everything, as it does when a pod nears its
+    // memory limit. The receiver answers UNAVAILABLE ("data refused due to high memory usage"), a
+    // retryable refusal (otlpreceiver/internal/errors, GetStatusFromError; the memory_limiter README:
+    // "When receivers see this error they are expected to retry sending the same data").
     const refuseAll = 'yaml:processors::memory_limiter: {check_interval: 100ms, limit_mib: 2, spike_limit_mib: 1}';
     const sentry = await SentryIngest.start();
     const grpcPort = await freePort();
