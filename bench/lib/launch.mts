@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Service } from '../../harness/service.mts';
-import { PodCgroup, deploymentLimits } from './pod-cgroup.mts';
+import { PodCgroup, deploymentLimits, tuningOf } from './pod-cgroup.mts';
 import type { Pinning } from './pinning.mts';
 import { DIAGNOSTICS_PRELOAD, ServiceDiagnostics } from './service-diagnostics.mts';
 import { settings } from './settings.mts';
@@ -37,7 +37,9 @@ export async function launch(variant: Variant, endpoint: string, pinning: Pinnin
   const spec = variant.spec(endpoint);
   const diagnosticsFile = join(options.logDir, `${options.name}.diagnostics.jsonl`);
   const nodeArgs = [...(options.nodeFlags ?? []), ...(options.diagnostics ? withPreload(spec.nodeArgs, DIAGNOSTICS_PRELOAD) : spec.nodeArgs)];
-  const cgroup = variant.pod ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, deploymentLimits(settings.podCpuMillis)) : undefined;
+  // The variant's own tuning (an experiment's NODE_OPTIONS or queue) replaces the Deployment's, and the results record what ran.
+  const podLimits = variant.pod ? deploymentLimits(settings.podCpuMillis) : undefined;
+  const cgroup = podLimits ? new PodCgroup(`users-api-bench-${process.pid}-${options.name}`, { ...podLimits, env: { ...podLimits.env, ...tuningOf(spec.env) } }) : undefined;
   const env = {
     ...(cgroup?.limits.env ?? options.deploymentEnv),
     ...spec.env,
