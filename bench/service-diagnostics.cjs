@@ -16,7 +16,8 @@
 //   it to the transport), the batch size of that call, how much of it was
 //   serializing, and the main thread's CPU time in it; and the items exported
 //   or failed (counted in the result callback, so a retried batch counts once
-//   as exported).
+//   as exported); and the batch span processor's queue: the most spans it held
+//   and how long a batch was in flight, from being taken to its export's answer.
 // - stalls: every gap of more than STALL_MS between two ticks of a 1 ms
 //   interval, i.e. time the event loop did not get back to its timers, and
 //   how much of each overlapped a GC pause or the synchronous part of a span
@@ -33,7 +34,7 @@
 //   loop-delay figures (their callbacks come after this reading), which no
 //   figure reads.
 // Its own cost: a native 1 ms timer, a JS 1 ms interval, one callback per GC, a heap reading every
-// 100 ms, four clock reads per export call, and one line per signal; the same
+// 100 ms, four clock reads per export call and two per span batch, and one line per signal; the same
 // for traced and untraced.
 // Its lines go to a file of their own: the service's stdout carries several
 // log lines per request, and the bench reads these every phase or minute.
@@ -186,6 +187,35 @@ function timeExporter(Exporter, signalKey) {
   Exporter.prototype.__benchTimed = true;
 }
 
+const freshQueue = () => ({ peak: 0, capacity: 0, maxInFlightMs: 0 });
+let spanQueue = freshQueue();
+
+/*
+ * The span queue, where spans are dropped when it is full: the pod lost 0.1-0.3% of its spans at
+ * saturation with a queue of 2,048 (docs/performance.md, "the pod's span queue under the one-core
+ * limit"), and a count of drops does not say by how much a queue falls short or has room. Spans
+ * leave the queue only when a batch is taken (BatchSpanProcessorBase._flushOneBatch), so its length
+ * then is the most it held since the batch before. Both are private to the SDK (_finishedSpans,
+ * _flushOneBatch, _maxQueueSize): a measurement's patch, never a service's.
+ */
+function watchSpanQueue(BatchSpanProcessor) {
+  const base = BatchSpanProcessor && Object.getPrototypeOf(BatchSpanProcessor.prototype);
+  if (!base?._flushOneBatch || Object.hasOwn(base, '__benchWatched')) return;
+  const flushOneBatch = base._flushOneBatch;
+  base._flushOneBatch = function watchedFlushOneBatch() {
+    spanQueue.peak = Math.max(spanQueue.peak, this._finishedSpans.length);
+    spanQueue.capacity = this._maxQueueSize;
+    const taken = performance.now();
+    const answered = () => {
+      spanQueue.maxInFlightMs = Math.max(spanQueue.maxInFlightMs, performance.now() - taken);
+    };
+    const flushed = flushOneBatch.call(this);
+    flushed.then(answered, answered);
+    return flushed;
+  };
+  base.__benchWatched = true;
+}
+
 /*
  * Whatever copies of the OTLP exporters the service has loaded (the kit's, the
  * zero-code peer's own nested ones, an experiment's), found in the module
@@ -193,12 +223,16 @@ function timeExporter(Exporter, signalKey) {
  */
 const EXPORTER = /[\\/]@opentelemetry[\\/]exporter-(trace|logs)-otlp-(grpc|proto|http)[\\/]dist[\\/]index\.cjs$/;
 const TRANSFORMER = /[\\/]@opentelemetry[\\/]otlp-transformer[\\/]dist[\\/]index\.cjs$/;
+const SPAN_SDK = /[\\/]@opentelemetry[\\/]sdk-trace[\\/]dist[\\/]index\.cjs$/;
 const timedModules = [];
 for (const [path, module] of Object.entries(require.cache)) {
   const exporter = EXPORTER.exec(path);
   if (exporter) {
     const signalKey = exporter[1] === 'trace' ? 'spans' : 'logs';
     timeExporter(signalKey === 'spans' ? module.exports.OTLPTraceExporter : module.exports.OTLPLogExporter, signalKey);
+    timedModules.push(path);
+  } else if (SPAN_SDK.test(path)) {
+    watchSpanQueue(module.exports.BatchSpanProcessor);
     timedModules.push(path);
   } else if (TRANSFORMER.test(path)) {
     for (const name of ['ProtobufTraceSerializer', 'JsonTraceSerializer', 'ProtobufLogsSerializer', 'JsonLogsSerializer']) timeSerializer(module.exports[name]);
@@ -286,6 +320,7 @@ process.on(signal, () => {
     stalls: stallFigures(),
     spanExport: roundedExport(exportStats.spans, exportTotals.spans),
     logExport: roundedExport(exportStats.logs, exportTotals.logs),
+    spanQueue: { ...spanQueue, maxInFlightMs: round(spanQueue.maxInFlightMs) },
     timedModules: seq === 1 ? timedModules : undefined,
     memoryReducingGcMs,
   };
@@ -294,6 +329,7 @@ process.on(signal, () => {
   gc = freshGc();
   heapReadings = { sum: 0, count: 0 };
   exportStats = { spans: freshExport(), logs: freshExport() };
+  spanQueue = freshQueue();
   stalls = [];
   intervals = freshIntervals();
   since = now;

@@ -19,10 +19,13 @@ process.stdout.write('ready\\n');
 setInterval(() => {}, 1000);
 `;
 
-/** Runs `program` with the diagnostics preload and --expose-gc, until it prints its first line; the caller kills it. */
-async function startWithDiagnostics(program: string): Promise<{ child: ChildProcess; diagnostics: ServiceDiagnostics }> {
+/**
+ * Runs `program` with the diagnostics preload and --expose-gc, until it prints its first line; the caller kills it.
+ * `preloads` come first, as a service's own preload does (the diagnostics find the modules it loaded).
+ */
+async function startWithDiagnostics(program: string, preloads: string[] = []): Promise<{ child: ChildProcess; diagnostics: ServiceDiagnostics }> {
   const file = join(mkdtempSync(join(tmpdir(), 'users-api-diagnostics-')), 'diagnostics.jsonl');
-  const child = spawn(process.execPath, ['--expose-gc', '--require', DIAGNOSTICS_PRELOAD, '-e', program], {
+  const child = spawn(process.execPath, ['--expose-gc', ...preloads, '--require', DIAGNOSTICS_PRELOAD, '-e', program], {
     env: { ...process.env, ...ServiceDiagnostics.env(file) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -88,6 +91,33 @@ test('the diagnostics preload measures how long the event loop stalled, and what
     assert.ok(other >= 39, `the busy wait is counted as the program's own: ${other} ms`);
     assert.equal(spanExport + logExport, 0, 'no export ran');
     assert.ok(Math.abs(stalls.totalMs - (inGc + spanExport + logExport + other)) < 0.01, 'the causes add up to the stalls');
+  } finally {
+    child.kill();
+  }
+});
+
+// The pod's span queue (docs/performance.md, "the pod's span queue under the one-core limit"): how full the
+// batch span processor's queue got, and how long a batch was in flight, which a count of drops does not say.
+// A queue of 8 sent in batches of 4 to an exporter that answers after 100 ms; 10 spans end at once: the
+// first 4 are taken as they reach a batch, the other 6 wait for that export's answer.
+const QUEUEING_PROGRAM = `
+const { BatchSpanProcessor, TracerProvider } = require('@opentelemetry/sdk-trace');
+const exporter = { export: (spans, done) => setTimeout(() => done({ code: 0 }), 100), shutdown: async () => {} };
+const processor = new BatchSpanProcessor({ exporter, maxQueueSize: 8, maxExportBatchSize: 4, scheduledDelayMillis: 10 });
+const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('queueing');
+for (let i = 0; i < 10; i += 1) tracer.startSpan('span-' + i).end();
+setTimeout(() => process.stdout.write('ready\\n'), 400); // the three batches have been answered
+setInterval(() => {}, 1000);
+`;
+
+test('the diagnostics preload reports the span queue\'s peak and the longest a batch was in flight', async () => {
+  const { child, diagnostics } = await startWithDiagnostics(QUEUEING_PROGRAM, ['--require', '@opentelemetry/sdk-trace']);
+  try {
+    const { spanQueue } = await diagnostics.take();
+    assert.ok(spanQueue, 'the preload found the batch span processor');
+    assert.equal(spanQueue.capacity, 8);
+    assert.equal(spanQueue.peak, 6, 'the six spans that ended while the first batch was in flight');
+    assert.ok(spanQueue.maxInFlightMs >= 99 && spanQueue.maxInFlightMs < 350, `a batch in flight until its export answered: ${spanQueue.maxInFlightMs} ms`);
   } finally {
     child.kill();
   }

@@ -175,7 +175,8 @@ function stallSummary(inside: InsideFigures | undefined): string {
   const { spanExport: spans, logExport: logs } = inside;
   const step = spans.batches ? `, longest export step ${spans.maxSyncMs.toFixed(1)} ms (${spans.spansInMax} spans)` : '';
   const logStep = logs.batches ? `, of log records ${logs.maxSyncMs.toFixed(1)} ms (${logs.recordsInMax})` : '';
-  return `; loop delay p99 ${d.p99.toFixed(2)} max ${d.max.toFixed(1)} ms, GC ${inside.gcMsPerS.toFixed(1)} ms/s${step}${logStep}`;
+  const queue = inside.spanQueue ? `, span queue peak ${inside.spanQueue.peak} of ${inside.spanQueue.capacity}, a batch in flight up to ${inside.spanQueue.maxInFlightMs.toFixed(0)} ms` : '';
+  return `; loop delay p99 ${d.p99.toFixed(2)} max ${d.max.toFixed(1)} ms, GC ${inside.gcMsPerS.toFixed(1)} ms/s${step}${logStep}${queue}`;
 }
 
 function phase(load: LoadSummary, spansExpected: number, received: { accepted: number; refused: number; bytes?: number; largest?: number }, inside: InsideFigures | undefined): Phase {

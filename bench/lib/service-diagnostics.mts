@@ -26,6 +26,13 @@ export interface ExportWindow {
   failedTotal: number;
 }
 
+/** The batch span processor's queue in the window: the most spans it held, its capacity, and the longest a batch was in flight (taken → export answered). */
+export interface SpanQueue {
+  peak: number;
+  capacity: number;
+  maxInFlightMs: number;
+}
+
 export interface Stalls {
   thresholdMs: number;
   count: number;
@@ -49,6 +56,8 @@ export interface DiagnosticsLine {
   stalls: Stalls;
   spanExport: ExportWindow;
   logExport: ExportWindow;
+  /** Absent when the preload found no span batch processor (capacity 0 when it took no batch). */
+  spanQueue?: SpanQueue;
   /** On the first line: the exporter modules it found and timed. */
   timedModules?: string[];
   /** When asked for one: how long the memory-reducing GC before this reading took. */
@@ -66,6 +75,7 @@ export interface InsideFigures {
   /** The longest synchronous step of the span export in the phase: its ms, its batch's spans, its serializing ms. */
   spanExport: { batches: number; spans: number; maxSyncMs: number; spansInMax: number; serializeMsInMax: number; cpuMsInMax: number };
   logExport: { batches: number; records: number; maxSyncMs: number; recordsInMax: number; serializeMsInMax: number; cpuMsInMax: number };
+  spanQueue?: SpanQueue;
   heapUsedMiB: number;
   rssMiB: number;
 }
@@ -80,6 +90,7 @@ export function insideFigures(line: DiagnosticsLine): InsideFigures {
     gcByKindMs: line.gc.byKindMs,
     spanExport: { batches: spans.calls, spans: spans.items, maxSyncMs: spans.maxSyncMs, spansInMax: spans.itemsInMax, serializeMsInMax: spans.serializeMsInMax, cpuMsInMax: spans.cpuMsInMax },
     logExport: { batches: logs.calls, records: logs.items, maxSyncMs: logs.maxSyncMs, recordsInMax: logs.itemsInMax, serializeMsInMax: logs.serializeMsInMax, cpuMsInMax: logs.cpuMsInMax },
+    spanQueue: line.spanQueue?.capacity ? line.spanQueue : undefined,
     heapUsedMiB: line.memoryMiB.heapUsed,
     rssMiB: line.memoryMiB.rss,
   };

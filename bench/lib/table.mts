@@ -17,7 +17,8 @@ export function table(results: VariantResult[], base: VariantResult | undefined)
   // A rate the service did not keep up with has no latency worth a percentile: its note says what it did.
   const fixedLoad = (r: VariantResult | undefined) => (r?.fixed?.sustained ? r.fixed.load : undefined);
   const notSustained = (r: VariantResult, cell: string) => (r.fixed && !r.fixed.sustained ? `not sustained (${r.fixed.achievedRps.toFixed(0)}/s)` : cell);
-  const lost = (p: Phase | undefined) => (p && p.spansExpected ? `${p.spansExpected}→${p.spansReceived} (${p.spansLostPercent.toFixed(1)}% lost)` : '–');
+  const queue = (p: Phase) => (p.inside?.spanQueue ? `; queue peak ${p.inside.spanQueue.peak} of ${p.inside.spanQueue.capacity}` : '');
+  const lost = (p: Phase | undefined) => (p && p.spansExpected ? `${p.spansExpected}→${p.spansReceived} (${p.spansLostPercent.toFixed(1)}% lost${queue(p)})` : '–');
   const header = [
     'variant',
     'saturation req/s',
