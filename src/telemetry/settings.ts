@@ -48,7 +48,7 @@ export interface OtlpExportSettings {
  * timeout, so the batch under way rides out a collector restart of up to about
  * 50 s (no attempt starts that could end past the 60 s; one takes up to 10 s),
  * and spans that end meanwhile wait in the queue until it is full. A pod with a small memory
- * limit saturates far lower and sets the queue back to 2048 with
+ * limit saturates far lower and sets a smaller queue (4096) with
  * OTEL_BSP_MAX_QUEUE_SIZE (k8s/base/app/users.yaml says why).
  */
 const SPAN_BATCH: BatchSettings = { maxQueueSize: 16_384, maxExportBatchSize: 2048, scheduledDelayMillis: 200, exportTimeoutMillis: 60_000 };
