@@ -72,9 +72,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       const sent: string[] = [];
       await waitFor(
         async () => {
-          const { traceparent, traceId } = newTraceparent();
-          sent.push(traceId);
-          assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+          sent.push(...(await service.getInNewTraces('/users/123', 1)));
           return sent.find((id) => ingest.trace(id).length >= 4);
         },
         'a trace sent after the collector started to arrive at the Sentry stand-in',
@@ -216,9 +214,8 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
 
       // Accepting again: export recovers and spans arrive.
       receiver.failWith = undefined;
-      const { traceparent, traceId } = newTraceparent();
-      assert.equal((await service.get('/users/42', { traceparent })).status, 200);
-      await receiver.waitForSpans(() => receiver.trace(traceId).length === 2, 'spans after the receiver accepts again');
+      const [traceId] = await service.getInNewTraces('/users/42', 1);
+      await receiver.waitForSpans(() => receiver.trace(traceId!).length === 2, 'spans after the receiver accepts again');
       await waitFor(() => service.logs.find(recovered), 'the recovery to be reported');
     } finally {
       await service.stop();
