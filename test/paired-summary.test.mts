@@ -51,3 +51,17 @@ test('only a variant that records every trace has a count of spans to expect (a 
   assert.equal(samplesEveryTrace(sampled!), false);
   assert.equal(samplesEveryTrace(sampledWithoutLogs!), false);
 });
+
+test('an experiment with the collector down is measured as down-pod is: exporting nowhere, saturated as long, nothing to flush', async () => {
+  const { VARIANTS, experimentVariants } = await import('../bench/lib/variants.mts');
+  const downPod = VARIANTS.find((v) => v.key === 'down-pod')!;
+  const experiments = experimentVariants(new URL('../bench/candidates-pod.json', import.meta.url).pathname);
+  const down = experiments.find((v) => v.key === 'growing-4-down-pod')!;
+  const up = experiments.find((v) => v.key === 'growing-4-pod')!;
+  assert.deepEqual(
+    [down.exportTo, down.table, down.traced, down.saturationS, down.flushQuietMs],
+    [downPod.exportTo, downPod.table, downPod.traced, downPod.saturationS, downPod.flushQuietMs],
+  );
+  assert.deepEqual([up.exportTo, up.saturationS], ['sink', undefined]);
+  assert.deepEqual(down.spec('http://127.0.0.1:4317').nodeArgs.slice(0, 1), ['--heap-growing-percent=300']);
+});

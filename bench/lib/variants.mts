@@ -109,7 +109,8 @@ function peer(key: string, label: string, exportTo: 'sink' | 'collector', table:
  * Candidate changes, measured like `traced`: a JSON list of
  * { "key", "label", "dir"?: a copy of the project built into <dir>/dist, "env"?: extra variables,
  *   "nodeArgs"?: extra node flags, "pod"?: true to run it pod-shaped (in the pod table),
- *   "collector"?: true to export to the real collector (in its table) }.
+ *   "collector"?: true to export to the real collector (in its table),
+ *   "collectorDown"?: true to export to a port where nothing listens, as down-pod does (the pod's worst case for memory) }.
  * An experiment with OTEL_SDK_DISABLED=true is an untraced one (for node flags, say, that
  * both sides would get). OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf exports to the sink over HTTP.
  */
@@ -122,6 +123,8 @@ export interface ExperimentSpec {
   pod?: boolean;
   /** Export to the real collector (the second table) instead of the counting sink. */
   collector?: boolean;
+  /** Export to a port where nothing listens, for as long as the collector-down variants saturate. */
+  collectorDown?: boolean;
 }
 
 export function experimentVariants(file: string): Variant[] {
@@ -140,12 +143,14 @@ export function experimentVariants(file: string): Variant[] {
         cwd: ROOT,
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...experiment.env },
       }),
-      exportTo: !traced ? ('none' as const) : experiment.collector ? ('collector' as const) : ('sink' as const),
+      exportTo: !traced || experiment.collectorDown ? ('none' as const) : experiment.collector ? ('collector' as const) : ('sink' as const),
       table: experiment.pod ? ('pod' as const) : experiment.collector ? ('collector' as const) : ('headline' as const),
       pod: experiment.pod,
       traced,
       protocol: experiment.env?.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/protobuf' ? ('http/protobuf' as const) : undefined,
-      flushQuietMs: traced ? 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0) : 0,
+      ...(experiment.collectorDown
+        ? { flushQuietMs: 0, saturationS: settings.downS }
+        : { flushQuietMs: traced ? 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0) : 0 }),
     };
   });
 }
