@@ -12,7 +12,7 @@
  *   node bench/run.mts --paired --only=untraced,traced,... [--rounds=12] [--slice-seconds=5]
  *                      [--fixed-rate=1000] [--experiments=FILE.json]
  *   node bench/run.mts --soak=60m [--soak-rate=800] [--soak-sample-seconds=N]
- *                      [--heap-snapshots] [--only=traced,traced-pod]
+ *                      [--heap-snapshots] [--only=traced,traced-pod] [--experiments=FILE.json]
  *
  * Every flag also reads from the environment as BENCH_<FLAG> (BENCH_QUICK=1,
  * BENCH_SATURATION_SECONDS=5, ...). Every load run stops by itself: by a
@@ -47,10 +47,10 @@ async function main(): Promise<void> {
   const collectorBinary = ensureCollectorBuilt();
   const pinning = planPinning(Boolean(option('no-pin')));
   pin(process.pid, pinning.loadGenerator);
-  if (settings.soak) return runSoak(settings.soak, pinning);
+  const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];
+  if (settings.soak) return runSoak(settings.soak, pinning, experiments);
 
   const only = typeof option('only') === 'string' ? String(option('only')).split(',') : undefined;
-  const experiments = typeof option('experiments') === 'string' ? experimentVariants(resolve(String(option('experiments')))) : [];
   const variants = [...VARIANTS.filter((v) => !only || only.includes(v.key)), ...experiments.filter((v) => !only || only.includes(v.key) || only.includes('experiments'))];
   if (settings.paired) return runPaired(variants, pinning, settings.paired);
 

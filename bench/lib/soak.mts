@@ -20,15 +20,17 @@ import { VARIANTS, type Variant } from './variants.mts';
  * at a few hundred requests/s each service needs under half a core, so the
  * two services, the load generator and the sinks stay under two cores (the
  * output says what each used), and an hour's soak takes an hour.
- * `--only=` picks other variants (at most one free-core and one pod-shaped).
+ * `--only=` picks other variants (at most one free-core and one pod-shaped),
+ * among them `--experiments=FILE.json`'s (a candidate setting, soaked before it ships).
  * Both run with the Deployment's environment (its NODE_OPTIONS, the V8
  * settings the service ships with, and its export queues): the free core
  * differs from the pod in its cgroup only.
  */
-export async function runSoak(options: NonNullable<typeof settings.soak>, pinning: Pinning): Promise<void> {
+export async function runSoak(options: NonNullable<typeof settings.soak>, pinning: Pinning, experiments: Variant[]): Promise<void> {
   const plan = soakPlan(options);
   const keys = typeof option('only') === 'string' ? String(option('only')).split(',') : ['traced', 'traced-pod'];
-  let subjects = keys.map((key) => VARIANTS.find((v) => v.key === key) ?? fail(`--soak: no variant "${key}" (keys: ${VARIANTS.map((v) => v.key).join(', ')})`));
+  const known = [...VARIANTS, ...experiments];
+  let subjects = keys.map((key) => known.find((v) => v.key === key) ?? fail(`--soak: no variant "${key}" (keys: ${known.map((v) => v.key).join(', ')})`));
   const podMissing = podCgroupsMissing();
   if (podMissing && subjects.some((v) => v.pod)) {
     process.stderr.write(`[soak] the pod-shaped soak is left out: ${podMissing}\n`);
@@ -48,7 +50,7 @@ export async function runSoak(options: NonNullable<typeof settings.soak>, pinnin
   const logDir = mkdtempSync(join(tmpdir(), 'users-api-soak-'));
   const limits = deploymentLimits(settings.podCpuMillis);
   const freeCoreSettings = ` with the Deployment's environment (${limits.tuning}), no cgroup`;
-  const placement = subjects.map((v) => `${v.key} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
+  const placement = subjects.map((v) => `${v.key}${experiments.includes(v) ? ` (${v.label})` : ''} on CPU ${cpusOf(v) ?? 'any'}${v.pod ? ` in a cgroup (${limits.source})` : freeCoreSettings}`).join('; ');
   const header = [
     `Soak ${date.toISOString()}: ${fmtMinutes(plan.seconds / 60)} at ${plan.rate} req/s open loop (${PATHS.join(' and ')} alternating), a sample every ${plan.sampleS} s; spans to the counting sink.`,
     `Phases: warm-up to sample ${plan.steadyFrom}, steady to ${plan.outageFrom}, ` +
