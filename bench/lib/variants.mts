@@ -148,9 +148,8 @@ export function experimentVariants(file: string): Variant[] {
       pod: experiment.pod,
       traced,
       protocol: experiment.env?.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/protobuf' ? ('http/protobuf' as const) : undefined,
-      ...(experiment.collectorDown
-        ? { flushQuietMs: 0, saturationS: settings.downS }
-        : { flushQuietMs: traced ? 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0) : 0 }),
+      flushQuietMs: traced && !experiment.collectorDown ? 2_500 + Number(experiment.env?.OTEL_BSP_SCHEDULE_DELAY ?? 0) : 0,
+      saturationS: experiment.collectorDown ? settings.downS : undefined,
     };
   });
 }
