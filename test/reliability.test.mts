@@ -81,9 +81,8 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       await waitFor(() => service.logs.find(recovered), 'the service to say export recovered');
 
       // From now on every request's spans arrive.
-      const after = newTraceparent();
-      assert.equal((await service.get('/users/42', { traceparent: after.traceparent })).status, 200);
-      await ingest.waitFor(() => (ingest.trace(after.traceId).length === 2 ? true : undefined), 'the spans of a request made after recovery');
+      const [after] = await service.getInNewTraces('/users/42', 1);
+      await ingest.waitFor(() => (ingest.trace(after!).length === 2 ? true : undefined), 'the spans of a request made after recovery');
       assert.equal(service.logs.filter(failing).length, 1, 'the outage was reported once');
       assert.equal(service.process.exitCode, null);
     } finally {
