@@ -59,6 +59,24 @@ describe('logs next to traces: service → real collector → Sentry Logs stand-
     assert.ok(stdout.every((line) => line.span_id === middleWork.spanId));
   });
 
+  it('in a trace its caller left unsampled: no span and no event, the log lines all the same', async () => {
+    const unsampled = newTraceparent(false);
+    assert.equal((await service.get('/users/123', { traceparent: unsampled.traceparent })).status, 200);
+    const sampled = newTraceparent();
+    assert.equal((await service.get('/users/123', { traceparent: sampled.traceparent })).status, 200);
+
+    const isEvent = (log: { attributes: Record<string, unknown> }) => log.attributes['event.name'] !== undefined;
+    // The later, sampled request's four events came through the same pipeline after the earlier request's records.
+    await sentry.waitFor(() => (sentry.logs.filter((log) => log.traceId === sampled.traceId && isEvent(log)).length >= 4 ? true : undefined), 'the sampled trace\'s four events');
+    const lines = await sentry.waitFor(() => {
+      const found = sentry.logs.filter((log) => log.traceId === unsampled.traceId);
+      return found.length >= 3 ? found : undefined;
+    }, 'the unsampled trace\'s three log lines');
+    assert.deepEqual(lines.map((log) => log.body).sort(), ['middle work finished', 'middle work recovered from an error', 'middle work started']);
+    assert.deepEqual(lines.filter(isEvent), [], 'its events went with its spans');
+    assert.deepEqual(sentry.trace(unsampled.traceId), []);
+  });
+
   it('every line the service wrote reaches Sentry Logs with its body, and Sentry discards none', async () => {
     assert.equal((await service.get('/error')).status, 500);
     assert.equal((await service.get('/nowhere')).status, 404);
