@@ -20,15 +20,15 @@ export function emitEvent(name: string, attributes: Attributes = {}): void {
  * The body reads as the exception reads everywhere else.
  */
 export function emitException(exception: Error, severity: SeverityNumber, span: Span): void {
-  const spanContext = trace.setSpan(context.active(), span);
-  if (inTraceLeftOut(spanContext)) return;
+  const inSpan = trace.setSpan(context.active(), span);
+  if (inTraceLeftOut(inSpan)) return;
   logger.emit({
     eventName: 'exception',
     severityNumber: severity,
     severityText: SeverityNumber[severity],
     body: `${exception.name}: ${exception.message}`,
     exception,
-    context: spanContext,
+    context: inSpan,
   });
 }
 
