@@ -38,7 +38,7 @@ export function emitException(exception: Error, severity: SeverityNumber, span: 
  * option (sdk-logs Logger.enabled), which NodeSDK does not let us set; the
  * pino lines keep the default and are exported whatever the sampler decided.
  * test/events-sampling.test.mts proves the two rules equal; the bench
- * (bench/candidates-sampling.json) measures what it saves at 10%.
+ * (bench/candidates-events.json) measures what it saves at 10%.
  */
 function inTraceLeftOut(active: Context): boolean {
   const spanContext = trace.getSpanContext(active);
