@@ -10,8 +10,9 @@ const logger = logs.getLogger('users-api');
  * The body repeats the name, as Sentry requires a body.
  */
 export function emitEvent(name: string, attributes: Attributes = {}): void {
-  if (inTraceLeftOut(context.active())) return;
-  logger.emit({ eventName: name, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: name, attributes });
+  const active = context.active();
+  if (inTraceLeftOut(active)) return;
+  logger.emit({ eventName: name, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: name, attributes, context: active });
 }
 
 /**
