@@ -25,7 +25,9 @@ export interface ServiceIdentity {
 export function serviceResource(defaults: ServiceIdentity, environment?: string): Resource {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }))
-    .merge(detectResources({ detectors: [envDetector, serviceInstanceIdDetector] }));
+    // A later detector wins: envDetector last, as in NodeSDK's defaults, so that a
+    // service.instance.id from OTEL_RESOURCE_ATTRIBUTES replaces the random one.
+    .merge(detectResources({ detectors: [serviceInstanceIdDetector, envDetector] }));
   return environment === undefined ? resource : resource.merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: environment }));
 }
 
