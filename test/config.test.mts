@@ -112,6 +112,17 @@ describe('the kit\'s OTLP settings', () => {
     assert.match(warnings[0]!, /ignoring OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="ftp:\/\/collector:4317".*using OTEL_EXPORTER_OTLP_ENDPOINT$/);
   });
 
+  it('over HTTP, a bad endpoint for the signal counts as unset: the shared one applies, with the signal\'s path', () => {
+    const { value, warnings } = withEnvironment(
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'collector:4318', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.monitoring:4318' },
+      () => settings.otlpExportSettings('logs'),
+    );
+    assert.equal(value.url, 'http://collector.monitoring:4318/v1/logs');
+    assert.equal(value.destination, 'http://collector.monitoring:4318 (OTEL_EXPORTER_OTLP_ENDPOINT)');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /ignoring OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="collector:4318": over HTTP it must be a URL.*using OTEL_EXPORTER_OTLP_ENDPOINT$/);
+  });
+
   it('the signal\'s own variables win over the shared ones', () => {
     const { value } = withEnvironment(
       { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '2000' },
@@ -141,6 +152,8 @@ describe('the kit\'s OTLP settings', () => {
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="not a url"/, (s) => s.url, GRPC],
     // It would send to collector:4317 in plaintext, whatever the user meant.
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector:4317".*using http:\/\/otel-collector/, (s) => s.url, GRPC],
+    // The HTTP exporter would warn and send to localhost:4318 instead (checked with 0.301).
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_ENDPOINT="not a url": over HTTP.*using http:\/\/otel-collector/, (s) => s.url, `${HTTP}/v1/traces`],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: 'lots' }, /'lots' for OTEL_BSP_MAX_QUEUE_SIZE/, (s) => s.batch.maxQueueSize, 16_384],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' }, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500.*using 100/, (s) => s.batch.maxExportBatchSize, 100],
     [{ OTEL_BSP_SCHEDULE_DELAY: '-1' }, /OTEL_BSP_SCHEDULE_DELAY=-1/, (s) => s.batch.scheduledDelayMillis, 200],

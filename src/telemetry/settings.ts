@@ -6,8 +6,9 @@ import { getNumberFromEnv, getStringFromEnv, getStringListFromEnv } from '@opent
  * export (retries, loss reports, batch sizes) that NodeSDK would otherwise
  * build. NodeSDK and the exporters read every other variable. Read with
  * @opentelemetry/core's helpers and under the specification's rule: a bad
- * value is one warning (through `diag`, so call routeDiagnostics first) and
- * the default is used.
+ * value is a warning (through `diag`, so call routeDiagnostics first) and the
+ * default is used. A shared OTEL_EXPORTER_OTLP_* is read for spans and for
+ * log records, so a bad one is said once for each.
  */
 
 export type Signal = 'traces' | 'logs';
@@ -115,28 +116,42 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  * Over gRPC the specification allows a URL with http:// or https://, or a
  * host and port with no scheme (then OTEL_EXPORTER_OTLP_INSECURE decides TLS);
  * anything else the 0.301 gRPC exporter throws on ("not a url") or misreads
- * ("ftp://host:4317" as host:4317): refused here, with a warning, for the default.
+ * ("ftp://host:4317" as host:4317). Over HTTP it must be a URL with http:// or
+ * https://; the 0.301 HTTP exporter, left with none it can parse, warns and
+ * sends to localhost:4318, not to the kit's default, and takes "host:4318" for
+ * a URL whose scheme is "host:". Either way: refused here, with a warning, for
+ * the next one.
  */
-const GRPC_URL = /^https?:\/\/[^/]/;
+const HTTP_URL = /^https?:\/\/[^/]/;
 const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d+)?$/i;
 
+function usable(protocol: OtlpProtocol, raw: string): boolean {
+  return (HTTP_URL.test(raw) && URL.canParse(raw)) || (protocol === 'grpc' && HOST_AND_PORT.test(raw));
+}
+
 /**
- * The signal's endpoint variable, else the shared one, else the default. A
- * gRPC endpoint the exporter would throw on or misread is a warning and
+ * The signal's endpoint variable, else the shared one, else the default. An
+ * endpoint the exporter would throw on, misread or replace is a warning and
  * counts as unset, as the specification says of invalid values: the next one
  * applies, passed explicitly so that the exporter does not read the bad one.
  */
 function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | undefined; destination: string } {
-  const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/v1/${signal}`;
+  const path = `v1/${signal}`;
+  const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/${path}`;
   const set = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT']
     .map((name) => ({ name, raw: getStringFromEnv(name)?.trim() }))
     .filter((candidate): candidate is { name: string; raw: string } => candidate.raw !== undefined);
   for (const [index, { name, raw }] of set.entries()) {
-    if (protocol !== 'grpc' || (GRPC_URL.test(raw) && URL.canParse(raw)) || HOST_AND_PORT.test(raw)) {
-      return { url: index === 0 ? undefined : raw, destination: `${raw} (${name})` };
+    if (usable(protocol, raw)) {
+      const destination = `${raw} (${name})`;
+      if (index === 0) return { url: undefined, destination };
+      // The signal's own was refused, so the shared one is given explicitly; over HTTP with
+      // the signal's path, which the exporter adds only to the shared one it reads itself.
+      return { url: protocol === 'grpc' ? raw : `${raw.endsWith('/') ? raw : `${raw}/`}${path}`, destination };
     }
     const next = set[index + 1]?.name ?? fallback;
-    diag.warn(`ignoring ${name}="${raw}": over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port; using ${next}`);
+    const rule = protocol === 'grpc' ? 'over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port' : 'over HTTP it must be a URL that starts with http:// or https://';
+    diag.warn(`ignoring ${name}="${raw}": ${rule}; using ${next}`);
   }
   return { url: fallback, destination: fallback };
 }
