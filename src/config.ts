@@ -116,9 +116,10 @@ const environmentName: Parser<string> = (raw) =>
     ? raw
     : new Invalid('must be a name without slashes or spaces, at most 64 characters (such as production)');
 
+/** A DSN as Sentry's SDKs read it (@sentry/core dsnFromString): a self-hosted Sentry may serve under a path, before the project id. */
 const sentryDsn: Parser<string | undefined> = (raw) => {
   const dsn = URL.canParse(raw) ? new URL(raw) : undefined;
-  if (!dsn || !/^https?:$/.test(dsn.protocol) || !dsn.username || !/^\/\d+$/.test(dsn.pathname)) {
+  if (!dsn || !/^https?:$/.test(dsn.protocol) || !dsn.username || !/\/\d+$/.test(dsn.pathname)) {
     return new Invalid('must look like https://<public key>@o<org>.ingest.sentry.io/<project id> (Project Settings > Client Keys)', true);
   }
   return raw;

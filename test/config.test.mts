@@ -37,6 +37,11 @@ describe('parseConfig: the service\'s own settings', () => {
     assert.equal(parseConfig({ PORT: '  ' }).port, 8080);
   });
 
+  it('SENTRY_DSN: a self-hosted Sentry under a path prefix is accepted, as the Sentry SDK reads it', () => {
+    const dsn = 'https://0123456789abcdef0123456789abcdef@sentry.example.com/sentry/42';
+    assert.equal(parseConfig({ SENTRY_DSN: dsn }).sentryDsn, dsn);
+  });
+
   const failures: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'eighty' }, /^PORT must be a whole number from 1 to 65535, got "eighty"$/],
     [{ PORT: '0' }, /^PORT must be a whole number from 1 to 65535, got "0"$/],
