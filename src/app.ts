@@ -71,8 +71,9 @@ function userId(req: Request): string {
 }
 
 function workDelay(raw: unknown): number {
-  const text = typeof raw === 'string' ? raw : '0';
-  const ms = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  // Absent means no sleep; `?ms=5&ms=6` (an array) is as wrong as `?ms=lots`.
+  const text = raw === undefined ? '0' : raw;
+  const ms = typeof text === 'string' && /^\d{1,4}$/.test(text) ? Number(text) : NaN;
   if (!(ms <= MAX_WORK_MS)) throw new HttpError(400, `ms must be a whole number from 0 to ${MAX_WORK_MS}`);
   return ms;
 }

@@ -133,6 +133,7 @@ describe('the traced service, against a real OTLP/gRPC receiver', () => {
     assert.equal((await service.get('/work?ms=5001')).status, 400);
     assert.equal((await service.get('/work?ms=-1')).status, 400);
     assert.equal((await service.get('/work?ms=abc')).status, 400);
+    assert.equal((await service.get('/work?ms=5&ms=6')).status, 400, 'the value given twice');
     const { response, body, spans } = await tracedGet('/work?ms=5');
     assert.equal(response.status, 200);
     assert.deepEqual(body, { sleptMs: 5, recovered: 'errorWork failed on purpose' });
