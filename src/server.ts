@@ -20,8 +20,6 @@ const CONNECTIONS_CLOSE_MS = 1_000;
 const STDOUT_FLUSH_MS = 1_000;
 
 const config = loadConfig();
-process.on('uncaughtException', (error, origin) => void crash(error, origin));
-process.on('unhandledRejection', (reason) => void crash(reason, 'unhandledRejection'));
 initErrorReporting(config.sentryDsn, service);
 let ready = true;
 
@@ -42,6 +40,10 @@ const server = app.listen(config.port, (error?: Error) => {
     'listening',
   );
 });
+// From here an error nobody handled is a crash (below), which closes the server; one
+// thrown while starting, before it existed, ends the process as Node does: exit 1, the stack on stderr.
+process.on('uncaughtException', (error, origin) => void crash(error, origin));
+process.on('unhandledRejection', (reason) => void crash(reason, 'unhandledRejection'));
 
 /*
  * Responses not closed yet. A request's span ends when its response closes
