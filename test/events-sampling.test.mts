@@ -14,7 +14,7 @@ const standardProvider = new LoggerProvider({
   processors: [new SimpleLogRecordProcessor({ exporter: standard })],
   loggerConfigurator: createLoggerConfigurator([{ pattern: '*', config: { traceBased: true } }]),
 });
-const standardLogger = standardProvider.getLogger('users-api');
+const standardLogger = standardProvider.getLogger('telemetry-kit');
 const contextManager = new AsyncLocalStorageContextManager();
 
 useServiceDefaultsInThisProcess();

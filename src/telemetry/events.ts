@@ -1,6 +1,6 @@
 import { SeverityNumber, TraceFlags, context, isSpanContextValid, logs, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 
-const logger = logs.getLogger('users-api');
+const logger = logs.getLogger('telemetry-kit');
 
 /**
  * An event, the way OpenTelemetry writes events since it deprecated the Span

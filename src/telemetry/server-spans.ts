@@ -21,7 +21,7 @@ import {
 import { parse as parseForwarded } from 'forwarded-parse';
 import { hasRecordedError } from './spans';
 
-const tracer = trace.getTracer('users-api-http');
+const tracer = trace.getTracer('telemetry-kit');
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 /** Query keys that carry credentials in signed URLs: their values never reach a span (the HTTP instrumentation's list). */

@@ -2,7 +2,7 @@ import { SeverityNumber, SpanStatusCode, trace, type Attributes, type Span } fro
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import { emitException } from './events';
 
-const tracer = trace.getTracer('users-api');
+const tracer = trace.getTracer('telemetry-kit');
 const spansWithRecordedError = new WeakSet<Span>();
 const loggedExceptions = new WeakSet<Error>();
 
