@@ -8,8 +8,11 @@ type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
  * Makes lost spans or log records visible without flooding the log: one line
  * when export starts failing, one when the queue overflows, then one summary
  * per interval of what else was lost and why, and one line when export
- * recovers. The counts on the first three kinds add up to everything lost;
- * the recovery line repeats the total of those from while export failed.
+ * recovers. The counts on the first three kinds add up to everything lost
+ * on this side; the recovery line repeats the total of those from while
+ * export failed. Not counted: items a collector took and then rejected in a
+ * partial success, an export the exporters report as successful (with a
+ * warning line of their own, OTEL_LOG_LEVEL=warn).
  *
  * The counts come from the batch processor itself: its self-observability
  * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`

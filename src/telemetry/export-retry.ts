@@ -60,7 +60,7 @@ export function isRetryable(error: Error | undefined): boolean {
  * without closing the connection (a deleted pod); measured on a real cluster,
  * the old channel kept failing with "Waiting for LB pick" for 70–150 s, while
  * a fresh one resolves the name again and reaches the new collector
- * (test/reliability.test.mts, "a collector whose host vanishes").
+ * (test/collector-rollout.test.mts, "a collector whose host vanishes").
  */
 function needsFreshConnection(error: Error | undefined): boolean {
   const code = errorCode(error);
@@ -86,6 +86,10 @@ export interface RetryBudget {
  * batches the processor hands over beside the one under way, see export()). A
  * retry starts only if it would end within the budget, and not past the
  * shutdown's deadline (see stopRetryingAt).
+ * Not read: the server's own delay. The HTTP exporters honour a Retry-After
+ * within their timeout; a longer one, like any failure, gets the backoff
+ * below. gRPC's RetryInfo (which the 0.301 exporter does not decode) is not
+ * seen, so RESOURCE_EXHAUSTED, retryable only with it, is not retried.
  */
 export class RetryingExporter<T> implements Exporter<T> {
   private exporter: Exporter<T>;
