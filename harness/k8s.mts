@@ -19,8 +19,8 @@ export type K8sObject = { apiVersion: string; kind: string; metadata: { name: st
 
 let toolsReady = false;
 
-/** Installs kustomize and k8s-validate when missing or out of date; fails with the installer's output otherwise. */
-function ensureTools(): { kustomize: string; validator: string } {
+/** Installs the kustomizes and k8s-validate when missing or out of date; fails with the installer's output otherwise. */
+function ensureTools(): { kustomize: string; kubectl127Kustomize: string; validator: string } {
   if (!toolsReady) {
     const install = spawnSync('bash', [join(ROOT, 'scripts/tools.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
     if (install.status !== 0) {
@@ -28,7 +28,7 @@ function ensureTools(): { kustomize: string; validator: string } {
     }
     toolsReady = true;
   }
-  return { kustomize: join(TOOLS_BIN, 'kustomize'), validator: join(TOOLS_BIN, 'k8s-validate') };
+  return { kustomize: join(TOOLS_BIN, 'kustomize'), kubectl127Kustomize: join(TOOLS_BIN, 'kustomize-kubectl-1.27'), validator: join(TOOLS_BIN, 'k8s-validate') };
 }
 
 /** An overlay's kustomization.yaml with its commented `components` lines uncommented; throws if it has none. */
@@ -42,10 +42,12 @@ export function withComponents(kustomization: string): string {
  * `kustomize build` of one overlay, on a copy of k8s/ and collector/ whose
  * k8s/sentry/sentry.env is the committed example: the tests never read (or
  * need) a developer's real Sentry settings. `optIn` uncomments the overlay's
- * `components` lines, as its comments tell a user to.
+ * `components` lines, as its comments tell a user to. `asKubectl127` builds
+ * with the kustomize built into kubectl 1.27 (v5.0.1), the oldest the README names.
  */
-export function buildOverlay(overlay: string, { optIn = false } = {}): string {
-  const { kustomize } = ensureTools();
+export function buildOverlay(overlay: string, { optIn = false, asKubectl127 = false } = {}): string {
+  const tools = ensureTools();
+  const kustomize = asKubectl127 ? tools.kubectl127Kustomize : tools.kustomize;
   const copy = mkdtempSync(join(tmpdir(), 'k8s-build-'));
   try {
     cpSync(join(ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });

@@ -3,6 +3,7 @@
 # (git-ignored). Idempotent: a tool is rebuilt only when its pinned version or
 # its source changes. Needs Go (>= 1.26) and the Go module proxy; nothing else.
 #   kustomize      sigs.k8s.io/kustomize/kustomize/v5, pinned below
+#   kustomize-kubectl-1.27   the kustomize that kubectl 1.27, the oldest the README names, has built in
 #   k8s-validate   tools/k8s-validate: strict decoding into k8s.io/api (Kubernetes version pinned in its go.mod)
 #
 #   bash scripts/tools.sh            install what is missing or out of date
@@ -10,6 +11,7 @@
 set -euo pipefail
 
 KUSTOMIZE_VERSION=v5.8.2 # v5.8.3 needs Go 1.27
+KUBECTL_1_27_KUSTOMIZE_VERSION=v5.0.1 # Kubernetes 1.27 changelog: kubectl's kustomize went to v5.0.1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.cache/tools/bin"
@@ -37,6 +39,14 @@ install_kustomize() {
   GOBIN="$BIN" timeout "$TIMEOUT_S" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 }
 
+install_kubectl_kustomize() {
+  say "go install sigs.k8s.io/kustomize/kustomize/v5@$KUBECTL_1_27_KUSTOMIZE_VERSION (kubectl 1.27's) ..."
+  local dir; dir=$(mktemp -d)
+  GOBIN="$dir" timeout "$TIMEOUT_S" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUBECTL_1_27_KUSTOMIZE_VERSION" \
+    && mv "$dir/kustomize" "$BIN/kustomize-kubectl-1.27"
+  local status=$?; rm -rf "$dir"; return $status
+}
+
 build_validator() {
   say "building tools/k8s-validate ..."
   (cd "$ROOT/tools/k8s-validate" && timeout "$TIMEOUT_S" go build -o "$BIN/k8s-validate" .)
@@ -45,4 +55,5 @@ build_validator() {
 validator_sources() { cat "$ROOT"/tools/k8s-validate/{go.mod,go.sum,*.go} | sha256sum | cut -d' ' -f1; }
 
 when_changed kustomize "$KUSTOMIZE_VERSION" install_kustomize
+when_changed kustomize-kubectl-1.27 "$KUBECTL_1_27_KUSTOMIZE_VERSION" install_kubectl_kustomize
 when_changed k8s-validate "$(validator_sources)" build_validator

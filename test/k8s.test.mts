@@ -55,6 +55,15 @@ describe('k8s/: every overlay builds and validates strictly', () => {
     });
   }
 
+  // The README asks for kubectl 1.27 or newer, whose `apply -k` builds with kustomize v5.0.1.
+  for (const overlay of OVERLAYS) {
+    for (const optIn of [false, true]) {
+      it(`${overlay}${optIn ? ' with its components' : ''}: kubectl 1.27's kustomize builds the same objects`, () => {
+        assert.equal(buildOverlay(overlay, { optIn, asKubectl127: true }), buildOverlay(overlay, { optIn }));
+      });
+    }
+  }
+
   it('the validator refuses an unknown field, a wrong type, a bad quantity and an unknown kind', () => {
     const objects = renderOverlay('minikube');
     const gateway = find(objects, 'Deployment', 'gateway');
