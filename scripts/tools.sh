@@ -34,17 +34,13 @@ when_changed() {
   say "installed $name in $(( $(date +%s) - start ))s"
 }
 
+# install_kustomize VERSION NAME: sigs.k8s.io/kustomize/kustomize/v5 at VERSION, as $BIN/NAME.
 install_kustomize() {
-  say "go install sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION ..."
-  GOBIN="$BIN" timeout "$TIMEOUT_S" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
-}
-
-install_kubectl_kustomize() {
-  say "go install sigs.k8s.io/kustomize/kustomize/v5@$KUBECTL_1_27_KUSTOMIZE_VERSION (kubectl 1.27's) ..."
-  local dir; dir=$(mktemp -d)
-  GOBIN="$dir" timeout "$TIMEOUT_S" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUBECTL_1_27_KUSTOMIZE_VERSION" \
-    && mv "$dir/kustomize" "$BIN/kustomize-kubectl-1.27"
-  local status=$?; rm -rf "$dir"; return $status
+  local version="$1" name="$2" dir status
+  say "go install sigs.k8s.io/kustomize/kustomize/v5@$version as $name ..."
+  dir=$(mktemp -d)
+  GOBIN="$dir" timeout "$TIMEOUT_S" go install "sigs.k8s.io/kustomize/kustomize/v5@$version" && mv "$dir/kustomize" "$BIN/$name"
+  status=$?; rm -rf "$dir"; return $status
 }
 
 build_validator() {
@@ -54,6 +50,6 @@ build_validator() {
 
 validator_sources() { cat "$ROOT"/tools/k8s-validate/{go.mod,go.sum,*.go} | sha256sum | cut -d' ' -f1; }
 
-when_changed kustomize "$KUSTOMIZE_VERSION" install_kustomize
-when_changed kustomize-kubectl-1.27 "$KUBECTL_1_27_KUSTOMIZE_VERSION" install_kubectl_kustomize
+when_changed kustomize "$KUSTOMIZE_VERSION" install_kustomize "$KUSTOMIZE_VERSION" kustomize
+when_changed kustomize-kubectl-1.27 "$KUBECTL_1_27_KUSTOMIZE_VERSION" install_kustomize "$KUBECTL_1_27_KUSTOMIZE_VERSION" kustomize-kubectl-1.27
 when_changed k8s-validate "$(validator_sources)" build_validator
