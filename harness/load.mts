@@ -47,10 +47,26 @@ export interface LoadSummary extends PathLatency {
 /** Headers for request number `i`, and the trace id they carry. */
 export type HeadersFor = (i: number) => { headers: Record<string, string>; traceId?: string };
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * A keep-alive agent that drops an idle connection before the server does.
+ * Node applies the server's `Keep-Alive: timeout=5` hint (less a second) only
+ * when it shortens the agent's own `timeout`, and without one it keeps idle
+ * sockets forever (Agent.prototype.keepSocketAlive, Node 24.21). The server
+ * closes them after 6 s idle (keepAliveTimeout + keepAliveTimeoutBuffer), and a
+ * request sent just then is answered with a reset: every `read ECONNRESET` the
+ * bench counted at 3,000/s came on a reused socket idle 5,996-6,053 ms
+ * (docs/performance.md, "Failed requests"). With a timeout the hint applies: 4 s.
+ */
+function keepAliveAgent(maxSockets: number): Agent {
+  return new Agent({ keepAlive: true, maxSockets, timeout: REQUEST_TIMEOUT_MS });
+}
+
 /** A GET with a keep-alive agent; resolves with the status once the body is read, or rejects on a connection error. */
 function send(agent: Agent, base: URL, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: base.hostname, port: base.port, path, headers, agent, timeout: 10_000 }, (res) => {
+    const req = request({ host: base.hostname, port: base.port, path, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', reject);
@@ -98,7 +114,7 @@ export interface Pool {
  */
 export async function closedLoop(options: { baseUrl: string; pools: Pool[]; durationMs: number; headers?: HeadersFor; stop?: () => boolean }): Promise<LoadRun> {
   const base = new URL(options.baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.pools.reduce((sum, pool) => sum + pool.connections, 0) });
+  const agent = keepAliveAgent(options.pools.reduce((sum, pool) => sum + pool.connections, 0));
   const recorder = new Recorder();
   const started = performance.now();
   const deadline = Date.now() + options.durationMs;
@@ -142,7 +158,7 @@ export async function closedLoop(options: { baseUrl: string; pools: Pool[]; dura
  */
 export async function openLoop(options: { baseUrl: string; paths: string[]; rate: number; durationS: number; maxSockets?: number; deadlineS?: number }): Promise<LoadRun> {
   const total = Math.round(options.rate * options.durationS);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 128 });
+  const agent = keepAliveAgent(options.maxSockets ?? 128);
   const base = new URL(options.baseUrl);
   const recorder = new Recorder();
   let sent = 0;

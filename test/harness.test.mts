@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openLoop } from '../harness/load.mts';
 import { freePort, isDrawable } from '../harness/loopback.mts';
 import { isProcessAlive, runCommand } from '../harness/process.mts';
 import { ROOT } from '../harness/service.mts';
@@ -36,4 +39,25 @@ test('a test file whose setup fails after starting a service ends, as npm test r
   const pid = Number(/service pid (\d+)/.exec(output)?.[1]);
   assert.ok(pid > 0, `the fixture did not start its service:\n${output}`);
   await waitFor(() => !isProcessAlive(pid) || undefined, `the service (pid ${pid}) to be gone with its test file`, 5_000);
+});
+
+test('the load generator drops an idle connection before the server closes it, as its Keep-Alive hint asks', async () => {
+  // Node's server says `Keep-Alive: timeout=2` and closes an idle connection after
+  // 2 s + keepAliveTimeoutBuffer (1 s); a request sent on it then is reset.
+  // The hint, less a second, leaves 1 s: requests 2 s apart each need a new connection.
+  const server = createServer((_request, response) => response.end('ok'));
+  server.keepAliveTimeout = 2_000;
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const run = await openLoop({ baseUrl: `http://127.0.0.1:${port}`, paths: ['/'], rate: 0.5, durationS: 6, deadlineS: 20 });
+    assert.equal(run.answers.length, 3);
+    assert.equal(run.failures, 0);
+    assert.equal(connections, 3, 'an idle socket was reused past the hint');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
