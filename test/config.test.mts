@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { Collector } from '../harness/collector.mts';
-import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
+import { closeHttpServer, listenOnLoopback } from '../harness/loopback.mts';
 import { SPAN_KIND } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
@@ -236,17 +237,24 @@ describe('the running service with bad configuration', () => {
   });
 
   it('a bad OTEL_EXPORTER_OTLP_* value is one warning even while the collector is away (each retry makes a fresh exporter, which reads it again)', async () => {
-    const port = await freePort(); // nothing listens there: every attempt is UNAVAILABLE, retried on a fresh exporter
+    // A collector that hangs up on every connection: each attempt is UNAVAILABLE, retried on a fresh exporter.
+    let attempts = 0;
+    const hangingUp = createTcpServer((socket) => {
+      attempts += 1;
+      socket.destroy();
+    });
+    const port = await listenOnLoopback(hangingUp);
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, ...FAST_EXPORT, OTEL_EXPORTER_OTLP_COMPRESSION: 'zip', OTEL_LOGS_EXPORTER: 'none' });
     try {
       assert.equal((await service.get('/users/7')).status, 200);
-      // Attempts at 0, ~1 and ~3 s: two fresh exporters.
       await waitFor(() => (service.logs.some((line) => String(line.msg).startsWith('span export is failing')) ? true : undefined), 'the failing export reported');
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      // Attempts at 0, ~1 and ~3 s.
+      await waitFor(() => attempts >= 3 || undefined, 'three attempts to export', 10_000);
       const warnings = service.logs.filter((line) => line.level === 'warn' && String(line.msg).includes('OTEL_EXPORTER_OTLP_COMPRESSION'));
       assert.equal(warnings.length, 1, JSON.stringify(warnings.map((line) => line.msg)));
     } finally {
       await service.stop();
+      hangingUp.close();
     }
   });
 

@@ -13,7 +13,6 @@ import { ROOT } from '../harness/service.mts';
  */
 interface Outcome {
   delivered: { spans: number; logs: number };
-  shutdownMs: number;
   /** What the kit's reports say was lost, by signal and reason. */
   lost: Record<'span' | 'log record', Record<string, number>>;
 }
@@ -34,7 +33,7 @@ function shutDown(scenario: object): Outcome {
   }
   const summary = lines.find((line) => 'delivered' in line);
   assert.ok(summary, `the fixture's summary line: ${run.stdout}`);
-  return { ...(summary as Pick<Outcome, 'delivered' | 'shutdownMs'>), lost };
+  return { ...(summary as Pick<Outcome, 'delivered'>), lost };
 }
 
 describe('the export pipelines at shutdown', () => {
@@ -55,7 +54,6 @@ describe('the export pipelines at shutdown', () => {
     const outcome = shutDown({ spans: { count: 0, answer: 'after 10 ms' }, logs: { count: 2000, answer: 'never' }, deadlineMs: 500 });
     assert.equal(outcome.delivered.logs, 0);
     assert.deepEqual(outcome.lost['log record'], { 'shutdown deadline': 2000 });
-    assert.ok(outcome.shutdownMs < 2_000, `gave up at the deadline: ${outcome.shutdownMs} ms`);
   });
 
   it('a refused span batch does not end the wait for the log records (the SDK\'s shutdown rejects at once when it is refused)', () => {

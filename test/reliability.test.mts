@@ -14,9 +14,9 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
 import { COLLECTOR_CONFIG, Collector } from '../harness/collector.mts';
 import { LOG_RECORD_REPORTS, SPAN_REPORTS, lostIn } from '../harness/export-reports.mts';
-import { closedLoop, type Answer } from '../harness/load.mts';
+import { closedLoop } from '../harness/load.mts';
 import { freePort } from '../harness/loopback.mts';
-import { percentile as nearestRank, rssMiB } from '../harness/stats.mts';
+import { rssMiB } from '../harness/stats.mts';
 import { SPAN_KIND, type ReceivedSpan } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT, startPipeline } from '../harness/pipeline.mts';
@@ -47,13 +47,6 @@ const traced = (_i: number) => {
   const { traceparent, traceId } = newTraceparent();
   return { headers: { traceparent }, traceId };
 };
-
-function p(answers: Answer[], path: string, percentile: number): number {
-  return nearestRank(
-    answers.filter((a) => a.path === path).map((a) => a.ms),
-    percentile,
-  );
-}
 
 describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
   it('serves while the collector is absent, and delivers the spans of requests made after it starts on that port', async () => {
@@ -92,7 +85,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     }
   });
 
-  it('keeps serving, at the same latency and bounded memory, when the collector is killed under load, and reports the drops', async () => {
+  it('keeps answering every request, with bounded memory, when the collector is killed under load, and reports the drops', async () => {
     // startPipeline cleans up what it started if a part fails to start.
     const pipeline = await startPipeline();
     const { collector, service } = pipeline;
@@ -113,11 +106,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
         assert.equal(run.failures, 0, `no request failed: ${run.failureMessages.join('; ')}`);
         assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [200]);
       }
-      for (const path of PATHS) {
-        const [was, is] = [p(before.answers, path, 99), p(during.answers, path, 99)];
-        assert.ok(is <= was * 2 + 20, `p99 of ${path} kept: ${was.toFixed(1)} ms with the collector, ${is.toFixed(1)} ms without`);
-      }
-      assert.ok(during.answers.length >= before.answers.length * (4 / 3) * 0.6, `throughput kept: ${before.answers.length} in 3 s, then ${during.answers.length} in 4 s`);
+      // Its latency and throughput without the collector: the bench's `down` variant (docs/performance.md).
       assert.ok(rssAfter - rssBefore <= 50, `RSS grew by ${(rssAfter - rssBefore).toFixed(1)} MiB (at most 50)`);
 
       // Reported once (not once per failed batch), outside any request's trace; the batch is retried meanwhile.
@@ -179,7 +168,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
     }
   });
 
-  it('is unaffected when the collector refuses data without retry information (RESOURCE_EXHAUSTED)', async () => {
+  it('keeps answering every request, with bounded memory, when the collector refuses data without retry information (RESOURCE_EXHAUSTED)', async () => {
     // The stand-in answers as a gRPC server does to a message over its size limit (grpc-go:
     // "received message larger than max", RESOURCE_EXHAUSTED), which the OTLP specification
     // says not to retry unless the answer carries RetryInfo.
@@ -200,11 +189,6 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
         assert.equal(run.failures, 0, run.failureMessages.join('; '));
         assert.deepEqual([...new Set(run.answers.map((a) => a.status))], [200]);
       }
-      for (const path of PATHS) {
-        const [was, is] = [p(accepting.answers, path, 99), p(refusing.answers, path, 99)];
-        assert.ok(is <= was * 2 + 20, `p99 of ${path}: ${was.toFixed(1)} ms accepted, ${is.toFixed(1)} ms refused`);
-      }
-      assert.ok(refusing.answers.length >= accepting.answers.length * 0.6, `throughput: ${accepting.answers.length} then ${refusing.answers.length}`);
       assert.ok(rssAfter - rssBefore <= 50, `RSS grew by ${(rssAfter - rssBefore).toFixed(1)} MiB`);
       const lines = await waitFor(() => (service.logs.some(failing) ? service.logs.filter(failing) : undefined), 'the refusal to be reported');
       assert.equal(lines.length, 1);

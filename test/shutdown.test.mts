@@ -143,11 +143,13 @@ describe('SIGTERM when stdout is broken', { timeout: 120_000 }, () => {
 describe('npm start', { timeout: 60_000 }, () => {
   it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', async () => {
     const port = await freePort();
+    const receiver = await OtlpReceiver.start();
     // Under `npm test`, npm_execpath is the npm that runs the tests; otherwise npm from PATH.
     const [command, prefix] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
     const npm = spawn(command, [...prefix, 'start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+      // Batches that would wait a minute: only the shutdown's flush can deliver them.
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so a leftover can be found and killed
     });
@@ -156,22 +158,28 @@ describe('npm start', { timeout: 60_000 }, () => {
     npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     try {
       await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+      const { traceparent, traceId } = newTraceparent();
+      assert.equal((await fetch(`http://127.0.0.1:${port}/users/123`, { headers: { traceparent } })).status, 200);
       npm.kill('SIGTERM'); // to npm only, as a process manager or `kill <npm pid>` does
       assert.notEqual(await exitWithin(npm, 10_000), 'hung', 'npm exits');
       await waitFor(async () => ((await answers(port)) ? undefined : true), 'nothing to answer on the port any more', 5_000);
       assert.match(output, /"msg":"stopped"/, `the service itself shut down gracefully: ${output}`);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the request\'s spans, flushed at the shutdown', 5_000);
+      assert.deepEqual(receiver.trace(traceId).map((span) => span.name).sort(), ['GET /users/:id', 'errorWork', 'getUser', 'middleWork']);
+      assert.ok(receiver.logs.some((log) => log.traceId === traceId), 'its log records, flushed too');
     } finally {
       try {
         process.kill(-npm.pid!, 'SIGKILL');
       } catch {
         // the group is gone: nothing was left behind
       }
+      await receiver.close();
     }
   });
 });
 
 describe('the shutdown deadline', { timeout: 60_000 }, () => {
-  it('exits within the deadline it announces, shorter than the pod grace period, even when the collector never answers', async () => {
+  it('exits on its own within the pod grace period, even when the collector never answers', async () => {
     // A collector that accepts connections and never says a word.
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => sockets.add(socket));
@@ -184,14 +192,12 @@ describe('the shutdown deadline', { timeout: 60_000 }, () => {
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`, SHUTDOWN_GRACE_MS: shutdownGraceMs, ...FAST_EXPORT });
     try {
       for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
-      const started = Date.now();
-      const code = await service.stop('SIGTERM', 40_000);
-      const tookMs = Date.now() - started;
+      // Killed (code null) if it outlives what the kubelet gives it after preStop.
+      const code = await service.stop('SIGTERM', (graceSeconds - preStopSeconds) * 1000);
       const announced = service.logs.find((line) => line.msg === 'shutting down')!;
       const deadlineMs = Number(announced.deadline_ms);
       assert.ok(preStopSeconds * 1000 + deadlineMs < graceSeconds * 1000, `preStop ${preStopSeconds} s + deadline ${deadlineMs} ms < terminationGracePeriodSeconds ${graceSeconds} s`);
-      assert.equal(code, 0, 'a telemetry flush that cannot finish is not a failure of the service');
-      assert.ok(tookMs <= deadlineMs, `stopped in ${tookMs} ms, within the ${deadlineMs} ms announced`);
+      assert.equal(code, 0, 'exited 0 before the grace period ended: a telemetry flush that cannot finish is not a failure of the service');
       const undelivered = service.logs.filter((line) => /^spans dropped since the last report/.test(line.msg));
       assert.ok(
         undelivered.reduce((sum, line) => sum + Number(line.lost), 0) >= 5 * 4,
@@ -224,10 +230,9 @@ describe('an error nobody handled', { timeout: 90_000 }, () => {
         const inFlight = service.get('/work?ms=3000').catch(() => undefined);
         await waitFor(() => service.logs.find((line) => line.msg === 'middle work started'), 'the slow request to start');
         service.process.kill('SIGUSR2');
-        const started = Date.now();
-        assert.equal(await exitWithin(service.process, 15_000), 1, 'exit 1');
+        // Within the crash flush bound (5 s), the cut connections' (1 s) and stdout's (1 s).
+        assert.equal(await exitWithin(service.process, 8_000), 1, 'exit 1');
         await inFlight;
-        assert.ok(Date.now() - started < 8_000, 'within the crash flush bound (5 s) and stdout (1 s)');
 
         const fatal = service.logs.filter((line: LogLine) => line.level === 'fatal');
         assert.equal(fatal.length, 1, `one fatal line: ${JSON.stringify(service.logs)}`);
