@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
-import { useServiceDefaultsInThisProcess } from '../harness/service.mts';
+import { ROOT, useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
 useServiceDefaultsInThisProcess();
 const { serviceResource } = await import('../dist/telemetry/resource.js');
@@ -13,10 +14,16 @@ afterEach(() => {
 });
 
 describe('the resource: service.instance.id', () => {
-  it('is a fresh UUID for each process when nobody sets one', () => {
-    delete process.env.OTEL_RESOURCE_ATTRIBUTES;
-    const id = serviceResource(DEFAULTS).attributes['service.instance.id'];
-    assert.match(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  it('is a fresh random UUID for each process when nobody sets one', () => {
+    const idOfANewProcess = () =>
+      execFileSync(process.execPath, ['-p', `require('./dist/telemetry/resource.js').serviceResource(${JSON.stringify(DEFAULTS)}).attributes['service.instance.id']`], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      }).trim();
+    const [id, next] = [idOfANewProcess(), idOfANewProcess()];
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.notEqual(id, next);
   });
 
   // What a platform sets (the OpenTelemetry Operator sets one per pod) wins over the

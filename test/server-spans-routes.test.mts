@@ -5,6 +5,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import express, { type ErrorRequestHandler } from 'express';
+import { waitFor } from '../harness/wait.mts';
 
 /*
  * The route a SERVER span is named after (http.route, the span's name) when
@@ -48,8 +49,9 @@ describe('SERVER spans of routes in nested routers', () => {
     it(`${path} (${status}): named after the whole route`, async () => {
       exporter.reset();
       assert.equal((await fetch(`${base}${path}`)).status, status);
-      await new Promise((resolve) => setTimeout(resolve, 20)); // the span ends on the response's 'close'
-      const [span] = exporter.getFinishedSpans();
+      // The span ends on the response's 'close', after the client has its answer.
+      const [span, ...more] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
+      assert.deepEqual(more, []);
       const route = path.endsWith('/later') ? '/api/users/:id/later' : '/api/users/:id';
       assert.equal(span?.name, `GET ${route}`);
       assert.equal(span?.attributes['http.route'], route);
