@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 
 /**
  * A W3C traceparent with a fresh trace id, sent the way a traced client
@@ -17,4 +21,19 @@ export function named<T extends { name: string }>(spans: T[], name: string): T {
   const span = spans.find((s) => s.name === name);
   assert.ok(span, `no span "${name}" among: ${spans.map((s) => s.name).join(', ')}`);
   return span;
+}
+
+/**
+ * Sends the spans `make` ends to an OTLP/gRPC `endpoint` in one export, as an
+ * SDK's batch would arrive (one export per span would hit the exporter's limit
+ * of 30 in flight), and fails unless it was accepted.
+ */
+export async function exportSpans(endpoint: string, make: (tracer: Tracer) => void): Promise<void> {
+  const ended: ReadableSpan[] = [];
+  const provider = new TracerProvider({ spanProcessors: [{ onStart() {}, onEnd: (span) => void ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }] });
+  make(provider.getTracer('test'));
+  const exporter = new OTLPTraceExporter({ url: endpoint });
+  const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
+  await exporter.shutdown();
+  assert.equal(result.code, ExportResultCode.SUCCESS, String(result.error));
 }

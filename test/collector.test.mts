@@ -4,16 +4,14 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { COLLECTOR_CONFIG, LOADBALANCER_CONFIG, staticResolver, validateConfig, type Collector } from '../harness/collector.mts';
+import { freePort } from '../harness/loopback.mts';
 import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { otlpJsonToProtobuf } from '../harness/otlp.mts';
 import { RELAY_MAX_BODY_BYTES, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
 import { ROOT, type Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
-import { named, newTraceparent } from '../harness/traces.mts';
+import { exportSpans, named, newTraceparent } from '../harness/traces.mts';
 
 const SENTRY_EXPORTER_OVERLAY = `${ROOT}/collector/sentry-exporter.yaml`;
 
@@ -272,19 +270,36 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     // The kit sends up to 2,048 spans at once (src/telemetry/settings.ts). Requests with long paths or
     // query strings make them ~3 KB each, 6 MiB in all: a receiver at gRPC's default limit answers
     // RESOURCE_EXHAUSTED, which the OTLP specification says not to retry, and the whole batch is lost.
-    const ended: ReadableSpan[] = [];
-    const provider = new TracerProvider({ spanProcessors: [{ onStart() {}, onEnd: (span) => void ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }] });
-    const tracer = provider.getTracer('test');
-    const root = tracer.startSpan('GET /search');
-    const { traceId } = root.spanContext();
-    const parent = trace.setSpan(ROOT_CONTEXT, root);
-    for (let i = 1; i < 2048; i += 1) tracer.startSpan(`lookup ${i}`, { attributes: { 'url.path': `/search/${'x'.repeat(3000)}/${i}` } }, parent).end();
-    root.end();
-    const exporter = new OTLPTraceExporter({ url: collector.endpoint });
-    const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
-    await exporter.shutdown();
-    assert.equal(result.code, ExportResultCode.SUCCESS, String(result.error));
+    let traceId = '';
+    await exportSpans(collector.endpoint, (tracer) => {
+      const root = tracer.startSpan('GET /search');
+      traceId = root.spanContext().traceId;
+      const parent = trace.setSpan(ROOT_CONTEXT, root);
+      for (let i = 1; i < 2048; i += 1) tracer.startSpan(`lookup ${i}`, { attributes: { 'url.path': `/search/${'x'.repeat(3000)}/${i}` } }, parent).end();
+      root.end();
+    });
     await sentry.waitFor(() => (sentry.trace(traceId).length === 2048 ? true : undefined), 'the 2,048 spans');
+  });
+
+  it("sends Sentry no request over its 12 MiB (counted uncompressed): a batch of 1,024 spans of 16 KB goes in pieces", async () => {
+    // Four attributes at the length the manifests allow (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=4096) make a
+    // span of 16 KB; the batch processor's 1,024 of them, 16 MiB, Relay would refuse with a 413, which
+    // the exporter does not retry. config.yaml bounds each request to Sentry in bytes.
+    const long = (i: number, key: string) => `${key}-${i}-`.padEnd(4096, 'x');
+    let traceId = '';
+    await exportSpans(collector.endpoint, (tracer) => {
+      const root = tracer.startSpan('GET /reports');
+      traceId = root.spanContext().traceId;
+      const parent = trace.setSpan(ROOT_CONTEXT, root);
+      for (let i = 1; i < 1024; i += 1) {
+        const attributes = Object.fromEntries(['report.a', 'report.b', 'report.c', 'report.d'].map((key) => [key, long(i, key)]));
+        tracer.startSpan(`part ${i}`, { attributes }, parent).end();
+      }
+      root.end();
+    });
+    await sentry.waitFor(() => (sentry.trace(traceId).length === 1024 || sentry.rejected.length ? true : undefined), 'the 1,024 spans', 30_000);
+    assert.deepEqual(sentry.rejected.map((r) => r.status), [], 'no request refused');
+    assert.equal(sentry.trace(traceId).length, 1024);
   });
 
   it('the load-balancing tier takes messages as large (collector/loadbalancer/loadbalancer.yaml)', () => {
@@ -326,7 +341,7 @@ describe('tail sampling', () => {
 describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing doubled', () => {
   it('the stand-in answers 429 twice per endpoint, then accepts: every span and log record arrives exactly once', async () => {
     const pipeline = await startPipeline();
-    const { sentry, service } = pipeline;
+    const { sentry, service, collector } = pipeline;
     sentry.rateLimit('traces', 2, 1);
     sentry.rateLimit('logs', 2, 1);
     try {
@@ -334,7 +349,9 @@ describe('Sentry rate-limits (429, Retry-After): nothing is lost, nothing double
       const inTraces = <T extends { traceId: string }>(items: T[]) => items.filter((item) => traceIds.includes(item.traceId));
       // Per request: 4 spans; 3 log lines of the service, 3 events and 1 exception.
       await sentry.waitFor(() => (inTraces(sentry.spans).length >= 12 && inTraces(sentry.logs).length >= 21 ? true : undefined), 'every span and log', 30_000);
-      await new Promise((resolve) => setTimeout(resolve, 1_500)); // time for a duplicate to show up
+      // A duplicate would be sent by now: the service and the collector have flushed and drained.
+      assert.equal(await service.stop(), 0);
+      assert.equal(await collector.stop(), 0, 'the collector drained its queue and exited');
 
       assert.deepEqual(sentry.rejected.map((r) => r.status), [429, 429, 429, 429], 'two refusals per endpoint');
       const spanIds = inTraces(sentry.spans).map((span) => span.spanId);
@@ -361,8 +378,12 @@ describe('a wrong Sentry key', () => {
       try {
         for (let i = 0; i < 5; i += 1) assert.equal((await service.get('/users/123')).status, 200);
         await sentry.waitFor(() => sentry.rejected.find((r) => r.status === status), `a ${status} answer`);
-        await waitFor(() => (new RegExp(`\\b${status}\\b`).test(collector.output) ? true : undefined), `the collector to report the ${status}`);
-        assert.match(collector.output, /otlp_http\/sentry/);
+        // One line that names the exporter and the status, and says the data was dropped.
+        const report = await waitFor(
+          () => collector.output.split('\n').find((line) => line.includes('otlp_http/sentry') && new RegExp(`\\b${status}\\b`).test(line)),
+          `the collector to report the ${status}`,
+        );
+        assert.match(report, /[Pp]ermanent|[Dd]ropping/, `not retried: ${report}`);
         assert.equal(sentry.spans.length, 0);
         assert.ok(sentry.rejected.every((r) => r.status === status));
         assert.equal((await service.get('/users/42')).status, 200);
@@ -414,16 +435,36 @@ describe('no personal data to Sentry by default: the collector\'s transform/drop
   it('cuts the credentials, query and fragment from url.full on client spans, keeping host and path', async () => {
     const { sentry, collector } = pipeline;
     // A client span as any OpenTelemetry SDK sends it, straight to the collector.
-    const exporter = new OTLPTraceExporter({ url: collector.endpoint });
-    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-    const span = provider.getTracer('test').startSpan('GET', {
-      kind: SpanKind.CLIENT,
-      attributes: { 'http.request.method': 'GET', 'url.full': 'https://jane:hunter2@api.example.com:8443/v1/users/42?email=jane%40example.com#profile' },
+    let traceId = '';
+    await exportSpans(collector.endpoint, (tracer) => {
+      const span = tracer.startSpan('GET', {
+        kind: SpanKind.CLIENT,
+        attributes: { 'http.request.method': 'GET', 'url.full': 'https://jane:hunter2@api.example.com:8443/v1/users/42?email=jane%40example.com#profile' },
+      });
+      traceId = span.spanContext().traceId;
+      span.end();
     });
-    const { traceId } = span.spanContext();
-    span.end();
-    await provider.shutdown();
     const [client] = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the client span');
     assert.equal(client!.attributes['url.full'], 'https://api.example.com:8443/v1/users/42');
+  });
+});
+
+describe("a failed downstream call in Sentry: the collector's transform/exception_to_span", () => {
+  let pipeline: Pipeline;
+  before(async () => {
+    pipeline = await startPipeline({ serviceEnv: { DOWNSTREAM_URL: `http://127.0.0.1:${await freePort()}` } });
+  });
+  after(() => pipeline?.stop());
+
+  it('puts the exception the HTTP instrumentation recorded as a span event, which Sentry drops, on the client span', async () => {
+    const { sentry, service } = pipeline;
+    const { traceparent, traceId } = newTraceparent();
+    assert.equal((await service.get('/chain/42', { traceparent })).status, 502);
+    const spans = await sentry.waitFor(() => (sentry.trace(traceId).length >= 2 ? sentry.trace(traceId) : undefined), 'the /chain spans');
+    const client = spans.find((span) => span.kind === 'client');
+    assert.ok(client, `a client span among ${spans.map((span) => span.name).join(', ')}`);
+    assert.equal(client.status, 'error');
+    assert.match(String(client.attributes['exception.message']), /ECONNREFUSED/);
+    assert.match(String(client.attributes['exception.stacktrace']), /ECONNREFUSED[\s\S]*\n\s+at /);
   });
 });
