@@ -14,12 +14,20 @@ export interface Kept {
 }
 
 /**
- * `sentTraceIds`: the trace ids the payloads carried. Both sides give a record
- * without one a random id, so another id is only checked to be well-formed.
+ * `sentTraceIds`: the trace ids the payloads carried. Both sides give a span or
+ * record without a valid one a random id, so another id is only checked to be well-formed.
  */
 export function differences(standIn: Kept, relay: Kept, sentTraceIds: Set<string>): string[] {
+  const compareTraceId = (a: { traceId: string }, b: { traceId: string }): string[] =>
+    sentTraceIds.has(a.traceId) || !WELL_FORMED_TRACE_ID.test(a.traceId) || !WELL_FORMED_TRACE_ID.test(b.traceId) ? compareFields(a, b, ['traceId']) : [];
+  const compareSpan = (a: SentrySpan, b: SentrySpan): string[] => [
+    ...compareTraceId(a, b),
+    ...compareFields(a, b, ['parentSpanId', 'name', 'kind', 'status', 'links']),
+    ...compareTimes(a, b, ['startNs', 'endNs']),
+    ...compareAttributes(a.attributes, b.attributes),
+  ];
   const compareLog = (a: SentryLog, b: SentryLog): string[] => [
-    ...(sentTraceIds.has(a.traceId) || !WELL_FORMED_TRACE_ID.test(a.traceId) || !WELL_FORMED_TRACE_ID.test(b.traceId) ? compareFields(a, b, ['traceId']) : []),
+    ...compareTraceId(a, b),
     ...compareFields(a, b, ['level', 'body']),
     ...compareTimes(a, b, ['timeNs']),
     ...compareAttributes(a.attributes, b.attributes),
@@ -32,25 +40,24 @@ export function differences(standIn: Kept, relay: Kept, sentTraceIds: Set<string
 
 const WELL_FORMED_TRACE_ID = /^[0-9a-f]{32}$/;
 
+/* Items are matched by key, counting repeats: an item kept twice by one side and once by the other is a difference. */
 function compareBy<T>(what: string, standIn: T[], relay: T[], key: (item: T) => string, compare: (a: T, b: T) => string[]): string[] {
   const found: string[] = [];
-  const relayByKey = new Map(relay.map((item) => [key(item), item]));
-  const standInKeys = new Set(standIn.map(key));
-  for (const item of standIn) {
-    const other = relayByKey.get(key(item));
-    if (!other) found.push(`${what} ${key(item)}: kept by the stand-in, not by Relay`);
-    else found.push(...compare(item, other).map((difference) => `${what} ${key(item)}: ${difference}`));
+  const standInByKey = Map.groupBy(standIn, key);
+  const relayByKey = Map.groupBy(relay, key);
+  for (const k of new Set([...standInByKey.keys(), ...relayByKey.keys()])) {
+    const ours = standInByKey.get(k) ?? [];
+    const theirs = [...(relayByKey.get(k) ?? [])];
+    if (theirs.length === 0) found.push(`${what} ${k}: kept by the stand-in, not by Relay`);
+    else if (ours.length === 0) found.push(`${what} ${k}: kept by Relay, not by the stand-in`);
+    else if (ours.length !== theirs.length) found.push(`${what} ${k}: kept ${ours.length} times by the stand-in, ${theirs.length} by Relay`);
+    // Repeats may come in another order: each of ours is compared with an equal one of Relay's, if any.
+    for (const item of ours.slice(0, theirs.length)) {
+      const index = Math.max(0, theirs.findIndex((other) => compare(item, other).length === 0));
+      found.push(...compare(item, theirs.splice(index, 1)[0]!).map((difference) => `${what} ${k}: ${difference}`));
+    }
   }
-  for (const item of relay) if (!standInKeys.has(key(item))) found.push(`${what} ${key(item)}: kept by Relay, not by the stand-in`);
   return found;
-}
-
-function compareSpan(a: SentrySpan, b: SentrySpan): string[] {
-  return [
-    ...compareFields(a, b, ['traceId', 'parentSpanId', 'name', 'kind', 'status', 'links']),
-    ...compareTimes(a, b, ['startNs', 'endNs']),
-    ...compareAttributes(a.attributes, b.attributes),
-  ];
 }
 
 /* Relay's times hold about a microsecond (relay-items.mts): equal within one. */

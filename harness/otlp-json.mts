@@ -21,7 +21,7 @@ export function keyValues(attributes: Record<string, Plain>): object[] {
 
 export interface Origin {
   resource?: Record<string, Plain>;
-  scope?: { name: string; version?: string };
+  scope?: { name: string; version?: string; attributes?: object[] };
 }
 
 /** An ExportTraceServiceRequest with one resource and one scope. */

@@ -24,7 +24,7 @@ message AnyValue {
 message ArrayValue { repeated AnyValue values = 1; }
 message KeyValueList { repeated KeyValue values = 1; }
 message KeyValue { string key = 1; AnyValue value = 2; }
-message InstrumentationScope { string name = 1; string version = 2; }
+message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
 message Resource { repeated KeyValue attributes = 1; }
 
 message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
@@ -106,6 +106,7 @@ export interface ReceivedSpan {
   resource: Attributes;
   scope: string;
   scopeVersion: string;
+  scopeAttributes: Attributes;
 }
 
 export interface ReceivedLog {
@@ -121,6 +122,7 @@ export interface ReceivedLog {
   resource: Attributes;
   scope: string;
   scopeVersion: string;
+  scopeAttributes: Attributes;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped */
@@ -169,11 +171,12 @@ function* eachItem(
   resources: any[] | undefined,
   scopesKey: string,
   itemsKey: string,
-): Generator<{ item: any; origin: { resource: Attributes; scope: string; scopeVersion: string } }> {
+): Generator<{ item: any; origin: { resource: Attributes; scope: string; scopeVersion: string; scopeAttributes: Attributes } }> {
   for (const entry of resources ?? []) {
     const resource = attributes(entry.resource?.attributes);
     for (const scoped of entry[scopesKey] ?? []) {
-      const origin = { resource, scope: scoped.scope?.name ?? '', scopeVersion: scoped.scope?.version ?? '' };
+      const scope = scoped.scope ?? {};
+      const origin = { resource, scope: scope.name ?? '', scopeVersion: scope.version ?? '', scopeAttributes: attributes(scope.attributes) };
       for (const item of scoped[itemsKey] ?? []) yield { item, origin };
     }
   }

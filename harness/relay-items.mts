@@ -29,7 +29,8 @@ interface SpanV2 {
   start_timestamp: number;
   end_timestamp: number;
   attributes?: Record<string, RelayAttribute | null>;
-  links?: Array<{ trace_id: string; span_id: string; sampled?: boolean; attributes?: Record<string, RelayAttribute | null> }>;
+  /* A link Relay could not convert stays as null (relay-spans/src/otel_to_sentry_v2.rs, otel_to_sentry_link). */
+  links?: Array<{ trace_id: string; span_id: string; sampled?: boolean; attributes?: Record<string, RelayAttribute | null> } | null>;
 }
 
 interface OurLog {
@@ -64,7 +65,7 @@ export function toSentrySpan(span: SpanV2): SentrySpan {
     startNs: secondsToNs(span.start_timestamp),
     endNs: secondsToNs(span.end_timestamp),
     attributes,
-    links: (span.links ?? []).map((link) => ({ traceId: link.trace_id, spanId: link.span_id, sampled: link.sampled ?? false, attributes: plain(link.attributes) })),
+    links: (span.links ?? []).flatMap((link) => (link ? [link] : [])).map((link) => ({ traceId: link.trace_id, spanId: link.span_id, sampled: link.sampled ?? false, attributes: plain(link.attributes) })),
   };
 }
 

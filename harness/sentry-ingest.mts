@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from 'node:zlib';
 import { closeHttpServer, listenOnLoopback } from './loopback.mts';
 import { decodeLogs, decodeSpans, otlpJsonToProtobuf, type ReceivedLog, type ReceivedSpan } from './otlp.mts';
-import { toSentryLog, toSentrySpan, type SentryLog, type SentrySpan } from './sentry-conversion.mts';
+import { toSentryLog, toSentrySpans, type DropReason, type SentryLog, type SentrySpan } from './sentry-conversion.mts';
 import { waitFor } from './wait.mts';
 
 export type { SentryLog, SentrySpan } from './sentry-conversion.mts';
@@ -14,8 +15,9 @@ export type { SentryLog, SentrySpan } from './sentry-conversion.mts';
  * Relay, built from source. It answers the way Relay answers, and it STORES
  * what Sentry keeps, in the shape a Sentry user then sees (sentry-conversion.mts):
  * span events gone, resource attributes as `resource.<key>`, maps as JSON
- * strings, a log record without a body or an item older than the retention
- * discarded (and counted in `discarded`, with Relay's outcome reason).
+ * strings, and what Relay drops (a span without a valid id, a name or a sane
+ * time, a log record without a body or past 2 MiB, an item older than the
+ * retention) discarded, counted in `discarded` with Relay's outcome reason.
  *
  * Not modelled: what sentry-conversion.mts lists (notModelled), and the
  * checks Relay makes later on (inbound filters, quotas other than the 429
@@ -48,8 +50,10 @@ export interface IngestRequest {
  */
 export const RELAY_MAX_BODY_BYTES = 12 * 1024 * 1024;
 
-/** relay-event-schema: PROTOCOL_VERSION; a newer `sentry_version` is refused. */
+/** relay-event-schema/src/protocol/constants.rs: PROTOCOL_VERSION; a newer `sentry_version` is refused. */
 const PROTOCOL_VERSION = 7;
+/** sentry-types src/protocol/mod.rs: LATEST, the version of an auth without `sentry_version`. */
+const LATEST_VERSION = 7;
 
 /*
  * relay-server/src/endpoints/integrations/otlp.rs: `/v1/traces` and `/v1/logs`,
@@ -61,14 +65,17 @@ const ROUTE = /^\/api\/([^/]+)\/integration\/otlp\/v1\/(traces|logs)\/?$/;
 /** Maps a response status to the gRPC code Relay puts in its error body (otlp.rs, GrpcStatusCode). */
 const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8 };
 
-class Rejection extends Error {
+export class Rejection extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
+  /** False for an answer with no body (tower-http's 415). */
+  readonly withBody: boolean;
 
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+  constructor(status: number, message: string, headers: Record<string, string> = {}, withBody = true) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.withBody = withBody;
   }
 }
 
@@ -151,10 +158,11 @@ export class SentryIngest {
     const json = formatOf(String(request.headers['content-type'] ?? '')) !== 'protobuf';
     const record = { path: request.url ?? '', status: 200, bytes: 0, items: 0 };
     try {
+      const inflate = decoderOf(request.headers);
       if (!route) throw new Rejection(404, 'not found');
       if (request.method !== 'POST') throw new Rejection(405, 'method not allowed');
       const signal = route[2] as Signal;
-      const body = await this.accept(request, route[1]!, signal);
+      const body = await this.accept(request, route[1]!, signal, inflate);
       record.bytes = body.length;
       record.items = this.store(signal, body, json);
       // otlp.rs, SuccessResponse: 200 with an empty Export*ServiceResponse (`{}` for JSON).
@@ -163,6 +171,10 @@ export class SentryIngest {
       request.resume();
       const rejection = error instanceof Rejection ? error : new Rejection(400, String(error));
       record.status = rejection.status;
+      if (!rejection.withBody) {
+        response.writeHead(rejection.status, rejection.headers).end();
+        return;
+      }
       // otlp.rs, OtlpError: a google.rpc.Status {code, message}, in the request's format.
       const status = { code: GRPC_CODE[rejection.status] ?? 2, message: rejection.message };
       response
@@ -174,13 +186,7 @@ export class SentryIngest {
   }
 
   /** Relay's checks, in the order a request meets them; resolves with the decompressed body. */
-  private async accept(request: IncomingMessage, projectId: string, signal: Signal): Promise<Buffer> {
-    // relay-server/src/middlewares/decompression.rs: an empty or "utf-8" content-encoding is
-    // ignored; tower-http's RequestDecompressionLayer refuses an encoding it does not know (415).
-    const encoding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase();
-    const inflate = DECODERS[encoding === 'utf-8' ? '' : encoding];
-    if (!inflate) throw new Rejection(415, `unsupported content encoding: ${encoding}`);
-
+  private async accept(request: IncomingMessage, projectId: string, signal: Signal, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
     // otlp.rs: the raw Content-Type (relay-server/src/extractors/content_type.rs), parsed by
     // relay-server/src/envelope/content_type.rs: anything but JSON or protobuf is 415.
     const contentType = String(request.headers['content-type'] ?? '');
@@ -223,8 +229,9 @@ export class SentryIngest {
       this.discarded.push({ signal, reason: json ? 'invalid_json' : 'invalid_proto' });
       return 0;
     }
-    for (const item of items) {
-      const kept = signal === 'traces' ? toSentrySpan(item as ReceivedSpan) : toSentryLog(item as ReceivedLog);
+    const converted: Array<{ item: ReceivedSpan | ReceivedLog; kept: SentrySpan | SentryLog | DropReason }> =
+      signal === 'traces' ? toSentrySpans(items as ReceivedSpan[]) : (items as ReceivedLog[]).map((item) => ({ item, kept: toSentryLog(item) }));
+    for (const { item, kept } of converted) {
       if (typeof kept === 'string') this.discarded.push({ signal, reason: kept, item });
       else if (signal === 'traces') this.spans.push(kept as SentrySpan);
       else this.logs.push(kept as SentryLog);
@@ -252,59 +259,112 @@ function formatOf(contentType: string): 'json' | 'protobuf' | undefined {
 }
 
 /*
- * relay-server/src/extractors/request_meta.rs, auth_from_parts: the key comes from `x-sentry-auth`
- * or `Authorization` (either only when it starts with "sentry ", any case), HTTP Basic auth, or a
- * `sentry_key` query parameter; more than one of them: 401 (MultipleAuth), none: 401 (MissingAuth).
- * The header is parsed by sentry-types' `Auth` (comma-separated `name=value`, `sentry_key` required
- * and not empty: 401 otherwise; `sentry_version` a number, at most PROTOCOL_VERSION: 400 otherwise).
- * relay-base-schema/src/project.rs, ProjectKey::parse: the key (before any `.flags`) must be
- * 32 ASCII characters, else 400 (BadPublicKey). Sentry's keys are 32 hexadecimal characters.
+ * relay-server/src/extractors/request_meta.rs, auth_from_parts, in this order: `x-sentry-auth`, then
+ * `Authorization` (each only when it starts with "sentry ", any case: get_auth_header), HTTP Basic
+ * auth, a `sentry_key` query parameter (when the query holds "sentry_"). A header must be visible
+ * ASCII (http's HeaderValue::to_str). A second of them: 401 (MultipleAuth), none: 401 (MissingAuth).
+ * Each is read by sentry-types' `Auth` (auth.rs, from_str and from_pairs); an error in one is a 401
+ * (BadAuth) at once. Then (from_request_parts) relay-base-schema/src/project.rs,
+ * ProjectKey::parse_with_flags: the key before any `.flags` must be 32 ASCII characters, else
+ * 400 (BadPublicKey); and a version above PROTOCOL_VERSION is 400. Sentry's keys are 32
+ * hexadecimal characters.
  */
-function publicKeyOf(request: IncomingMessage): string {
-  const sources: Array<Record<string, string>> = [];
+export function publicKeyOf(request: IncomingMessage): string {
+  let auth: Auth | undefined;
+  const add = (found: Auth | undefined) => {
+    if (!found) return;
+    if (auth) throw new Rejection(401, 'multiple authorization payloads detected');
+    auth = found;
+  };
   for (const header of [request.headers['x-sentry-auth'], request.headers.authorization]) {
-    if (typeof header === 'string' && header.length >= 7 && header.slice(0, 7).toLowerCase() === 'sentry ') sources.push(authPairs(header.slice(7)));
+    if (isHeaderText(header) && header.length >= 7 && header.slice(0, 7).toLowerCase() === 'sentry ') add(authFromHeader(header));
   }
-  const authorization = request.headers.authorization;
-  if (typeof authorization === 'string' && authorization.slice(0, 6).toLowerCase() === 'basic ') {
-    const [user] = Buffer.from(authorization.slice(6), 'base64').toString('utf8').split(':');
-    if (user !== undefined) sources.push({ sentry_key: user });
-  }
-  const query = new URLSearchParams((request.url ?? '').split('?')[1] ?? '');
-  if ((request.url ?? '').split('?')[1]?.includes('sentry_')) sources.push(Object.fromEntries(query));
-  if (sources.length === 0) throw new Rejection(401, 'missing authorization information');
-  if (sources.length > 1) throw new Rejection(401, 'multiple authorization payloads detected');
+  add(basicAuth(request.headers.authorization));
+  const url = request.url ?? '';
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  if (query.includes('sentry_')) add(authFromPairs(new URLSearchParams(query)));
+  if (!auth) throw new Rejection(401, 'missing authorization information');
 
-  const auth = sources[0]!;
-  if (!auth.sentry_key) throw new Rejection(401, 'bad x-sentry-auth header: missing public key in auth header');
-  if (auth.sentry_version !== undefined) {
-    const version = Number(auth.sentry_version.split('.')[0]);
-    if (!Number.isInteger(version) || version < 0 || version > 65535) throw new Rejection(401, 'bad x-sentry-auth header: invalid value for version');
-    if (version > PROTOCOL_VERSION) throw new Rejection(400, `unsupported protocol version (${version})`);
-  }
-  const key = auth.sentry_key.split('.')[0]!;
+  const key = auth.key.split('.')[0]!;
   if (key.length !== 32 || !/^[\x00-\x7f]*$/.test(key)) throw new Rejection(400, 'bad sentry DSN public key');
+  if (auth.version > PROTOCOL_VERSION) throw new Rejection(400, `unsupported protocol version (${auth.version})`);
   return key;
 }
 
-function authPairs(items: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const item of items.split(',')) {
-    const [name, value] = item.split('=');
-    if (name !== undefined && value !== undefined) pairs[name.trim()] = value.trim();
-  }
-  return pairs;
+interface Auth {
+  key: string;
+  version: number;
 }
 
-const DECODERS: Record<string, ((body: Buffer) => Buffer) | undefined> = {
-  '': (body) => body,
-  identity: (body) => body,
-  gzip: (body) => gunzipSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
-  'x-gzip': (body) => gunzipSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
-  deflate: (body) => inflateSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
-  br: (body) => brotliDecompressSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
-  zstd: (body) => zstdDecompressSync(body, { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 }),
-};
+/* http's HeaderValue::to_str: visible ASCII and tabs only. */
+function isHeaderText(header: unknown): header is string {
+  return typeof header === 'string' && /^[\t\x20-\x7e]*$/.test(header);
+}
+
+/* sentry-types auth.rs, Auth::from_str: after the first space, comma-separated `name=value` pairs, each trimmed; an item without "=" is skipped. */
+function authFromHeader(header: string): Auth {
+  const items = header.slice(header.indexOf(' ') + 1).split(',');
+  return authFromPairs(items.flatMap((item): Array<[string, string]> => {
+    const [name, value] = item.split('=');
+    return value === undefined ? [] : [[name!.trim(), value.trim()]];
+  }));
+}
+
+/*
+ * sentry-types auth.rs, Auth::from_pairs: the part of sentry_version before any "." must be a u16
+ * (Rust's str::parse: digits, maybe after a "+"), else 401 (InvalidVersion); sentry_key must not
+ * be empty (MissingPublicKey).
+ */
+function authFromPairs(pairs: Iterable<[string, string]>): Auth {
+  const auth = { key: '', version: LATEST_VERSION };
+  for (const [name, value] of pairs) {
+    if (name === 'sentry_key') auth.key = value;
+    if (name !== 'sentry_version') continue;
+    const major = value.split('.')[0]!;
+    if (!/^\+?\d+$/.test(major) || Number(major) > 0xffff) throw new Rejection(401, 'bad x-sentry-auth header: invalid value for version');
+    auth.version = Number(major);
+  }
+  if (!auth.key) throw new Rejection(401, 'bad x-sentry-auth header: missing public key in auth header');
+  return auth;
+}
+
+/*
+ * request_meta.rs, auth_from_parts: `Authorization: Basic <base64>` counts only when it decodes
+ * (data_encoding's BASE64: padded, canonical) to UTF-8 holding a ":", the key before it not empty.
+ */
+function basicAuth(header: string | undefined): Auth | undefined {
+  if (!isHeaderText(header) || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  const encoded = header.slice(6);
+  const decoded = Buffer.from(encoded, 'base64');
+  if (decoded.toString('base64') !== encoded || !isUtf8(decoded)) return undefined;
+  const text = decoded.toString('utf8');
+  const user = text.slice(0, text.indexOf(':'));
+  return text.includes(':') && user ? { key: user, version: LATEST_VERSION } : undefined;
+}
+
+/*
+ * relay-server/src/services/server/mod.rs puts every route behind remove_empty_encoding
+ * (relay-server/src/middlewares/decompression.rs: a content-encoding "" or "utf-8", any case,
+ * is ignored) and tower-http's RequestDecompressionLayer (0.6.11,
+ * src/decompression/request/service.rs): exactly "gzip", "deflate", "br", "zstd" or "identity",
+ * else 415 with no body (future.rs, unsupported_encoding), before the route's own checks.
+ */
+export function decoderOf(headers: IncomingHttpHeaders): (body: Buffer) => Buffer {
+  const encoding = headers['content-encoding'];
+  if (encoding === undefined || encoding === '' || encoding.toLowerCase() === 'utf-8') return (body) => body;
+  const inflate = DECODERS.get(encoding);
+  if (!inflate) throw new Rejection(415, '', { 'accept-encoding': 'zstd,gzip,deflate,br' }, false);
+  return inflate;
+}
+
+const limit = { maxOutputLength: RELAY_MAX_BODY_BYTES + 1 };
+const DECODERS = new Map<string, (body: Buffer) => Buffer>([
+  ['identity', (body) => body],
+  ['gzip', (body) => gunzipSync(body, limit)],
+  ['deflate', (body) => inflateSync(body, limit)],
+  ['br', (body) => brotliDecompressSync(body, limit)],
+  ['zstd', (body) => zstdDecompressSync(body, limit)],
+]);
 
 /** The decompressed body; 413 past Relay's limit, 400 when it does not decompress (decompression.rs). */
 async function readBody(request: IncomingMessage, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
