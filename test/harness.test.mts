@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { test } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { openLoop } from '../harness/load.mts';
 import { freePort, isDrawable } from '../harness/loopback.mts';
 import { isProcessAlive, runCommand } from '../harness/process.mts';
