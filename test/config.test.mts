@@ -230,8 +230,9 @@ describe('the running service with bad configuration', () => {
       const server = spans.find((span) => span.traceId === traceId && span.kind === SPAN_KIND.SERVER)!;
       assert.equal(server.parentSpanId, parentId, 'the b3 parent was continued');
       assert.equal(warnings().length, atStart, 'said once, at start-up, not per request or export');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
@@ -271,8 +272,9 @@ describe('the running service with bad configuration', () => {
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans over OTLP');
       await waitFor(() => readFileSync(output, 'utf8').includes(`traceId: '${traceId}'`) || undefined, 'the console exporter\'s print of a span');
       assert.ok(!service.logs.some((line) => line.level === 'warn' && line.component === 'telemetry'), 'no warning');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
@@ -282,8 +284,9 @@ describe('the running service with bad configuration', () => {
     try {
       assert.equal((await service.get('/users/7')).status, 200);
       assert.ok(service.logs.some((line) => line.level === 'warn' && line.msg.startsWith('ignoring OTEL_EXPORTER_OTLP_ENDPOINT="not a url"')));
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
     }
   });
 });

@@ -190,8 +190,9 @@ describe('log export with the collector away', () => {
       await waitFor(() => service.logs.find((line) => /log record export recovered/.test(line.msg)), 'the recovery to be reported');
       const recovered = service.logs.find((line) => /log record export recovered/.test(line.msg))!;
       assert.ok(Number(recovered.lost) > 0, 'the recovery line counts what was lost');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver?.close();
     }
   });
@@ -238,8 +239,9 @@ describe('the logger never throws', () => {
       // stdout has every line.
       await waitFor(() => service.logs.find((line) => line.msg === 'after the hostile calls'), 'the last line on stdout');
       for (const msg of ['a circular object', 'a BigInt', 'a throwing getter', 'after the hostile calls']) assert.ok(service.logs.some((line) => line.msg === msg), `${msg}: ${service.logs.map((line) => String(line.msg).slice(0, 30)).join(' | ')}`);
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
@@ -260,8 +262,9 @@ describe('the log record limits', () => {
         .then((logs) => logs.find((log) => log.body === 'middle work recovered from an error')!);
       // Written with error.type and error.message: one attribute kept, cut to 10 characters.
       assert.deepEqual(Object.values(recovered.attributes), ['SomeworkEr']);
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });

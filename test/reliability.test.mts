@@ -78,8 +78,9 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       await ingest.waitFor(() => (ingest.trace(after!).length === 2 ? true : undefined), 'the spans of a request made after recovery');
       assert.equal(service.logs.filter(failing).length, 1, 'the outage was reported once');
       assert.equal(service.process.exitCode, null);
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await collector?.stop();
       await sentry?.close();
     }
@@ -161,8 +162,9 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       );
       await waitFor(() => service.logs.find(recovered), 'the recovery to be reported');
       assert.equal(service.logs.filter(failing).length, 1, 'the refusal was reported once');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await collector.stop();
       await sentry.close();
     }
@@ -268,8 +270,9 @@ describe('an idle service with no collector', { timeout: 120_000 }, () => {
       assert.deepEqual(reports[1]!.by_reason, { 'export failed': 1 });
       assert.ok(receiver.refusedLogs.length > 1, 'the record was retried');
       assert.deepEqual([...new Set(receiver.refusedLogs.map((log) => log.body))], ['listening'], 'no report was ever exported');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
@@ -489,8 +492,9 @@ describe('hostile input', { timeout: 90_000 }, () => {
       const longOne = receiver.trace(probeId)[0]!;
       assert.equal((longOne.attributes['url.path'] as string).length, ATTRIBUTE_LIMIT, 'url.path is truncated to the limit');
       assert.ok(receiver.spans.every((s) => s.traceState.length <= 512), 'tracestate stays within the W3C 512-character limit');
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
@@ -512,8 +516,9 @@ describe('hostile input', { timeout: 90_000 }, () => {
       await receiver.waitForSpans((spans) => spans.filter((s) => String(s.attributes['url.path']).startsWith('/nope/')).length >= paths.length, 'the 404 spans', 20_000);
       const names = new Set(receiver.spans.filter((s) => String(s.attributes['url.path']).startsWith('/nope/')).map((s) => s.name));
       assert.ok(names.size <= 2 && [...names].every((name) => !name.includes('/nope/')), `span names: ${[...names].slice(0, 5).join(', ')}`);
-    } finally {
       assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop(); // after a failure: the failure is what the test reports
       await receiver.close();
     }
   });
