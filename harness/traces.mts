@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -26,14 +26,35 @@ export function named<T extends { name: string }>(spans: T[], name: string): T {
 /**
  * Sends the spans `make` ends to an OTLP/gRPC `endpoint` in one export, as an
  * SDK's batch would arrive (one export per span would hit the exporter's limit
- * of 30 in flight), and fails unless it was accepted.
+ * of 30 in flight), and fails unless it was accepted. Resolves with what
+ * `make` returned (the trace ids it made, say).
  */
-export async function exportSpans(endpoint: string, make: (tracer: Tracer) => void): Promise<void> {
+export async function exportSpans<T>(endpoint: string, make: (tracer: Tracer) => T): Promise<T> {
   const ended: ReadableSpan[] = [];
   const provider = new TracerProvider({ spanProcessors: [{ onStart() {}, onEnd: (span) => void ended.push(span), forceFlush: async () => {}, shutdown: async () => {} }] });
-  make(provider.getTracer('test'));
+  const made = make(provider.getTracer('test'));
   const exporter = new OTLPTraceExporter({ url: endpoint });
   const result = await new Promise<ExportResult>((resolve) => exporter.export(ended, resolve));
   await exporter.shutdown();
   assert.equal(result.code, ExportResultCode.SUCCESS, String(result.error));
+  return made;
+}
+
+/**
+ * One trace of 1,024 spans of 16 KB, 16 MiB in one export: past Sentry's 12 MiB
+ * (Relay's max_container_size). Each span carries four attributes at the length the
+ * manifests allow (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=4096). Resolves with its trace id.
+ */
+export function exportTraceOf16MiB(endpoint: string): Promise<string> {
+  const long = (i: number, key: string) => `${key}-${i}-`.padEnd(4096, 'x');
+  return exportSpans(endpoint, (tracer) => {
+    const root = tracer.startSpan('GET /reports');
+    const parent = trace.setSpan(ROOT_CONTEXT, root);
+    for (let i = 1; i < 1024; i += 1) {
+      const attributes = Object.fromEntries(['report.a', 'report.b', 'report.c', 'report.d'].map((key) => [key, long(i, key)]));
+      tracer.startSpan(`part ${i}`, { attributes }, parent).end();
+    }
+    root.end();
+    return root.spanContext().traceId;
+  });
 }

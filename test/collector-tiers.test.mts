@@ -315,15 +315,14 @@ describe('two tiers: one load-balancing collector (static resolver) in front of 
   it(`keeps every trace that lasted ${SLOW_MS} ms or more and did not fail (the latency policy), whole`, async () => {
     // Neither endpoint is that slow without failing, so a client sends such traces itself, as any
     // OpenTelemetry SDK would: a server span that started SLOW_MS + 500 ms ago and a child of it.
-    const slowIds: string[] = [];
-    await exportSpans(balancer.endpoint, (tracer) => {
-      for (let i = 0; i < 30; i += 1) {
+    const slowIds = await exportSpans(balancer.endpoint, (tracer) =>
+      Array.from({ length: 30 }, () => {
         const root = tracer.startSpan('GET /slow', { kind: SpanKind.SERVER, startTime: Date.now() - SLOW_MS - 500 });
         tracer.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, root)).end();
         root.end();
-        slowIds.push(root.spanContext().traceId);
-      }
-    });
+        return root.spanContext().traceId;
+      }),
+    );
     // Kept by chance, with the percentage alone, all 30 would be: 0.1^30.
     const keptNow = await waitFor(
       () => {

@@ -11,7 +11,7 @@ import { otlpJsonToProtobuf } from '../harness/otlp.mts';
 import { RELAY_MAX_BODY_BYTES, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
 import { ROOT, type Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
-import { exportSpans, named, newTraceparent } from '../harness/traces.mts';
+import { exportSpans, exportTraceOf16MiB, named, newTraceparent } from '../harness/traces.mts';
 
 const SENTRY_EXPORTER_OVERLAY = `${ROOT}/collector/sentry-exporter.yaml`;
 
@@ -270,33 +270,20 @@ describe('service → real collector → Sentry OTLP ingest stand-in', () => {
     // The kit sends up to 2,048 spans at once (src/telemetry/settings.ts). Requests with long paths or
     // query strings make them ~3 KB each, 6 MiB in all: a receiver at gRPC's default limit answers
     // RESOURCE_EXHAUSTED, which the OTLP specification says not to retry, and the whole batch is lost.
-    let traceId = '';
-    await exportSpans(collector.endpoint, (tracer) => {
+    const traceId = await exportSpans(collector.endpoint, (tracer) => {
       const root = tracer.startSpan('GET /search');
-      traceId = root.spanContext().traceId;
       const parent = trace.setSpan(ROOT_CONTEXT, root);
       for (let i = 1; i < 2048; i += 1) tracer.startSpan(`lookup ${i}`, { attributes: { 'url.path': `/search/${'x'.repeat(3000)}/${i}` } }, parent).end();
       root.end();
+      return root.spanContext().traceId;
     });
     await sentry.waitFor(() => (sentry.trace(traceId).length === 2048 ? true : undefined), 'the 2,048 spans');
   });
 
   it("sends Sentry no request over its 12 MiB (counted uncompressed): a batch of 1,024 spans of 16 KB goes in pieces", async () => {
-    // Four attributes at the length the manifests allow (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=4096) make a
-    // span of 16 KB; the batch processor's 1,024 of them, 16 MiB, Relay would refuse with a 413, which
-    // the exporter does not retry. config.yaml bounds each request to Sentry in bytes.
-    const long = (i: number, key: string) => `${key}-${i}-`.padEnd(4096, 'x');
-    let traceId = '';
-    await exportSpans(collector.endpoint, (tracer) => {
-      const root = tracer.startSpan('GET /reports');
-      traceId = root.spanContext().traceId;
-      const parent = trace.setSpan(ROOT_CONTEXT, root);
-      for (let i = 1; i < 1024; i += 1) {
-        const attributes = Object.fromEntries(['report.a', 'report.b', 'report.c', 'report.d'].map((key) => [key, long(i, key)]));
-        tracer.startSpan(`part ${i}`, { attributes }, parent).end();
-      }
-      root.end();
-    });
+    // The batch processor's 1,024 spans of 16 KB, which Relay would refuse with a 413 that the
+    // exporter does not retry. config.yaml bounds each request to Sentry in bytes.
+    const traceId = await exportTraceOf16MiB(collector.endpoint);
     await sentry.waitFor(() => (sentry.trace(traceId).length === 1024 || sentry.rejected.length ? true : undefined), 'the 1,024 spans', 30_000);
     assert.deepEqual(sentry.rejected.map((r) => r.status), [], 'no request refused');
     assert.equal(sentry.trace(traceId).length, 1024);
@@ -435,14 +422,13 @@ describe('no personal data to Sentry by default: the collector\'s transform/drop
   it('cuts the credentials, query and fragment from url.full on client spans, keeping host and path', async () => {
     const { sentry, collector } = pipeline;
     // A client span as any OpenTelemetry SDK sends it, straight to the collector.
-    let traceId = '';
-    await exportSpans(collector.endpoint, (tracer) => {
+    const traceId = await exportSpans(collector.endpoint, (tracer) => {
       const span = tracer.startSpan('GET', {
         kind: SpanKind.CLIENT,
         attributes: { 'http.request.method': 'GET', 'url.full': 'https://jane:hunter2@api.example.com:8443/v1/users/42?email=jane%40example.com#profile' },
       });
-      traceId = span.spanContext().traceId;
       span.end();
+      return span.spanContext().traceId;
     });
     const [client] = await sentry.waitFor(() => (sentry.trace(traceId).length > 0 ? sentry.trace(traceId) : undefined), 'the client span');
     assert.equal(client!.attributes['url.full'], 'https://api.example.com:8443/v1/users/42');

@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { Collector } from '../harness/collector.mts';
 import { differences } from '../harness/ingest-compare.mts';
 import { decodeJsonLine, type ReceivedLog, type ReceivedSpan } from '../harness/otlp.mts';
@@ -15,7 +14,7 @@ import { RelayIngest, relayMissing } from '../harness/relay.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 import { SentryIngest } from '../harness/sentry-ingest.mts';
 import { Service } from '../harness/service.mts';
-import { exportSpans, newTraceparent } from '../harness/traces.mts';
+import { exportTraceOf16MiB, newTraceparent } from '../harness/traces.mts';
 import { waitFor } from '../harness/wait.mts';
 
 /*
@@ -207,19 +206,8 @@ describeNeeding(relayMissing(), "service → real collector → Sentry's real Re
 
   it('takes a batch of 1,024 spans of 16 KB (16 MiB, past its 12 MiB) from the collector, in pieces: every span forwarded', async () => {
     // collector/config.yaml splits each request to Sentry to at most 8 MiB (test/collector.test.mts: the stand-in).
-    const long = (i: number, key: string) => `${key}-${i}-`.padEnd(4096, 'x');
     const discardsBefore = relay.discards.length;
-    let traceId = '';
-    await exportSpans(collector.endpoint, (tracer) => {
-      const root = tracer.startSpan('GET /reports');
-      traceId = root.spanContext().traceId;
-      const parent = trace.setSpan(ROOT_CONTEXT, root);
-      for (let i = 1; i < 1024; i += 1) {
-        const attributes = Object.fromEntries(['report.a', 'report.b', 'report.c', 'report.d'].map((key) => [key, long(i, key)]));
-        tracer.startSpan(`part ${i}`, { attributes }, parent).end();
-      }
-      root.end();
-    });
+    const traceId = await exportTraceOf16MiB(collector.endpoint);
     await relay.waitFor(() => (relay.trace(traceId).length === 1024 ? true : undefined), 'the 1,024 spans, forwarded', 60_000).catch((error: Error) => {
       const refused = collector.output.split('\n').filter((line) => /\b413\b/.test(line));
       throw new Error(`${error.message}: ${relay.trace(traceId).length} forwarded; the collector's 413s:\n${refused.join('\n')}`);
