@@ -104,7 +104,11 @@ export class ManagedProcess {
     }
   }
 
-  /** Sends `signal`, then SIGKILL after `timeoutMs`; resolves with the exit code (null when a signal ended it). */
+  /**
+   * Sends `signal`, then SIGKILL after `timeoutMs`; resolves with the exit code (null when a signal ended it).
+   * Stopping again is harmless, so a test asserts the exit code in its body and calls it bare in `finally`:
+   * after a failure, the failure is what the test reports.
+   */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
     await stopProcess(this.process, signal, timeoutMs);
     return this.exited;

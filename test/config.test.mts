@@ -232,7 +232,7 @@ describe('the running service with bad configuration', () => {
       assert.equal(warnings().length, atStart, 'said once, at start-up, not per request or export');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });
@@ -274,7 +274,7 @@ describe('the running service with bad configuration', () => {
       assert.ok(!service.logs.some((line) => line.level === 'warn' && line.component === 'telemetry'), 'no warning');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });
@@ -286,7 +286,7 @@ describe('the running service with bad configuration', () => {
       assert.ok(service.logs.some((line) => line.level === 'warn' && line.msg.startsWith('ignoring OTEL_EXPORTER_OTLP_ENDPOINT="not a url"')));
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
     }
   });
 });

@@ -192,7 +192,7 @@ describe('log export with the collector away', () => {
       assert.ok(Number(recovered.lost) > 0, 'the recovery line counts what was lost');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver?.close();
     }
   });
@@ -241,7 +241,7 @@ describe('the logger never throws', () => {
       for (const msg of ['a circular object', 'a BigInt', 'a throwing getter', 'after the hostile calls']) assert.ok(service.logs.some((line) => line.msg === msg), `${msg}: ${service.logs.map((line) => String(line.msg).slice(0, 30)).join(' | ')}`);
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });
@@ -264,7 +264,7 @@ describe('the log record limits', () => {
       assert.deepEqual(Object.values(recovered.attributes), ['SomeworkEr']);
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });

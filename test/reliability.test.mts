@@ -80,7 +80,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       assert.equal(service.process.exitCode, null);
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await collector?.stop();
       await sentry?.close();
     }
@@ -164,7 +164,7 @@ describe('the collector away, dying, refusing', { timeout: 120_000 }, () => {
       assert.equal(service.logs.filter(failing).length, 1, 'the refusal was reported once');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await collector.stop();
       await sentry.close();
     }
@@ -272,7 +272,7 @@ describe('an idle service with no collector', { timeout: 120_000 }, () => {
       assert.deepEqual([...new Set(receiver.refusedLogs.map((log) => log.body))], ['listening'], 'no report was ever exported');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });
@@ -494,7 +494,7 @@ describe('hostile input', { timeout: 90_000 }, () => {
       assert.ok(receiver.spans.every((s) => s.traceState.length <= 512), 'tracestate stays within the W3C 512-character limit');
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });
@@ -518,7 +518,7 @@ describe('hostile input', { timeout: 90_000 }, () => {
       assert.ok(names.size <= 2 && [...names].every((name) => !name.includes('/nope/')), `span names: ${[...names].slice(0, 5).join(', ')}`);
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
       await receiver.close();
     }
   });

@@ -313,7 +313,7 @@ describe('the collector away', () => {
       }
       assert.equal(await service.stop(), 0);
     } finally {
-      await service.stop(); // after a failure: the failure is what the test reports
+      await service.stop();
     }
   });
 });
