@@ -85,9 +85,9 @@ describe('k8s/: every overlay builds and validates strictly', () => {
   });
 });
 
-for (const overlay of OVERLAYS) {
-  describe(`k8s/overlays/${overlay}: policy`, () => {
-    const objects = renderOverlay(overlay);
+for (const [overlay, optIn] of OVERLAYS.flatMap((overlay) => [[overlay, false], [overlay, true]] as const)) {
+  describe(`k8s/overlays/${overlay}${optIn ? ' with its components' : ''}: policy`, () => {
+    const objects = renderOverlay(overlay, { optIn });
 
     it('puts every object in a namespace it declares, and both namespaces enforce the restricted Pod Security profile', () => {
       const namespaces = objects.filter((o) => o.kind === 'Namespace');
@@ -342,7 +342,7 @@ describe('overlay specifics', () => {
     assert.equal(envOf(containersOf(find(minikube, 'Deployment', 'otel-collector'))[0]!).TAIL_SAMPLING_PERCENTAGE, '100');
   });
 
-  it('eks: the images from a registry, a LoadBalancer for the gateway, more than one replica, bigger resources', () => {
+  it('eks: the images from a registry, more than one replica, bigger resources', () => {
     const eks = renderOverlay('eks');
     const minikube = renderOverlay('minikube');
     for (const name of APPS) {
@@ -353,14 +353,24 @@ describe('overlay specifics', () => {
     for (const collector of collectors(eks)) {
       assert.match(containersOf(collector)[0]!.image, new RegExp(`^[\\w.-]+\\.[\\w.-]+(:\\d+)?/[\\w./-]*${COLLECTOR_DIST}:${COLLECTOR_RELEASE.replaceAll('.', '\\.')}$`), 'registry host/repository:release');
     }
-    const lb = eks.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer');
-    assert.deepEqual(lb.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), [`${APP_NAMESPACE}/gateway-public`]);
     const sampler = (objects: K8sObject[]) => collectors(objects).find((d) => configFileOf(d) === 'config.yaml')!;
     const memory = (objects: K8sObject[]) => bytesOf(containersOf(sampler(objects))[0]!.resources.limits.memory);
     assert.ok(memory(eks) > memory(minikube), 'the sampling tier gets more memory than the one collector on minikube');
   });
 
-  it('eks: the internet-facing gateway, and only it, distrusts incoming trace context', () => {
+  it('eks: nothing public by default; the public-gateway component, a load balancer open to the addresses set in it', () => {
+    const loadBalancers = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer');
+    assert.deepEqual(loadBalancers(renderOverlay('eks')), []);
+    const [lb, ...others] = loadBalancers(renderOverlay('eks', { optIn: true }));
+    assert.deepEqual([lb && where(lb), others.length], [`Service ${APP_NAMESPACE}/gateway-public`, 0]);
+    assert.equal(lb!.metadata.annotations['service.beta.kubernetes.io/aws-load-balancer-scheme'], 'internet-facing');
+    const ranges: string[] = lb!.spec.loadBalancerSourceRanges ?? [];
+    assert.ok(ranges.length > 0, 'open only to the addresses set in it');
+    for (const range of ranges) assert.ok(!/^(0\.0\.0\.0|::)\/0$/.test(range), `not to everyone: ${range}`);
+    assert.deepEqual(ranges, ['203.0.113.0/24'], 'as shipped, a documentation range (RFC 5737) that no caller has');
+  });
+
+  it('eks: the gateway, the service\'s edge, and only it, distrusts incoming trace context', () => {
     const trust = (objects: K8sObject[], name: string) =>
       containersOf(find(objects, 'Deployment', name, APP_NAMESPACE))[0]!.env.find((e: { name: string }) => e.name === 'TRUST_INCOMING_TRACE_CONTEXT')?.value;
     assert.equal(trust(renderOverlay('eks'), 'gateway'), 'false');
