@@ -74,6 +74,12 @@ describe('Dockerfile rules', () => {
     assert.equal(pkg.devDependencies.node!.split('.')[0], /^>=(\d+)/.exec(pkg.engines.node)![1], 'the major version package.json requires');
   });
 
+  it('installs without install scripts in the build stage: only what the lockfile pins (the `node` devDependency\'s script fetches a Node outside it)', () => {
+    const npmCi = all(build, 'RUN').flatMap((r) => r.split('&&').map((s) => s.trim())).filter((s) => s.startsWith('npm ci'));
+    assert.equal(npmCi.length, 1);
+    assert.match(npmCi[0]!, /--ignore-scripts\b/);
+  });
+
   it('installs production dependencies only in the runtime stage, without install scripts', () => {
     const npmCi = all(runtime, 'RUN').flatMap((r) => r.split('&&').map((s) => s.trim())).filter((s) => s.startsWith('npm ci'));
     assert.equal(npmCi.length, 1);
