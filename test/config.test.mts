@@ -214,6 +214,7 @@ describe('the running service with bad configuration', () => {
       OTEL_BSP_MAX_QUEUE_SIZE: 'lots',
       OTEL_EXPORTER_OTLP_COMPRESSION: 'zip',
       OTEL_EXPORTER_OTLP_TIMEOUT: 'abc',
+      OTEL_RESOURCE_ATTRIBUTES: 'k8s.pod.name=a=b', // "=" not percent-encoded: discarded whole
     };
     const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, ...bad, OTEL_PROPAGATORS: 'b3' });
     try {

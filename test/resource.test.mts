@@ -35,3 +35,31 @@ describe('the resource: service.instance.id', () => {
     assert.equal(attributes['k8s.pod.name'], 'users-7d9c-x2k4q');
   });
 });
+
+describe('the resource: OTEL_RESOURCE_ATTRIBUTES', () => {
+  const inANewProcess = (value: string) => {
+    const program = `const r = require('./dist/telemetry/resource.js').serviceResource(${JSON.stringify(DEFAULTS)}); console.log(JSON.stringify({ attributes: r.attributes }))`;
+    const lines = execFileSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', OTEL_RESOURCE_ATTRIBUTES: value }, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    return { warnings: lines.filter((line) => line.level === 'warn'), attributes: lines.at(-1).attributes };
+  };
+
+  // The specification: on any error the whole value is discarded, and an error reported.
+  it('malformed: discarded whole, as the specification says, and one warning that names it', () => {
+    const value = 'deployment.environment.name=prod,k8s.pod.name=a=b';
+    const { warnings, attributes } = inANewProcess(value);
+    assert.equal(attributes['deployment.environment.name'], 'local', 'the default: nothing of it applies');
+    assert.equal(attributes['k8s.pod.name'], undefined);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0].msg, /OTEL_RESOURCE_ATTRIBUTES/);
+    assert.equal(warnings[0].value, value);
+  });
+
+  it('well formed, or empty entries only: applied, no warning', () => {
+    const applied = inANewProcess('deployment.environment.name=prod, ,k8s.pod.name=users%3D1');
+    assert.deepEqual([applied.warnings, applied.attributes['deployment.environment.name'], applied.attributes['k8s.pod.name']], [[], 'prod', 'users=1']);
+    assert.deepEqual(inANewProcess(' , ').warnings, []);
+  });
+});

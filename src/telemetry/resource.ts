@@ -1,8 +1,7 @@
-import { defaultResource, detectResources, envDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-
-/** deployment.environment.name (semantic conventions, not yet stable: no constant in the stable entry point). */
-const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = 'deployment.environment.name';
+import { getStringFromEnv } from '@opentelemetry/core';
+import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
+import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { report } from './diagnostics';
 
 /** Who is speaking, and where: on every span and log record, and (the same values) on every Sentry issue. */
 export interface ServiceIdentity {
@@ -23,12 +22,27 @@ export interface ServiceIdentity {
  * machine, and the pod's attributes come from OTEL_RESOURCE_ATTRIBUTES.
  */
 export function serviceResource(defaults: ServiceIdentity, environment?: string): Resource {
+  warnIfResourceAttributesDiscarded();
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }))
     // A later detector wins: envDetector last, as in NodeSDK's defaults, so that a
     // service.instance.id from OTEL_RESOURCE_ATTRIBUTES replaces the random one.
     .merge(detectResources({ detectors: [serviceInstanceIdDetector, envDetector] }));
   return environment === undefined ? resource : resource.merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: environment }));
+}
+
+/**
+ * A malformed OTEL_RESOURCE_ATTRIBUTES is discarded whole, and "an error SHOULD
+ * be reported" (specification, Resource SDK, "Specifying resource information
+ * via an environment variable"); the SDK's detector says so only at debug level,
+ * so the pod's attributes and the environment would vanish without a word
+ * (test/config.test.mts, "serves with bad OTEL_* values").
+ */
+function warnIfResourceAttributesDiscarded(): void {
+  const raw = getStringFromEnv('OTEL_RESOURCE_ATTRIBUTES');
+  const entries = raw?.split(',').filter((entry) => entry.trim() !== '') ?? [];
+  if (entries.length === 0 || Object.keys(resourceAttributesEnvDetector.detect().attributes ?? {}).length > 0) return;
+  report('warn', 'ignoring OTEL_RESOURCE_ATTRIBUTES: every entry must be key=value, with "," and "=" percent-encoded and keys and values of at most 255 characters; as the specification says, all of it is discarded', { value: raw });
 }
 
 /** The name, version and environment as the resource finally has them: what Sentry's release and environment must say. */
