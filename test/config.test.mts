@@ -223,6 +223,9 @@ describe('the running service with bad configuration', () => {
         assert.ok(warnings().some((line) => line.msg.includes(variable)), `a warning names ${variable}: ${JSON.stringify(warnings().map((line) => line.msg))}`);
       }
       const atStart = warnings().length;
+      for (const said of [...Object.keys(bad), '"60"']) {
+        assert.equal(warnings().filter((line) => line.msg.includes(said)).length, 1, `${said} said once: ${JSON.stringify(warnings().map((line) => line.msg))}`);
+      }
 
       // b3: the single-header form, as a mesh sidecar sends it.
       const { traceId, parentId } = newTraceparent();
@@ -273,6 +276,24 @@ describe('the running service with bad configuration', () => {
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans over OTLP');
       await waitFor(() => readFileSync(output, 'utf8').includes(`traceId: '${traceId}'`) || undefined, 'the console exporter\'s print of a span');
       assert.ok(!service.logs.some((line) => line.level === 'warn' && line.component === 'telemetry'), 'no warning');
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('OTEL_LOG_LEVEL=debug: the SDK\'s messages as report lines, no stack trace of one logger replacing another, spans exported', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_LOG_LEVEL: 'debug', OTEL_SDK_DISABLED: 'yes' });
+    try {
+      const { traceId, parentId } = newTraceparent();
+      assert.equal((await service.get('/users/7', { traceparent: `00-${traceId}-${parentId}-01` })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans');
+      assert.ok(service.logs.some((line) => line.level === 'debug' && line.component === 'telemetry'), 'the SDK\'s debug messages, as report lines');
+      assert.doesNotMatch(service.stderr + JSON.stringify(service.logs), /logger will (overwrite|be overwritten)|at DiagAPI\.setLogger/);
+      const said = service.logs.filter((line) => line.level === 'warn' && String(line.msg).includes('OTEL_SDK_DISABLED'));
+      assert.equal(said.length, 1, 'a bad OTEL_SDK_DISABLED is still a warning, once');
       assert.equal(await service.stop(), 0);
     } finally {
       await service.stop();

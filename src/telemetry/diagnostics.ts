@@ -23,32 +23,29 @@ export function report(level: ReportLevel, message: string, fields: Record<strin
 /** SDK warnings that say again what ExportMonitor reports, counted, from the processors' metrics (sdk-logs 3.1 says nothing of its drops). */
 const REPORTED_BY_MONITOR = /^Dropped \d+ spans because maxQueueSize reached/;
 
-let installed: { logger: DiagLogger; level: DiagLogLevel } | undefined;
-let saidAlready = false;
+let installed = false;
 
-/** Runs `make` with the SDK's warnings left out: what it would say was said when the same thing was made the first time. */
-export function withoutRepeatedWarnings<T>(make: () => T): T {
-  saidAlready = true;
-  try {
-    return make();
-  } finally {
-    saidAlready = false;
-  }
-}
+/**
+ * The SDK reads a variable again for every exporter it makes (one per signal, and a
+ * fresh one after each lost connection), and warns again each time: each warning is
+ * said once (test/config.test.mts, "serves with bad OTEL_* values"). Bounded, in case
+ * a warning ever carries something that changes.
+ */
+const warned = new Set<string>();
+const firstTime = (message: string): boolean => {
+  if (warned.has(message)) return false;
+  if (warned.size < 256) warned.add(message);
+  return true;
+};
 
 /**
  * The SDK's own messages (OTEL_LOG_LEVEL) as report lines. The default is
  * `warn`, not the specification's `info`: at `info` the OTLP/HTTP exporters
  * write a line for every failed export. Errors the SDK hands its global error
- * handler (a failed export, which ExportMonitor reports) at `debug`.
- * Called again, it puts the same logger back (NodeSDK's constructor installs
- * a console logger of its own when OTEL_LOG_LEVEL is set).
+ * handler (a failed export, which ExportMonitor reports) at `debug`. Once per process.
  */
 export function routeDiagnostics(): void {
-  if (installed) {
-    diag.setLogger(installed.logger, { logLevel: installed.level, suppressOverrideMessage: true });
-    return;
-  }
+  if (installed) return;
   const raw = getStringFromEnv('OTEL_LOG_LEVEL');
   // A name only: the enum also maps numbers back to names (DiagLogLevel['60'] is 'INFO'), which is no level.
   const level: unknown = raw === undefined ? undefined : DiagLogLevel[raw.trim().toUpperCase() as keyof typeof DiagLogLevel];
@@ -57,16 +54,33 @@ export function routeDiagnostics(): void {
   const logger: DiagLogger = {
     error: (message, ...args) => report('error', message, details(args)),
     warn: (message, ...args) => {
-      if (!saidAlready && !REPORTED_BY_MONITOR.test(message)) report('warn', message, details(args));
+      if (!REPORTED_BY_MONITOR.test(message) && firstTime(message)) report('warn', message, details(args));
     },
     info: (message, ...args) => report('info', message, details(args)),
     debug: (message, ...args) => report('debug', message, details(args)),
     verbose: (message, ...args) => report('trace', message, details(args)),
   };
-  installed = { logger, level: named ?? DiagLogLevel.WARN };
-  diag.setLogger(logger, { logLevel: installed.level, suppressOverrideMessage: true });
+  installed = true;
+  diag.setLogger(logger, { logLevel: named ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
   setGlobalErrorHandler((error) => diag.debug(`SDK error: ${String(error)}`));
   if (raw !== undefined && named === undefined) {
     diag.warn(`ignoring OTEL_LOG_LEVEL="${raw}": it must be one of none, error, warn, info, debug, verbose, all; using warn`);
+  }
+}
+
+/**
+ * Runs `make` (NodeSDK's constructor) with OTEL_LOG_LEVEL out of its sight. Given
+ * one, that constructor installs a console logger over the kit's: a stack trace on
+ * stderr for the replacement at every start, then plain-text lines among the JSON
+ * ones (test/config.test.mts, "OTEL_LOG_LEVEL=debug"). The kit's logger applies
+ * the level already (routeDiagnostics), and only the constructor reads it.
+ */
+export function withoutLoggerOverride<T>(make: () => T): T {
+  const level = process.env.OTEL_LOG_LEVEL;
+  delete process.env.OTEL_LOG_LEVEL;
+  try {
+    return make();
+  } finally {
+    if (level !== undefined) process.env.OTEL_LOG_LEVEL = level;
   }
 }

@@ -1,6 +1,5 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { settleBy } from './deadline';
-import { withoutRepeatedWarnings } from './diagnostics';
 import { ExportMonitor } from './export-monitor';
 import { RetryingExporter, type Exporter } from './export-retry';
 import type { BatchSettings, KitExporters, OtlpExportSettings } from './settings';
@@ -42,15 +41,7 @@ export interface ExportPipeline<P> {
  */
 export function buildExportPipeline<T, P>(signal: Signal<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
   const monitor = new ExportMonitor(signal.what, settings.destination, reportIntervalMs);
-  // RetryingExporter makes a fresh exporter after a lost connection; it reads the same
-  // OTEL_EXPORTER_OTLP_* again, and whatever it has to say about them the first one said.
-  let made = false;
-  const makeExporter = () => {
-    const exporter = made ? withoutRepeatedWarnings(() => signal.otlpExporter(settings)) : signal.otlpExporter(settings);
-    made = true;
-    return exporter;
-  };
-  const retrying = new RetryingExporter<T>(makeExporter, monitor, {
+  const retrying = new RetryingExporter<T>(() => signal.otlpExporter(settings), monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,
     attemptTimeoutMs: settings.attemptTimeoutMillis,
     maxHeldItems: settings.batch.maxQueueSize + settings.batch.maxExportBatchSize,

@@ -1,9 +1,9 @@
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { settleBy } from './deadline';
-import { report, routeDiagnostics } from './diagnostics';
+import { report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
 import { LOG_RECORDS, SPANS } from './signals';
 import { kitExporters, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
@@ -42,7 +42,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
     const logExporters = kitExporters('logs');
     const spans = spanExporters && buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanExporters);
     const logs = logExporters && buildExportPipeline(LOG_RECORDS, otlpExportSettings('logs'), reportIntervalMs, logExporters);
-    const sdk = new NodeSDK({
+    const configuration: Partial<NodeSDKConfiguration> = {
       resource,
       autoDetectResources: false, // serviceResource ran the detectors this service wants
       spanProcessors: spans ? spans.processors : tracingOff() ? [] : undefined,
@@ -52,8 +52,8 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
         new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
         new PinoInstrumentation(),
       ],
-    });
-    routeDiagnostics();
+    };
+    const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
     return async (deadline) => {
       const flush = sdk.shutdown();
