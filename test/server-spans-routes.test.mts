@@ -27,6 +27,12 @@ users.get('/:id/later', async () => {
   await new Promise((resolve) => setTimeout(resolve, 5));
   throw new Error('fails in the router, after an await');
 });
+users.post('/:id/notes', (request, response) => {
+  const inHandler = trace.getActiveSpan()?.spanContext().spanId;
+  let bytes = 0;
+  request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  request.on('end', () => response.json({ bytes, inHandler, atEnd: trace.getActiveSpan()?.spanContext().spanId }));
+});
 const api = express.Router();
 api.use('/users', users);
 
@@ -58,4 +64,25 @@ describe('SERVER spans of routes in nested routers', () => {
       assert.equal(span?.attributes['http.response.status_code'], status);
     });
   }
+});
+
+describe('the context in listeners on the request and the response', () => {
+  let base = '';
+  let server: ReturnType<typeof app.listen>;
+  before(async () => {
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  it("a body read with request.on('data'/'end'): the server span is active in the listeners, as in the handler", async () => {
+    exporter.reset();
+    const answer = await fetch(`${base}/api/users/1/notes`, { method: 'POST', body: 'x'.repeat(200_000) });
+    const { bytes, inHandler, atEnd } = (await answer.json()) as { bytes: number; inHandler?: string; atEnd?: string };
+    const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
+    assert.equal(bytes, 200_000);
+    assert.equal(span?.name, 'POST /api/users/:id/notes');
+    assert.deepEqual({ inHandler, atEnd }, { inHandler: span?.spanContext().spanId, atEnd: span?.spanContext().spanId });
+  });
 });

@@ -82,7 +82,13 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
     );
     // 'close' comes once the response is done, or once the connection is gone.
     response.once('close', () => endServerSpan(span, request, response, method));
-    context.with(trace.setSpan(parent, span), next);
+    const active = trace.setSpan(parent, span);
+    // Listeners added from here on run in the span's context, as with the official
+    // instrumentation (instrumentation-http, http.ts): a body read with
+    // request.on('data'/'end') stays in its trace (test/server-spans-routes.test.mts).
+    context.bind(active, request);
+    context.bind(active, response);
+    context.with(active, next);
   };
 }
 
