@@ -67,20 +67,28 @@ function responsesClosed(timeoutMs: number): Promise<void> {
   return Promise.race([new Promise<void>((resolve) => (whenAllClosed = resolve)), sleep(timeoutMs)]);
 }
 
+const SAME_SIGNAL_WITHIN_MS = 1_000;
+let shutdownSince = 0;
+
 /**
  * Stop taking requests, let those in flight finish (within the grace
  * period, then CONNECTIONS_CLOSE_MS for the connections it cut), flush every
  * span, log record and error (within TELEMETRY_FLUSH_MS), exit 0. Nothing
  * here waits on stdout for longer than STDOUT_FLUSH_MS, so the whole shutdown
  * ends within `deadline_ms`, the sum, which the pod's
- * terminationGracePeriodSeconds must exceed. A second signal exits at once.
+ * terminationGracePeriodSeconds must exceed. A second signal exits at once,
+ * unless it is the first one again: a terminal's Ctrl-C under `npm start`
+ * reaches the service from the terminal and from npm, which passes it on
+ * (test/shutdown.test.mts, "Ctrl-C"): only a signal a second later means "now".
  */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (!ready) {
+    if (Date.now() - shutdownSince < SAME_SIGNAL_WITHIN_MS) return;
     logger.warn({ signal }, 'second signal: exiting now');
     return exit(1);
   }
   ready = false;
+  shutdownSince = Date.now();
   const deadlineMs = config.shutdownGraceMs + CONNECTIONS_CLOSE_MS + TELEMETRY_FLUSH_MS + STDOUT_FLUSH_MS;
   logger.info({ signal, deadline_ms: deadlineMs }, 'shutting down');
   // The hard deadline, whatever hangs (stderr: written at once, unlike the log lines).

@@ -141,21 +141,35 @@ describe('SIGTERM when stdout is broken', { timeout: 120_000 }, () => {
 });
 
 describe('npm start', { timeout: 60_000 }, () => {
-  it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', async () => {
-    const port = await freePort();
-    const receiver = await OtlpReceiver.start();
+  /** `npm start` in its own process group, as a terminal runs it; `output()` is all it wrote. */
+  function npmStart(port: number, endpoint: string) {
     // Under `npm test`, npm_execpath is the npm that runs the tests; otherwise npm from PATH.
     const [command, prefix] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
     const npm = spawn(command, [...prefix, 'start'], {
       cwd: ROOT,
       // Batches that would wait a minute: only the shutdown's flush can deliver them.
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group, so a leftover can be found and killed
+      detached: true,
     });
     let output = '';
     npm.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    return { npm, output: () => output };
+  }
+
+  function killGroup(npm: ChildProcess): void {
+    try {
+      process.kill(-npm.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone: nothing was left behind
+    }
+  }
+
+  it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', async () => {
+    const port = await freePort();
+    const receiver = await OtlpReceiver.start();
+    const { npm, output } = npmStart(port, receiver.endpoint);
     try {
       await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
       const { traceparent, traceId } = newTraceparent();
@@ -163,16 +177,33 @@ describe('npm start', { timeout: 60_000 }, () => {
       npm.kill('SIGTERM'); // to npm only, as a process manager or `kill <npm pid>` does
       assert.notEqual(await exitWithin(npm, 10_000), 'hung', 'npm exits');
       await waitFor(async () => ((await answers(port)) ? undefined : true), 'nothing to answer on the port any more', 5_000);
-      assert.match(output, /"msg":"stopped"/, `the service itself shut down gracefully: ${output}`);
+      assert.match(output(), /"msg":"stopped"/, `the service itself shut down gracefully: ${output()}`);
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the request\'s spans, flushed at the shutdown', 5_000);
       assert.deepEqual(receiver.trace(traceId).map((span) => span.name).sort(), ['GET /users/:id', 'errorWork', 'getUser', 'middleWork']);
       assert.ok(receiver.logs.some((log) => log.traceId === traceId), 'its log records, flushed too');
     } finally {
-      try {
-        process.kill(-npm.pid!, 'SIGKILL');
-      } catch {
-        // the group is gone: nothing was left behind
-      }
+      killGroup(npm);
+      await receiver.close();
+    }
+  });
+
+  // The terminal sends SIGINT to npm and the service alike, and npm passes it on: the
+  // service gets it twice, milliseconds apart, which must not read as "exit now".
+  it('Ctrl-C (SIGINT to its process group): the request in flight is answered, then a graceful stop', async () => {
+    const port = await freePort();
+    const receiver = await OtlpReceiver.start();
+    const { npm, output } = npmStart(port, receiver.endpoint);
+    try {
+      await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+      const slow = fetch(`http://127.0.0.1:${port}/work?ms=1500`).then((response) => response.status, () => 'cut');
+      await waitFor(() => output().includes('"msg":"middle work started"') || undefined, 'the slow request to be in flight');
+      process.kill(-npm.pid!, 'SIGINT');
+      assert.equal(await slow, 200, 'the request in flight was answered');
+      assert.notEqual(await exitWithin(npm, 10_000), 'hung', 'npm exits');
+      assert.match(output(), /"msg":"stopped"/, output());
+      assert.doesNotMatch(output(), /second signal/);
+    } finally {
+      killGroup(npm);
       await receiver.close();
     }
   });
