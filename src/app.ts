@@ -92,23 +92,24 @@ const notFound: RequestHandler = (req) => {
 };
 
 const handleError: ErrorRequestHandler = (error, req, res, next) => {
-  // The client went away (its work was cancelled): nobody to answer, nothing to report.
+  // The client went away and its work was cancelled: nothing failed here.
+  if (res.destroyed && (error as Error).name === 'AbortError') return;
+  // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
+  const status = clientErrorStatus(error);
+  if (!status) {
+    // Anything else is ours and nobody handled it: keep it on the server span,
+    // make it a Sentry issue, answer without details.
+    const span = trace.getActiveSpan();
+    if (span) recordError(span, error);
+    reportError(error instanceof Error ? error : new Error(String(error)), { request: { method: req.method, url: `${req.protocol}://${req.host}${req.path}` } });
+    logger.error({ err: error }, 'request failed');
+  }
+  // Nobody to answer.
   if (res.destroyed) return;
   // Too late to answer: Express's own handler closes the connection.
   if (res.headersSent) return next(error);
-  // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
-  const status = clientErrorStatus(error);
-  if (status) {
-    res.status(status).json({ error: (error as Error).message });
-    return;
-  }
-  // Anything else is ours and nobody handled it: keep it on the server span,
-  // make it a Sentry issue, answer without details.
-  const span = trace.getActiveSpan();
-  if (span) recordError(span, error);
-  reportError(error instanceof Error ? error : new Error(String(error)), { request: { method: req.method, url: `${req.protocol}://${req.host}${req.path}` } });
-  logger.error({ err: error }, 'request failed');
-  res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
+  if (status) res.status(status).json({ error: (error as Error).message });
+  else res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
 };
 
 function clientErrorStatus(error: unknown): number | undefined {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -6,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
 import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
-import { ROOT, Service } from '../harness/service.mts';
+import { ROOT, Service, type LogLine } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { named, newTraceparent } from '../harness/traces.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
@@ -341,6 +342,23 @@ describe('a client that leaves before the answer', () => {
       await service.stop();
       await receiver.close();
     }
+  });
+});
+
+describe('a failure after the client has gone', () => {
+  it('is still recorded and logged: only the cancellation of its work is quiet', () => {
+    // The app of the service, its client gone before /error's handler throws.
+    const program = `
+      const { createApp } = require('./dist/app.js');
+      const goneBeforeTheHandler = (req, res, next) => { res.destroy(); next(); };
+      const app = createApp({ downstreamUrl: 'http://127.0.0.1:9', isReady: () => true, traceRequests: goneBeforeTheHandler });
+      const server = app.listen(0, '127.0.0.1', async () => {
+        await fetch('http://127.0.0.1:' + server.address().port + '/error').catch(() => {});
+        setTimeout(() => server.close(), 200);
+      });`;
+    const output = execFileSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
+    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+    assert.deepEqual(lines.filter((line) => line.level === 'error').map((line) => [line.msg, (line.err as { message?: string })?.message]), [['request failed', 'this endpoint fails on purpose']]);
   });
 });
 
