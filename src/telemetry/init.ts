@@ -55,10 +55,12 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
     };
     const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
-    return async (deadline) => {
+    // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).
+    let finished: Promise<void> | undefined;
+    return (deadline) => (finished ??= (async () => {
       const flush = sdk.shutdown();
       await Promise.all([spans?.finish(deadline), logs?.finish(deadline), settleBy(flush, deadline)]);
-    };
+    })());
   } catch (error) {
     report('error', 'telemetry could not start; the service runs without it', { error: String(error) });
     return async () => {};
