@@ -53,13 +53,16 @@ async function main(): Promise<void> {
   const sentry = sentryEnv();
   const collector = await startCollector(sentry, ports.collector);
   // Sentry files what the demo sends under the environment "local" (minikube: development, EKS: production).
-  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, DEPLOYMENT_ENVIRONMENT: 'local' };
+  // With SENTRY_DSN, the services' Sentry SDK makes each error an Issue too, linked to its trace.
+  const issues: Record<string, string> = process.env.SENTRY_DSN ? { SENTRY_DSN: process.env.SENTRY_DSN } : {};
+  const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, DEPLOYMENT_ENVIRONMENT: 'local', ...issues };
   const users = await startService('users', { ...exporting, PORT: String(ports.users) });
   const gateway = await startService('gateway', { ...exporting, DOWNSTREAM_URL: users.url, PORT: String(ports.gateway) });
 
   console.log(`${bold('Running:')} collector ${collector.endpoint} → ${sentry.COLLECTOR_EXPORTERS}`);
   console.log(`         gateway ${gateway.url}  →  users ${users.url}`);
   if (!sentry.SENTRY_OTLP_TRACES_URL) console.log(dim('         (Sentry is off: set SENTRY_OTLP_TRACES_URL, SENTRY_OTLP_LOGS_URL and SENTRY_PUBLIC_KEY to send there too)'));
+  console.log(dim(`         (errors as Sentry Issues: ${process.env.SENTRY_DSN ? 'on, SENTRY_DSN is set' : 'off, set SENTRY_DSN for them'})`));
 
   const traces = new ReceivedTraces(RECEIVED, style);
   const sent: string[] = [];
@@ -80,7 +83,8 @@ async function main(): Promise<void> {
   const missing = sent.filter((id) => !traces.settled(id));
   if (missing.length > 0) throw new Error(`no spans arrived for trace(s) ${missing.join(', ')} within 30 s; the collector said:\n${collector.output}`);
   for (const traceId of traces.takeReady()) console.log(`\n${traces.draw(traceId)}`);
-  console.log(`\n${dim('Look a trace up in Sentry by its id (Explore › Traces). The collector log: .cache/demo/collector.log')}`);
+  const lookItUp = sentry.SENTRY_OTLP_TRACES_URL ? 'Look a trace up in Sentry by its id (Explore › Traces). ' : '';
+  console.log(`\n${dim(`${lookItUp}The collector log: .cache/demo/collector.log`)}`);
   if (once) return end(0);
 
   console.log(`\n${bold('Try it yourself')} (each trace is drawn here once it has arrived; Ctrl-C stops everything):`);

@@ -8,21 +8,30 @@ import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureCollectorBuilt } from '../harness/collector.mts';
+import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
 import { ROOT, Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { describeNeeding } from '../harness/requirements.mts';
 
+/** `npm run demo -- --once` (built already); resolves with its exit code and all it wrote. */
+async function demoOnce(env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const demo = spawn(process.execPath, ['demo/run.mts', '--once'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  demo.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const killer = setTimeout(() => demo.kill('SIGKILL'), 120_000);
+  const [code] = (await once(demo, 'exit')) as [number | null];
+  clearTimeout(killer);
+  return { code, output };
+}
+
 describe('npm run demo -- --once', () => {
-  it('draws the waterfall of each request from what the real collector received, then exits 0', () => {
-    const demo = spawnSync(process.execPath, ['demo/run.mts', '--once'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    const output = `${demo.stdout}${demo.stderr}`;
-    assert.equal(demo.status, 0, output);
+  it('draws the waterfall of each request from what the real collector received, then exits 0', async () => {
+    const { code, output } = await demoOnce();
+    assert.equal(code, 0, output);
     assert.doesNotMatch(output, /\x1b\[/, 'no colours when the output is not a terminal');
+    assert.match(output, /Sentry is off/);
+    assert.doesNotMatch(output, /Look a trace up in Sentry/, 'Sentry is off: nothing to look up there');
 
     const traces = output.split('\n\n').filter((block) => /^GET \S+ → \d{3}  trace [0-9a-f]{32}/.test(block));
     assert.deepEqual(
@@ -39,6 +48,20 @@ describe('npm run demo -- --once', () => {
     assert.match(chain, /gateway\s+GET \/chain\/:id[^\n]*server\n\s+gateway\s+GET\s[^\n]*client\n\s+users\s+GET \/users\/:id[^\n]*server\n\s+users\s+getUser/);
     assert.match(error, /✖ GET \/error/);
     assert.match(error, /⚑ exception ERROR Error: this endpoint fails on purpose/);
+  });
+
+  it('with SENTRY_DSN: the error of /error is a Sentry Issue too, linked to its trace', async () => {
+    const sentry = await SentryEnvelopes.start();
+    try {
+      const { code, output } = await demoOnce({ SENTRY_DSN: sentry.dsn });
+      assert.equal(code, 0, output);
+      assert.match(output, /errors as Sentry Issues: on/);
+      const errorTrace = /GET \/error → 500  trace ([0-9a-f]{32})/.exec(output)![1];
+      const events = sentry.ofType('event').map((item) => item.payload);
+      assert.deepEqual(events.map((event) => [event.exception?.values?.[0]?.value, event.contexts?.trace?.trace_id]), [['this endpoint fails on purpose', errorTrace]]);
+    } finally {
+      await sentry.close();
+    }
   });
 });
 
