@@ -17,7 +17,10 @@ type Reason = 'queue full' | 'export failed' | 'shutdown deadline';
  * The counts come from the batch processor itself: its self-observability
  * metrics (`selfObsMeterProvider`, the `otel.sdk.processor.*.processed`
  * counter, whose `error.type` says why an item was not exported), read here
- * as they are recorded, whatever OTEL_LOG_LEVEL says. What was never
+ * as they are recorded, whatever OTEL_LOG_LEVEL says (the SDK itself says
+ * nothing of a drop or a failed export below `warn`, and at `warn` writes a
+ * stack trace per failed export: test/service.test.mts, "the collector away";
+ * the counts at shutdown: test/export-pipeline.test.mts). What was never
  * processed at shutdown is what was handed to the processor (`offered`, told
  * by a processor in front of it) less what it processed: the processor's
  * queue size does not say, since its flush takes the queue out of it. The
