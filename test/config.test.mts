@@ -141,6 +141,7 @@ describe('the kit\'s OTLP settings', () => {
   it('OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: the kit exports OTLP whenever the list names otlp, the console beside it if named; NodeSDK sets up a list without otlp', () => {
     const exporters = (env: Record<string, string>) => withEnvironment(env, () => [settings.kitExporters('traces'), settings.kitExporters('logs')]);
     assert.deepEqual(exporters({}).value, [{ console: false }, { console: false }]);
+    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: ',', OTEL_LOGS_EXPORTER: ' ' }).value, [{ console: false }, { console: false }], 'an empty list is unset: otlp, through the kit');
     assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }).value, [{ console: false }, undefined]);
     assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }).value, [{ console: true }, undefined]);
     const withZipkin = exporters({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'otlp,none' });

@@ -72,7 +72,9 @@ export interface KitExporters {
  */
 export function kitExporters(signal: Signal): KitExporters | undefined {
   const variable = `OTEL_${signal.toUpperCase()}_EXPORTER`;
-  const names = [...new Set(getStringListFromEnv(variable)?.map((name) => name.toLowerCase()) ?? ['otlp'])];
+  // An empty list (",") is unset, as NodeSDK reads it: the default, otlp.
+  const listed = getStringListFromEnv(variable)?.map((name) => name.toLowerCase()) ?? [];
+  const names = listed.length > 0 ? [...new Set(listed)] : ['otlp'];
   if (names[0] === 'none' || (signal === 'logs' && names.includes('none'))) return undefined;
   if (names.includes('none')) {
     diag.warn(`${variable}="${names.join(',')}" names none beside other exporters: exporting otlp alone, as NodeSDK would`);
