@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { Collector } from '../harness/collector.mts';
-import { closeHttpServer, listenOnLoopback } from '../harness/loopback.mts';
+import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
 import { SPAN_KIND } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
@@ -299,6 +299,19 @@ describe('the running service with bad configuration', () => {
     } finally {
       await service.stop();
       await receiver.close();
+    }
+  });
+
+  it('OTEL_TRACES_EXPORTER=zipkin: an export NodeSDK builds keeps the SDK\'s own report of its failures', async () => {
+    const nobody = await freePort();
+    const service = await Service.start({ ...FAST_EXPORT, OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://127.0.0.1:${nobody}/api/v2/spans`, OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      assert.equal((await service.get('/users/7')).status, 200);
+      const failed = await waitFor(() => service.logs.find((line) => line.level === 'error' && line.component === 'telemetry'), 'the SDK to say the zipkin export failed');
+      assert.match(String(failed.msg), /ECONNREFUSED|export failed/i);
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
     }
   });
 

@@ -22,6 +22,7 @@ export function report(level: ReportLevel, message: string, fields: Record<strin
 
 /** SDK warnings that say again what ExportMonitor reports, counted, from the processors' metrics (sdk-logs 3.1 says nothing of its drops). */
 const REPORTED_BY_MONITOR = /^Dropped \d+ spans because maxQueueSize reached/;
+let monitorReportsDrops = false;
 
 let installed = false;
 
@@ -41,8 +42,7 @@ const firstTime = (message: string): boolean => {
 /**
  * The SDK's own messages (OTEL_LOG_LEVEL) as report lines. The default is
  * `warn`, not the specification's `info`: at `info` the OTLP/HTTP exporters
- * write a line for every failed export. Errors the SDK hands its global error
- * handler (a failed export, which ExportMonitor reports) at `debug`. Once per process.
+ * write a line for every failed export. Once per process.
  */
 export function routeDiagnostics(): void {
   if (installed) return;
@@ -54,7 +54,7 @@ export function routeDiagnostics(): void {
   const logger: DiagLogger = {
     error: (message, ...args) => report('error', message, details(args)),
     warn: (message, ...args) => {
-      if (!REPORTED_BY_MONITOR.test(message) && firstTime(message)) report('warn', message, details(args));
+      if (!(monitorReportsDrops && REPORTED_BY_MONITOR.test(message)) && firstTime(message)) report('warn', message, details(args));
     },
     info: (message, ...args) => report('info', message, details(args)),
     debug: (message, ...args) => report('debug', message, details(args)),
@@ -62,7 +62,6 @@ export function routeDiagnostics(): void {
   };
   installed = true;
   diag.setLogger(logger, { logLevel: named ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
-  setGlobalErrorHandler((error) => diag.debug(`SDK error: ${String(error)}`));
   if (raw !== undefined && named === undefined) {
     diag.warn(`ignoring OTEL_LOG_LEVEL="${raw}": it must be one of none, error, warn, info, debug, verbose, all; using warn`);
   }
@@ -83,4 +82,17 @@ export function withoutLoggerOverride<T>(make: () => T): T {
   } finally {
     if (level !== undefined) process.env.OTEL_LOG_LEVEL = level;
   }
+}
+
+/**
+ * Leaves out what ExportMonitor reports already: the span processor's "Dropped N
+ * spans" where the kit exports the spans, and the failed exports the SDK hands
+ * its global error handler (down to `debug`) where the kit exports every signal
+ * that exports at all. An export NodeSDK builds (`zipkin`, or the kit without its
+ * export: README, "Dropping the optional parts") keeps the SDK's own reports
+ * (test/config.test.mts, "OTEL_TRACES_EXPORTER=zipkin").
+ */
+export function leaveOutWhatTheKitReports({ spans, everyExport }: { spans: boolean; everyExport: boolean }): void {
+  monitorReportsDrops = spans;
+  if (everyExport) setGlobalErrorHandler((error) => diag.debug(`SDK error: ${String(error)}`));
 }

@@ -3,10 +3,10 @@ import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { settleBy } from './deadline';
-import { report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
+import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
 import { LOG_RECORDS, SPANS } from './signals';
-import { kitExporters, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
+import { kitExporters, logsOff, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
 
 /** Flushes what is buffered and stops; gives up at `deadline` (a Date.now() time), saying what was not delivered. */
 export type Shutdown = (deadline: number) => Promise<void>;
@@ -53,6 +53,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
         new PinoInstrumentation(),
       ],
     };
+    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: (spans !== undefined || tracingOff()) && (logs !== undefined || logsOff()) });
     const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).

@@ -90,6 +90,11 @@ export function tracingOff(): boolean {
   return getStringListFromEnv('OTEL_TRACES_EXPORTER')?.[0]?.toLowerCase() === 'none';
 }
 
+/** OTEL_LOGS_EXPORTER names none: no log export, as NodeSDK reads it (anywhere in the list). */
+export function logsOff(): boolean {
+  return getStringListFromEnv('OTEL_LOGS_EXPORTER')?.some((name) => name.toLowerCase() === 'none') ?? false;
+}
+
 /** OTEL_METRICS_EXPORTER: unset means none here (Sentry takes no OTLP metrics, the collector has no metrics pipeline). */
 export function metricsExporterSet(): boolean {
   return getStringFromEnv('OTEL_METRICS_EXPORTER') !== undefined;
