@@ -41,16 +41,16 @@ app.use(traceRequests({ untracedPaths: [], trustCaller: true }));
 app.use('/api', api);
 app.use(((_error, _request, response, _next) => void response.status(500).json({ error: 'failed' })) as ErrorRequestHandler);
 
-describe('SERVER spans of routes in nested routers', () => {
-  let base = '';
-  let server: ReturnType<typeof app.listen>;
-  before(async () => {
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(() => new Promise((resolve) => server.close(resolve)));
+let base = '';
+let server: ReturnType<typeof app.listen>;
+before(async () => {
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise((resolve) => server.close(resolve)));
 
+describe('SERVER spans of routes in nested routers', () => {
   for (const [path, status] of [['/api/users/1', 200], ['/api/users/bad', 500], ['/api/users/1/later', 500]] as const) {
     it(`${path} (${status}): named after the whole route`, async () => {
       exporter.reset();
@@ -67,15 +67,6 @@ describe('SERVER spans of routes in nested routers', () => {
 });
 
 describe('the context in listeners on the request and the response', () => {
-  let base = '';
-  let server: ReturnType<typeof app.listen>;
-  before(async () => {
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(() => new Promise((resolve) => server.close(resolve)));
-
   it("a body read with request.on('data'/'end'): the server span is active in the listeners, as in the handler", async () => {
     exporter.reset();
     const answer = await fetch(`${base}/api/users/1/notes`, { method: 'POST', body: 'x'.repeat(200_000) });

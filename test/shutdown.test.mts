@@ -141,37 +141,45 @@ describe('SIGTERM when stdout is broken', { timeout: 120_000 }, () => {
 });
 
 describe('npm start', { timeout: 60_000 }, () => {
-  /** `npm start` in its own process group, as a terminal runs it; `output()` is all it wrote. */
-  function npmStart(port: number, endpoint: string) {
+  interface NpmStart {
+    npm: ChildProcess;
+    port: number;
+    receiver: OtlpReceiver;
+    /** Everything npm and the service wrote so far. */
+    output(): string;
+  }
+
+  /** `npm start` in its own process group, as a terminal runs it, exporting to a receiver; `use` runs once it serves. */
+  async function withNpmStart(use: (started: NpmStart) => Promise<void>): Promise<void> {
+    const port = await freePort();
+    const receiver = await OtlpReceiver.start();
     // Under `npm test`, npm_execpath is the npm that runs the tests; otherwise npm from PATH.
     const [command, prefix] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
     const npm = spawn(command, [...prefix, 'start'], {
       cwd: ROOT,
       // Batches that would wait a minute: only the shutdown's flush can deliver them.
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
     let output = '';
     npm.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     npm.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    return { npm, output: () => output };
-  }
-
-  function killGroup(npm: ChildProcess): void {
     try {
-      process.kill(-npm.pid!, 'SIGKILL');
-    } catch {
-      // the group is gone: nothing was left behind
+      await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+      await use({ npm, port, receiver, output: () => output });
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone: nothing was left behind
+      }
+      await receiver.close();
     }
   }
 
-  it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', async () => {
-    const port = await freePort();
-    const receiver = await OtlpReceiver.start();
-    const { npm, output } = npmStart(port, receiver.endpoint);
-    try {
-      await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+  it('hands SIGTERM to the service: it stops, flushes and leaves nothing listening', () =>
+    withNpmStart(async ({ npm, port, receiver, output }) => {
       const { traceparent, traceId } = newTraceparent();
       assert.equal((await fetch(`http://127.0.0.1:${port}/users/123`, { headers: { traceparent } })).status, 200);
       npm.kill('SIGTERM'); // to npm only, as a process manager or `kill <npm pid>` does
@@ -181,20 +189,12 @@ describe('npm start', { timeout: 60_000 }, () => {
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 4, 'the request\'s spans, flushed at the shutdown', 5_000);
       assert.deepEqual(receiver.trace(traceId).map((span) => span.name).sort(), ['GET /users/:id', 'errorWork', 'getUser', 'middleWork']);
       assert.ok(receiver.logs.some((log) => log.traceId === traceId), 'its log records, flushed too');
-    } finally {
-      killGroup(npm);
-      await receiver.close();
-    }
-  });
+    }));
 
   // The terminal sends SIGINT to npm and the service alike, and npm passes it on: the
   // service gets it twice, milliseconds apart, which must not read as "exit now".
-  it('Ctrl-C (SIGINT to its process group): the request in flight is answered, then a graceful stop', async () => {
-    const port = await freePort();
-    const receiver = await OtlpReceiver.start();
-    const { npm, output } = npmStart(port, receiver.endpoint);
-    try {
-      await waitFor(async () => (await answers(port)) || undefined, 'npm start to serve', 20_000);
+  it('Ctrl-C (SIGINT to its process group): the request in flight is answered, then a graceful stop', () =>
+    withNpmStart(async ({ npm, port, output }) => {
       const slow = fetch(`http://127.0.0.1:${port}/work?ms=1500`).then((response) => response.status, () => 'cut');
       await waitFor(() => output().includes('"msg":"middle work started"') || undefined, 'the slow request to be in flight');
       process.kill(-npm.pid!, 'SIGINT');
@@ -202,11 +202,7 @@ describe('npm start', { timeout: 60_000 }, () => {
       assert.notEqual(await exitWithin(npm, 10_000), 'hung', 'npm exits');
       assert.match(output(), /"msg":"stopped"/, output());
       assert.doesNotMatch(output(), /second signal/);
-    } finally {
-      killGroup(npm);
-      await receiver.close();
-    }
-  });
+    }));
 });
 
 describe("the kit's shutdown, called twice (a crash while shutting down)", () => {
