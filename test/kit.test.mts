@@ -8,7 +8,8 @@ import { ROOT } from '../harness/service.mts';
 /*
  * The kit (src/telemetry/) is meant to be copied: importing any of its modules
  * must start nothing. No variable the kit or the service reads is read, and
- * no stream is opened, until a function is called.
+ * no stream is opened, until a function is called. And what it says of the
+ * SDK's warnings, once started.
  */
 it('importing any kit module reads no setting and opens no stream', () => {
   const modules = readdirSync(join(ROOT, 'dist/telemetry')).filter((file) => file.endsWith('.js'));
@@ -29,4 +30,24 @@ it('importing any kit module reads no setting and opens no stream', () => {
   const ours = reads.filter((name) => /^OTEL_|^EXPORT_REPORT_INTERVAL_MS$|^(PORT|LOG_LEVEL|SENTRY_DSN|DEPLOYMENT_ENVIRONMENT|TRUST_INCOMING_TRACE_CONTEXT)$/.test(name));
   assert.deepEqual(ours, []);
   assert.equal(streams, 0, 'stdout is opened on first write, not on import');
+});
+
+it("the SDK's warnings as report lines: one about an OTEL_* variable is said once, others (a partial success, a drop) each time", () => {
+  const program = `
+    const { diag } = require('@opentelemetry/api');
+    require('./dist/telemetry/diagnostics.js').routeDiagnostics();
+    for (let i = 0; i < 2; i += 1) {
+      diag.warn("Unknown value 'abc' for OTEL_EXPORTER_OTLP_TIMEOUT, expected a number, using defaults");
+      diag.warn('Received Partial Success response:', '{"rejectedSpans":"1"}');
+      diag.warn('Dropped 5 spans because maxQueueSize reached');
+    }`;
+  const run = spawnSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
+  const said = run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+  assert.deepEqual(said, [
+    "Unknown value 'abc' for OTEL_EXPORTER_OTLP_TIMEOUT, expected a number, using defaults",
+    'Received Partial Success response:',
+    'Dropped 5 spans because maxQueueSize reached',
+    'Received Partial Success response:',
+    'Dropped 5 spans because maxQueueSize reached',
+  ], run.stderr);
 });

@@ -28,15 +28,17 @@ let installed = false;
 
 /**
  * The SDK reads a variable again for every exporter it makes (one per signal, and a
- * fresh one after each lost connection), and warns again each time: each warning is
- * said once (test/config.test.mts, "serves with bad OTEL_* values"). Bounded, in case
- * a warning ever carries something that changes.
+ * fresh one after each lost connection), and warns again each time: a warning about
+ * an OTEL_* variable is said once (test/config.test.mts, "serves with bad OTEL_*
+ * values"). Others (a partial success, a drop) are news each time. Bounded, in case
+ * such a warning ever carries something that changes.
  */
 const warned = new Set<string>();
-const firstTime = (message: string): boolean => {
-  if (warned.has(message)) return false;
+const saidBefore = (message: string): boolean => {
+  if (!/\bOTEL_[A-Z_]+/.test(message)) return false;
+  if (warned.has(message)) return true;
   if (warned.size < 256) warned.add(message);
-  return true;
+  return false;
 };
 
 /**
@@ -54,7 +56,7 @@ export function routeDiagnostics(): void {
   const logger: DiagLogger = {
     error: (message, ...args) => report('error', message, details(args)),
     warn: (message, ...args) => {
-      if (!(monitorReportsDrops && REPORTED_BY_MONITOR.test(message)) && firstTime(message)) report('warn', message, details(args));
+      if (!(monitorReportsDrops && REPORTED_BY_MONITOR.test(message)) && !saidBefore(message)) report('warn', message, details(args));
     },
     info: (message, ...args) => report('info', message, details(args)),
     debug: (message, ...args) => report('debug', message, details(args)),

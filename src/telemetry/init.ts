@@ -53,7 +53,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
         new PinoInstrumentation(),
       ],
     };
-    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: (spans !== undefined || tracingOff()) && (logs !== undefined || logsOff()) });
+    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: (spans !== undefined || tracingOff()) && (logs !== undefined || logsOff()) && !metricsExporterSet() });
     const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).

@@ -8,7 +8,8 @@ import { getNumberFromEnv, getStringFromEnv, getStringListFromEnv } from '@opent
  * @opentelemetry/core's helpers and under the specification's rule: a bad
  * value is a warning (through `diag`, so call routeDiagnostics first) and the
  * default is used. A shared OTEL_EXPORTER_OTLP_* is read for spans and for
- * log records, so a bad one is said once for each.
+ * log records (and again by each exporter): the warning is said once
+ * (diagnostics.ts).
  */
 
 export type Signal = 'traces' | 'logs';
