@@ -1,7 +1,8 @@
 import { getStringFromEnv } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { report } from './diagnostics';
+import { diag } from '@opentelemetry/api';
+import { routeDiagnostics } from './diagnostics';
 
 /** Who is speaking, and where: on every span and log record, and (the same values) on every Sentry issue. */
 export interface ServiceIdentity {
@@ -42,7 +43,8 @@ function warnIfResourceAttributesDiscarded(): void {
   const raw = getStringFromEnv('OTEL_RESOURCE_ATTRIBUTES');
   const entries = raw?.split(',').filter((entry) => entry.trim() !== '') ?? [];
   if (entries.length === 0 || Object.keys(resourceAttributesEnvDetector.detect().attributes ?? {}).length > 0) return;
-  report('warn', 'ignoring OTEL_RESOURCE_ATTRIBUTES: every entry must be key=value, with "," and "=" percent-encoded and keys and values of at most 255 characters; as the specification says, all of it is discarded', { value: raw });
+  routeDiagnostics(); // a warning like every other about OTEL_*, at the level OTEL_LOG_LEVEL asks
+  diag.warn(`ignoring OTEL_RESOURCE_ATTRIBUTES="${raw}": every entry must be key=value, with "," and "=" percent-encoded and keys and values of at most 255 characters; as the specification says, all of it is discarded`);
 }
 
 /** The name, version and environment as the resource finally has them: what Sentry's release and environment must say. */
