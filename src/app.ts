@@ -97,10 +97,11 @@ const handleError: ErrorRequestHandler = (error, req, res, next) => {
   // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
   const status = clientErrorStatus(error);
   if (!status) {
-    // Anything else is ours and nobody handled it: keep it on the server span,
-    // make it a Sentry issue, answer without details.
+    // Anything else is ours and nobody handled it: keep it on the server span
+    // (unless the client's leaving ended it already: the log line below is then
+    // the trace's record of it), make it a Sentry issue, answer without details.
     const span = trace.getActiveSpan();
-    if (span) recordError(span, error);
+    if (span?.isRecording()) recordError(span, error);
     reportError(error instanceof Error ? error : new Error(String(error)), { request: { method: req.method, url: `${req.protocol}://${req.host}${req.path}` } });
     logger.error({ err: error }, 'request failed');
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -346,19 +346,30 @@ describe('a client that leaves before the answer', () => {
 });
 
 describe('a failure after the client has gone', () => {
-  it('is still recorded and logged: only the cancellation of its work is quiet', () => {
-    // The app of the service, its client gone before /error's handler throws.
+  it('is still logged, in its trace, and reported: only the cancellation of its work is quiet', () => {
+    // The service's app, traced as it is (the kit's middleware), its client gone (and so
+    // the server span ended) before /error's handler throws.
     const program = `
       const { createApp } = require('./dist/app.js');
-      const goneBeforeTheHandler = (req, res, next) => { res.destroy(); next(); };
+      const { traceRequests } = require('./dist/telemetry/index.js');
+      const traced = traceRequests({ untracedPaths: [], trustCaller: true });
+      const goneBeforeTheHandler = (req, res, next) => traced(req, res, () => { res.once('close', () => setImmediate(next)); res.destroy(); });
       const app = createApp({ downstreamUrl: 'http://127.0.0.1:9', isReady: () => true, traceRequests: goneBeforeTheHandler });
       const server = app.listen(0, '127.0.0.1', async () => {
         await fetch('http://127.0.0.1:' + server.address().port + '/error').catch(() => {});
-        setTimeout(() => server.close(), 200);
+        setTimeout(() => server.close(), 500);
       });`;
-    const output = execFileSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
-    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
-    assert.deepEqual(lines.filter((line) => line.level === 'error').map((line) => [line.msg, (line.err as { message?: string })?.message]), [['request failed', 'this endpoint fails on purpose']]);
+    const run = spawnSync(process.execPath, ['--require', './dist/instrumentation.js', '-e', program], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_LOGS_EXPORTER: 'none' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+    const failed = lines.filter((line) => line.level === 'error');
+    assert.deepEqual(failed.map((line) => [line.msg, (line.err as { message?: string })?.message]), [['request failed', 'this endpoint fails on purpose']], run.stdout + run.stderr);
+    assert.match(String(failed[0]!.trace_id), /^[0-9a-f]{32}$/, 'in the trace of the request');
+    assert.deepEqual(lines.filter((line) => /ended Span/.test(String(line.msg))), [], 'nothing recorded on the span that had ended');
   });
 });
 
