@@ -68,7 +68,7 @@ function responsesClosed(timeoutMs: number): Promise<void> {
 }
 
 const SAME_SIGNAL_WITHIN_MS = 1_000;
-let shutdownSince = 0;
+let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
 
 /**
  * Stop taking requests, let those in flight finish (within the grace
@@ -83,12 +83,12 @@ let shutdownSince = 0;
  */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (!ready) {
-    if (Date.now() - shutdownSince < SAME_SIGNAL_WITHIN_MS) return;
+    if (signal === firstSignal?.signal && performance.now() - firstSignal.at < SAME_SIGNAL_WITHIN_MS) return;
     logger.warn({ signal }, 'second signal: exiting now');
     return exit(1);
   }
   ready = false;
-  shutdownSince = Date.now();
+  firstSignal = { signal, at: performance.now() };
   const deadlineMs = config.shutdownGraceMs + CONNECTIONS_CLOSE_MS + TELEMETRY_FLUSH_MS + STDOUT_FLUSH_MS;
   logger.info({ signal, deadline_ms: deadlineMs }, 'shutting down');
   // The hard deadline, whatever hangs (stderr: written at once, unlike the log lines).
