@@ -27,8 +27,10 @@ users.get('/:id/later', async () => {
   await new Promise((resolve) => setTimeout(resolve, 5));
   throw new Error('fails in the router, after an await');
 });
+let atFinish: string | undefined;
 users.post('/:id/notes', (request, response) => {
   const inHandler = trace.getActiveSpan()?.spanContext().spanId;
+  response.once('finish', () => (atFinish = trace.getActiveSpan()?.spanContext().spanId));
   let bytes = 0;
   request.on('data', (chunk: Buffer) => (bytes += chunk.length));
   request.on('end', () => response.json({ bytes, inHandler, atEnd: trace.getActiveSpan()?.spanContext().spanId }));
@@ -67,13 +69,14 @@ describe('SERVER spans of routes in nested routers', () => {
 });
 
 describe('the context in listeners on the request and the response', () => {
-  it("a body read with request.on('data'/'end'): the server span is active in the listeners, as in the handler", async () => {
+  it("a body read with request.on('data'/'end'), and response.on('finish'): the server span is active in the listeners, as in the handler", async () => {
     exporter.reset();
+    atFinish = undefined;
     const answer = await fetch(`${base}/api/users/1/notes`, { method: 'POST', body: 'x'.repeat(200_000) });
     const { bytes, inHandler, atEnd } = (await answer.json()) as { bytes: number; inHandler?: string; atEnd?: string };
     const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
     assert.equal(bytes, 200_000);
     assert.equal(span?.name, 'POST /api/users/:id/notes');
-    assert.deepEqual({ inHandler, atEnd }, { inHandler: span?.spanContext().spanId, atEnd: span?.spanContext().spanId });
+    assert.deepEqual({ inHandler, atEnd, atFinish }, { inHandler: span?.spanContext().spanId, atEnd: span?.spanContext().spanId, atFinish: span?.spanContext().spanId });
   });
 });
