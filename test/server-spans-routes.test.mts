@@ -27,13 +27,16 @@ users.get('/:id/later', async () => {
   await new Promise((resolve) => setTimeout(resolve, 5));
   throw new Error('fails in the router, after an await');
 });
-let atFinish: string | undefined;
+const activeSpanId = () => trace.getActiveSpan()?.spanContext().spanId;
+// A body read with the request's events; `?bind` binds the request first, as server-spans.ts advises.
 users.post('/:id/notes', (request, response) => {
-  const inHandler = trace.getActiveSpan()?.spanContext().spanId;
-  response.once('finish', () => (atFinish = trace.getActiveSpan()?.spanContext().spanId));
+  if ('bind' in request.query) context.bind(context.active(), request);
   let bytes = 0;
   request.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  request.on('end', () => response.json({ bytes, inHandler, atEnd: trace.getActiveSpan()?.spanContext().spanId }));
+  request.on('end', () => response.json({ bytes, atEnd: activeSpanId() }));
+});
+users.post('/:id/json', express.json({ limit: '1mb' }), (request, response) => {
+  response.json({ keys: Object.keys(request.body as object).length, inHandler: activeSpanId() });
 });
 const api = express.Router();
 api.use('/users', users);
@@ -68,15 +71,26 @@ describe('SERVER spans of routes in nested routers', () => {
   }
 });
 
-describe('the context in listeners on the request and the response', () => {
-  it("a body read with request.on('data'/'end'), and response.on('finish'): the server span is active in the listeners, as in the handler", async () => {
-    exporter.reset();
-    atFinish = undefined;
-    const answer = await fetch(`${base}/api/users/1/notes`, { method: 'POST', body: 'x'.repeat(200_000) });
-    const { bytes, inHandler, atEnd } = (await answer.json()) as { bytes: number; inHandler?: string; atEnd?: string };
-    const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
-    assert.equal(bytes, 200_000);
-    assert.equal(span?.name, 'POST /api/users/:id/notes');
-    assert.deepEqual({ inHandler, atEnd, atFinish }, { inHandler: span?.spanContext().spanId, atEnd: span?.spanContext().spanId, atFinish: span?.spanContext().spanId });
+/** POSTs `body` to `path`; resolves with the answer and the request's server span. */
+async function post(path: string, body: string, headers: Record<string, string> = {}) {
+  exporter.reset();
+  const answer = (await (await fetch(`${base}${path}`, { method: 'POST', body, headers })).json()) as Record<string, unknown>;
+  const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
+  return { answer, spanId: span!.spanContext().spanId };
+}
+
+// The middleware does not bind the request and response to the span's context, as the
+// official instrumentation does: measured, it cost 50–70 µs a request (server-spans.ts).
+describe('the context in listeners on the request', () => {
+  it("request.on('data'/'end'): outside the span unless the handler binds the request, and then inside it", async () => {
+    const unbound = await post('/api/users/1/notes', 'x'.repeat(200_000));
+    assert.deepEqual(unbound.answer, { bytes: 200_000 }, 'no span active in the listener: the difference from the official instrumentation');
+    const bound = await post('/api/users/1/notes?bind', 'x'.repeat(200_000));
+    assert.deepEqual(bound.answer, { bytes: 200_000, atEnd: bound.spanId });
+  });
+
+  it('express.json(): the handler after it runs in the span, whatever the body took', async () => {
+    const { answer, spanId } = await post('/api/users/1/json', JSON.stringify({ note: 'x'.repeat(200_000) }), { 'content-type': 'application/json' });
+    assert.deepEqual(answer, { keys: 1, inHandler: spanId });
   });
 });
