@@ -348,16 +348,20 @@ describe('a client that leaves before the answer', () => {
 describe('a failure after the client has gone', () => {
   it('is still logged, in its trace, and reported: only the cancellation of its work is quiet', () => {
     // The service's app, traced as it is (the kit's middleware), its client gone (and so
-    // the server span ended) before /error's handler throws.
+    // the server span ended) before /error's handler throws, still in the span's context.
     const program = `
+      const { once } = require('node:events');
       const { createApp } = require('./dist/app.js');
       const { traceRequests } = require('./dist/telemetry/index.js');
+      const { shutdownTelemetry } = require('./dist/instrumentation.js');
       const traced = traceRequests({ untracedPaths: [], trustCaller: true });
-      const goneBeforeTheHandler = (req, res, next) => traced(req, res, () => { res.once('close', () => setImmediate(next)); res.destroy(); });
+      const goneBeforeTheHandler = (req, res, next) => traced(req, res, async () => { res.destroy(); await once(res, 'close'); next(); });
       const app = createApp({ downstreamUrl: 'http://127.0.0.1:9', isReady: () => true, traceRequests: goneBeforeTheHandler });
       const server = app.listen(0, '127.0.0.1', async () => {
         await fetch('http://127.0.0.1:' + server.address().port + '/error').catch(() => {});
-        setTimeout(() => server.close(), 500);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        server.close();
+        await shutdownTelemetry(Date.now() + 200);
       });`;
     const run = spawnSync(process.execPath, ['--require', './dist/instrumentation.js', '-e', program], {
       cwd: ROOT,
@@ -365,6 +369,7 @@ describe('a failure after the client has gone', () => {
       encoding: 'utf8',
       timeout: 20_000,
     });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
     const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
     const failed = lines.filter((line) => line.level === 'error');
     assert.deepEqual(failed.map((line) => [line.msg, (line.err as { message?: string })?.message]), [['request failed', 'this endpoint fails on purpose']], run.stdout + run.stderr);
