@@ -1,7 +1,7 @@
+import { diag } from '@opentelemetry/api';
 import { getStringFromEnv } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { diag } from '@opentelemetry/api';
 import { routeDiagnostics } from './diagnostics';
 
 /** Who is speaking, and where: on every span and log record, and (the same values) on every Sentry issue. */
