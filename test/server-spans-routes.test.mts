@@ -80,7 +80,7 @@ async function post(path: string, body: string, headers: Record<string, string> 
 }
 
 // The middleware does not bind the request and response to the span's context, as the
-// official instrumentation does: measured, it cost 50–70 µs a request (server-spans.ts).
+// official instrumentation does: measured, it cost 30–75 µs a request (server-spans.ts).
 describe('the context in listeners on the request', () => {
   it("request.on('data'/'end'): outside the span unless the handler binds the request, and then inside it", async () => {
     const unbound = await post('/api/users/1/notes', 'x'.repeat(200_000));

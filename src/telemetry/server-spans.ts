@@ -83,12 +83,11 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
     // 'close' comes once the response is done, or once the connection is gone.
     response.once('close', () => endServerSpan(span, request, response, method));
     // Unlike the official instrumentation, the request and response are not bound to
-    // the span's context (context.bind): at 1,000 requests/s that cost 50–70 µs of
-    // CPU a request, 30 for the request alone (docs/performance.md, "Listeners on the
-    // request and response"). So a listener added with request.on('data') runs
-    // outside it; a handler that reads its body that way binds the request itself,
-    // and express.json() and `for await` keep the context as they are
-    // (test/server-spans-routes.test.mts).
+    // the span's context (context.bind): at 1,000 requests/s that cost 30–75 µs of
+    // CPU a request (docs/performance.md, "Listeners on the request and response").
+    // So a listener added with request.on('data') runs outside it; a handler that
+    // reads its body that way binds the request itself, and express.json() and
+    // `for await` keep the context as they are (test/server-spans-routes.test.mts).
     context.with(trace.setSpan(parent, span), next);
   };
 }
