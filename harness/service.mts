@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -18,6 +18,16 @@ export interface LogLine {
   trace_id?: string;
   span_id?: string;
   [key: string]: unknown;
+}
+
+/**
+ * Runs `program` (`node -e`, after `nodeArgs`) in a new process at the project's root, with
+ * PATH and `env` only, for up to 20 s; `lines` is its stdout read as JSON lines.
+ */
+export function runProgram(program: string, env: Record<string, string> = {}, nodeArgs: string[] = []) {
+  const run = spawnSync(process.execPath, [...nodeArgs, '-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
+  const lines = run.stdout.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as LogLine);
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, lines };
 }
 
 export interface ServiceOptions {

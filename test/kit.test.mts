@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { ROOT } from '../harness/service.mts';
+import { ROOT, runProgram } from '../harness/service.mts';
 
 /*
  * The kit (src/telemetry/) is meant to be copied: importing any of its modules
@@ -41,8 +41,8 @@ it("the SDK's warnings as report lines: one about an OTEL_* variable is said onc
       diag.warn('Received Partial Success response:', '{"rejectedSpans":"1"}');
       diag.warn('Dropped 5 spans because maxQueueSize reached');
     }`;
-  const run = spawnSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
-  const said = run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+  const run = runProgram(program);
+  const said = run.lines.map((line) => line.msg);
   assert.deepEqual(said, [
     "Unknown value 'abc' for OTEL_EXPORTER_OTLP_TIMEOUT, expected a number, using defaults",
     'Received Partial Success response:',

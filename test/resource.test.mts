@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
-import { ROOT, useServiceDefaultsInThisProcess } from '../harness/service.mts';
+import { ROOT, runProgram, useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
 useServiceDefaultsInThisProcess();
 const { serviceResource } = await import('../dist/telemetry/resource.js');
@@ -39,11 +39,9 @@ describe('the resource: service.instance.id', () => {
 describe('the resource: OTEL_RESOURCE_ATTRIBUTES', () => {
   const inANewProcess = (value: string) => {
     const program = `const r = require('./dist/telemetry/resource.js').serviceResource(${JSON.stringify(DEFAULTS)}); console.log(JSON.stringify({ attributes: r.attributes }))`;
-    const lines = execFileSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', OTEL_RESOURCE_ATTRIBUTES: value }, encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
-    return { warnings: lines.filter((line) => line.level === 'warn'), attributes: lines.find((line) => 'attributes' in line).attributes };
+    const { status, stderr, lines } = runProgram(program, { OTEL_RESOURCE_ATTRIBUTES: value });
+    assert.equal(status, 0, stderr);
+    return { warnings: lines.filter((line) => line.level === 'warn'), attributes: lines.find((line) => 'attributes' in line)!.attributes as Record<string, unknown> };
   };
 
   // The specification: on any error the whole value is discarded, and an error reported.

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
 import { SPAN_KIND, STATUS_CODE, type ReceivedSpan } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
-import { ROOT, Service, type LogLine } from '../harness/service.mts';
+import { ROOT, Service, runProgram } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { named, newTraceparent } from '../harness/traces.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
@@ -363,14 +362,9 @@ describe('a failure after the client has gone', () => {
         server.close();
         await shutdownTelemetry(Date.now() + 200);
       });`;
-    const run = spawnSync(process.execPath, ['--require', './dist/instrumentation.js', '-e', program], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_LOGS_EXPORTER: 'none' },
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const run = runProgram(program, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_LOGS_EXPORTER: 'none' }, ['--require', './dist/instrumentation.js']);
     assert.equal(run.status, 0, run.stdout + run.stderr);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+    const { lines } = run;
     const failed = lines.filter((line) => line.level === 'error');
     assert.deepEqual(failed.map((line) => [line.msg, (line.err as { message?: string })?.message]), [['request failed', 'this endpoint fails on purpose']], run.stdout + run.stderr);
     assert.match(String(failed[0]!.trace_id), /^[0-9a-f]{32}$/, 'in the trace of the request');

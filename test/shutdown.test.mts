@@ -4,7 +4,7 @@
  * to `npm start`, a collector that never answers, an exception nobody caught.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
@@ -16,7 +16,7 @@ import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { stopProcess } from '../harness/process.mts';
 import { SentryEnvelopes } from '../harness/sentry-envelopes.mts';
-import { ROOT, SERVICE_NODE_ARGS, Service, type LogLine } from '../harness/service.mts';
+import { ROOT, SERVICE_NODE_ARGS, Service, runProgram, type LogLine } from '../harness/service.mts';
 import { rssMiB } from '../harness/stats.mts';
 import { newTraceparent } from '../harness/traces.mts';
 import { waitFor } from '../harness/wait.mts';
@@ -211,10 +211,9 @@ describe("the kit's shutdown, called twice (a crash while shutting down)", () =>
       const { shutdownTelemetry } = require('./dist/instrumentation.js');
       const deadline = Date.now() + 5000;
       Promise.all([shutdownTelemetry(deadline), shutdownTelemetry(deadline)]).then(() => console.log(JSON.stringify({ msg: 'both done' })));`;
-    const run = spawnSync(process.execPath, ['-e', program], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }, encoding: 'utf8', timeout: 20_000 });
+    const run = runProgram(program, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
     assert.equal(run.status, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
-    assert.deepEqual(lines.map((line) => line.msg), ['both done'], run.stdout + run.stderr);
+    assert.deepEqual(run.lines.map((line) => line.msg), ['both done'], run.stdout + run.stderr);
   });
 });
 
