@@ -46,6 +46,8 @@ const CORPUS: Probe[] = [
   { name: 'X-Forwarded-Host and X-Forwarded-Proto', lines: request('GET', '/users/42', ['X-Forwarded-Host: api.example.com', 'X-Forwarded-Proto: https']) },
   { name: 'a query with an encoded key', lines: request('GET', '/work?ms=1&%73ig=secret&b=%20x') },
   { name: 'a query with a signature', lines: request('GET', '/work?ms=1&X-Amz-Signature=abc&a') },
+  // RFC 9112 §3.2.2: a target in absolute form, which Express routes as it would /users/42?ms=1.
+  { name: 'an absolute-form target with user info', lines: request('GET', 'http://user:secret@localhost:8080/users/42?ms=1') },
   { name: 'a client that leaves before the headers', lines: request('GET', '/work?ms=400'), leaveAfterMs: 100 },
   { name: 'a client that leaves during its body', lines: request('POST', '/users/42', ['Content-Length: 100000', '', 'only the start of the body']), leaveAfterMs: 100 },
 ];
@@ -159,6 +161,10 @@ describe('server spans: the kit\'s middleware against the official incoming inst
     assert.equal(attribute('Forwarded with for, host and proto', 'client.address'), '2001:db8::1');
     assert.equal(attribute('X-Forwarded-For with a port', 'client.address'), '203.0.113.7');
     assert.equal(attribute('a query with an encoded key', 'url.query'), 'ms=1&sig=REDACTED&b=+x');
+    const absolute = ours.get('an absolute-form target with user info')!;
+    assert.equal(absolute.name, 'GET /users/:id');
+    assert.deepEqual([absolute.attributes['url.path'], absolute.attributes['url.query']], ['/users/42', 'ms=1']);
+    assert.doesNotMatch(JSON.stringify(absolute.attributes), /secret/, 'no user info on the span');
     const left = ours.get('a client that leaves before the headers')!;
     assert.equal(left.attributes['http.response.status_code'], undefined);
     assert.equal(left.attributes['error.type'], 'aborted');

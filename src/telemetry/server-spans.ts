@@ -63,10 +63,8 @@ export interface TraceRequestsOptions {
  */
 export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptions) {
   return function traceRequest(request: Request, response: ServerResponse, next: () => void): void {
-    const url = request.url ?? '/';
-    const queryAt = url.indexOf('?');
-    const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    if (untracedPaths.includes(path)) return next();
+    const { path, query } = requestTarget(request.url ?? '/');
+    if (path !== undefined && untracedPaths.includes(path)) return next();
     keepRouteBase(request);
     const incoming = propagation.extract(ROOT_CONTEXT, request.headers);
     const parent = trustCaller ? incoming : ROOT_CONTEXT;
@@ -75,7 +73,7 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
       method === '_OTHER' ? 'HTTP' : method,
       {
         kind: SpanKind.SERVER,
-        attributes: requestAttributes(request, method, path, queryAt === -1 ? undefined : url.slice(queryAt + 1), trustCaller),
+        attributes: requestAttributes(request, method, path, query, trustCaller),
         links: trustCaller ? [] : callerLink(incoming),
       },
       parent,
@@ -121,19 +119,37 @@ function keepRouteBase(request: Request): void {
   });
 }
 
+/**
+ * The path and query of the request target. A target in absolute form
+ * (`GET http://user:pass@host/users/1`, which RFC 9112 allows and Express
+ * routes) gives its path alone, never its user info, as the HTTP
+ * instrumentation's URL parsing does; one that does not parse gives neither.
+ */
+function requestTarget(target: string): { path?: string; query?: string } {
+  if (!target.startsWith('/')) {
+    try {
+      const { pathname, search } = new URL(target, 'http://localhost');
+      return { path: pathname, query: search ? search.slice(1) : undefined };
+    } catch {
+      return {};
+    }
+  }
+  const queryAt = target.indexOf('?');
+  return queryAt === -1 ? { path: target } : { path: target.slice(0, queryAt), query: target.slice(queryAt + 1) };
+}
+
 function callerLink(incoming: Context): Link[] {
   const caller = trace.getSpanContext(incoming);
   return caller && isSpanContextValid(caller) ? [{ context: caller }] : [];
 }
 
-function requestAttributes(request: Request, method: string, path: string, query: string | undefined, trustCaller: boolean): Attributes {
+function requestAttributes(request: Request, method: string, path: string | undefined, query: string | undefined, trustCaller: boolean): Attributes {
   const { socket, headers } = request;
   const forwarded = trustCaller ? forwardedBy(request) : {};
   const scheme = forwarded.proto ?? ((socket as TLSSocket).encrypted ? 'https' : 'http');
   const attributes: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: method,
     [ATTR_URL_SCHEME]: scheme,
-    [ATTR_URL_PATH]: path,
     [ATTR_NETWORK_PEER_ADDRESS]: socket.remoteAddress,
     [ATTR_NETWORK_PEER_PORT]: socket.remotePort,
     [ATTR_NETWORK_PROTOCOL_VERSION]: request.httpVersion,
@@ -142,6 +158,7 @@ function requestAttributes(request: Request, method: string, path: string, query
   const server = serverAddress(forwarded.host ?? headers.host, scheme);
   if (server.address !== undefined) attributes[ATTR_SERVER_ADDRESS] = server.address;
   if (server.port !== undefined) attributes[ATTR_SERVER_PORT] = server.port;
+  if (path !== undefined) attributes[ATTR_URL_PATH] = path;
   if (query !== undefined) attributes[ATTR_URL_QUERY] = redact(query);
   if (headers['user-agent'] !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = headers['user-agent'];
   if (method !== request.method) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = request.method;
