@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { context, trace } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import express, { type ErrorRequestHandler } from 'express';
@@ -17,6 +17,7 @@ const exporter = new InMemorySpanExporter();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }));
 const { traceRequests } = await import('../dist/telemetry/server-spans.js');
+const { recordError } = await import('../dist/telemetry/spans.js');
 
 const users = express.Router();
 users.get('/:id', (request, response) => {
@@ -26,6 +27,13 @@ users.get('/:id', (request, response) => {
 users.get('/:id/later', async () => {
   await new Promise((resolve) => setTimeout(resolve, 5));
   throw new Error('fails in the router, after an await');
+});
+class HalfWayError extends Error {
+  override name = 'HalfWayError';
+}
+users.get('/:id/half', (_request, response) => {
+  response.write('[{"id":1},');
+  throw new HalfWayError('fails after its headers went out');
 });
 const activeSpanId = () => trace.getActiveSpan()?.spanContext().spanId;
 // A body read with the request's events; `?bind` binds the request first, as server-spans.ts advises.
@@ -44,7 +52,13 @@ api.use('/users', users);
 const app = express();
 app.use(traceRequests({ untracedPaths: [], trustCaller: true }));
 app.use('/api', api);
-app.use(((_error, _request, response, _next) => void response.status(500).json({ error: 'failed' })) as ErrorRequestHandler);
+// As app.ts handles errors: recorded on the request's span; once the headers went out,
+// Express's own handler cuts the connection.
+app.use(((error, _request, response, next) => {
+  recordError(trace.getActiveSpan()!, error);
+  if (response.headersSent) return next(error);
+  response.status(500).json({ error: 'failed' });
+}) as ErrorRequestHandler);
 
 let base = '';
 let server: ReturnType<typeof app.listen>;
@@ -69,6 +83,20 @@ describe('SERVER spans of routes in nested routers', () => {
       assert.equal(span?.attributes['http.response.status_code'], status);
     });
   }
+});
+
+describe('a handler that fails after its headers went out', () => {
+  it("keeps the error it recorded: the connection closing is not the client leaving", async () => {
+    exporter.reset();
+    const response = await fetch(`${base}/api/users/1/half`);
+    assert.equal(response.status, 200);
+    await assert.rejects(response.text(), 'the body is cut short');
+    const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 'the server span');
+    assert.equal(span?.name, 'GET /api/users/:id/half');
+    assert.deepEqual(span?.status, { code: SpanStatusCode.ERROR, message: 'fails after its headers went out' });
+    assert.equal(span?.attributes['error.type'], 'HalfWayError');
+    assert.equal(span?.attributes['http.response.status_code'], 200);
+  });
 });
 
 /** POSTs `body` to `path`; resolves with the answer and the request's server span. */

@@ -237,10 +237,13 @@ function endServerSpan(span: Span, request: Request, response: ServerResponse, m
   if (response.headersSent) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.statusCode);
   const serverError = response.headersSent && response.statusCode >= 500;
   if (serverError) span.setAttribute(ATTR_ERROR_TYPE, String(response.statusCode));
-  if (!response.writableFinished) {
+  // A handler that fails after its headers went out closes the connection too: that
+  // is not the client leaving, and the error the app recorded keeps its description.
+  const described = hasRecordedError(span);
+  if (!described && !response.writableFinished) {
     if (!serverError) span.setAttribute(ATTR_ERROR_TYPE, CLIENT_LEFT);
     span.setStatus({ code: SpanStatusCode.ERROR, message: 'the connection closed before the whole response was sent' });
-  } else if (serverError && !hasRecordedError(span)) {
+  } else if (!described && serverError) {
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
