@@ -26,8 +26,9 @@ export function middleWork(delayMs: number, signal?: AbortSignal): Promise<WorkR
     emitEvent('completed sleep', { 'work.delay_ms': delayMs });
 
     const error = await errorWork();
-    emitEvent('recovered from error', { 'error.type': error.name, 'error.message': error.message });
-    logger.warn({ 'error.type': error.name, 'error.message': error.message }, 'middle work recovered from an error');
+    // The message is on the exception record errorWork wrote (error.message is deprecated).
+    emitEvent('recovered from error', { 'error.type': error.name });
+    logger.warn({ 'error.type': error.name, delay_ms: delayMs }, 'middle work recovered from an error');
     logger.info({ delay_ms: delayMs }, 'middle work finished');
     return { sleptMs: delayMs, recovered: error.message };
   });
