@@ -12,5 +12,5 @@ const resource = serviceResource({ name: DEFAULT_SERVICE_NAME, version: config.v
 /** The name, version and environment every span and log record carries: the Sentry SDK reports the same. */
 export const service = serviceIdentity(resource);
 
-/** Flushes every span and log record still buffered, then stops exporting; gives up at `deadline` (a Date.now() time). */
+/** Flushes every span and log record still buffered, then stops exporting; gives up after `timeoutMs`. */
 export const shutdownTelemetry = initTracer({ resource });

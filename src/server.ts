@@ -109,7 +109,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   clearInterval(closeIdle);
   await responsesClosed(CONNECTIONS_CLOSE_MS);
 
-  await Promise.all([closeErrorReporting(TELEMETRY_FLUSH_MS), shutdownTelemetry(Date.now() + TELEMETRY_FLUSH_MS)]);
+  await Promise.all([closeErrorReporting(TELEMETRY_FLUSH_MS), shutdownTelemetry(TELEMETRY_FLUSH_MS)]);
   logger.info('stopped');
   await exit(0);
 }
@@ -133,7 +133,7 @@ async function crash(reason: unknown, origin: string): Promise<void> {
   server.close();
   server.closeAllConnections();
   await responsesClosed(CONNECTIONS_CLOSE_MS);
-  await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(Date.now() + CRASH_FLUSH_MS)]);
+  await Promise.all([closeErrorReporting(CRASH_FLUSH_MS), shutdownTelemetry(CRASH_FLUSH_MS)]);
   await exit(1);
 }
 

@@ -360,7 +360,7 @@ describe('a failure after the client has gone', () => {
         await fetch('http://127.0.0.1:' + server.address().port + '/error').catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, 200));
         server.close();
-        await shutdownTelemetry(Date.now() + 200);
+        await shutdownTelemetry(200);
       });`;
     const run = runProgram(program, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_LOGS_EXPORTER: 'none' }, ['--require', './dist/instrumentation.js']);
     assert.equal(run.status, 0, run.stdout + run.stderr);

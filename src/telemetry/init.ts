@@ -8,8 +8,8 @@ import { buildExportPipeline } from './export-pipeline';
 import { LOG_RECORDS, SPANS } from './signals';
 import { kitExporters, logsOff, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
 
-/** Flushes what is buffered and stops; gives up at `deadline` (a Date.now() time), saying what was not delivered. */
-export type Shutdown = (deadline: number) => Promise<void>;
+/** Flushes what is buffered and stops; gives up after `timeoutMs`, saying what was not delivered. */
+export type Shutdown = (timeoutMs: number) => Promise<void>;
 
 export interface TracerOptions {
   /** Who is speaking: serviceResource(...). */
@@ -58,7 +58,8 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
     sdk.start();
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).
     let finished: Promise<void> | undefined;
-    return (deadline) => (finished ??= (async () => {
+    return (timeoutMs) => (finished ??= (async () => {
+      const deadline = Date.now() + timeoutMs;
       const flush = sdk.shutdown();
       await Promise.all([spans?.finish(deadline), logs?.finish(deadline), settleBy(flush, deadline)]);
     })());
