@@ -228,6 +228,7 @@ function serverAddress(value: string | undefined, scheme: string): { address?: s
 function endServerSpan(span: Span, request: Request, response: ServerResponse, method: string): void {
   // Noted with this route, unless a sub-app without the accessor set it (then its own property hides it).
   const noted = (request as RouteKeeping)[ROUTE] === request.route ? (request as RouteKeeping)[ROUTE_BASE] : undefined;
+  // The mount as requested, not its template: mount routers at literal paths (README).
   const base = noted ?? request.baseUrl ?? '';
   const route = typeof request.route?.path === 'string' ? `${base}${request.route.path}` : undefined;
   if (route !== undefined) {
