@@ -23,8 +23,8 @@ describe('the traced service, against a real OTLP/gRPC receiver', () => {
     service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT });
   });
   after(async () => {
-    await service.stop();
-    await receiver.close();
+    await service?.stop();
+    await receiver?.close();
   });
 
   async function tracedGet(path: string): Promise<{ response: Response; body: unknown; spans: ReceivedSpan[]; traceId: string }> {
@@ -194,8 +194,8 @@ describe('one trace across two processes: /chain/:id', () => {
     gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url });
   });
   after(async () => {
-    await Promise.all([gateway.stop(), users.stop()]);
-    await receiver.close();
+    await Promise.all([gateway?.stop(), users?.stop()]);
+    await receiver?.close();
   });
 
   it('links gateway server → gateway client → users server → getUser in one trace', async () => {
@@ -407,8 +407,8 @@ describe('a gateway facing the internet: TRUST_INCOMING_TRACE_CONTEXT=false', ()
     gateway = await Service.start({ ...common, OTEL_SERVICE_NAME: 'gateway', DOWNSTREAM_URL: users.url, TRUST_INCOMING_TRACE_CONTEXT: 'false' });
   });
   after(async () => {
-    await Promise.all([gateway.stop(), users.stop()]);
-    await receiver.close();
+    await Promise.all([gateway?.stop(), users?.stop()]);
+    await receiver?.close();
   });
 
   it('traces the request anyway, in a new trace linked to the caller\'s, which continues into users', async () => {
