@@ -120,8 +120,9 @@ export class RelayIngest {
    * has arrived for QUIET_MS. Relay's buffer pops the newest envelope first
    * (relay-server/src/services/buffer/envelope_stack), so the probes alone
    * would not do: the quiet time lets what was queued behind them come through.
+   * `signals`: where the probes go; a project that refuses logs takes a span only.
    */
-  async settle(timeoutMs = 20_000): Promise<void> {
+  async settle(timeoutMs = 20_000, signals: Signal[] = ['traces', 'logs']): Promise<void> {
     const probe = randomBytes(16).toString('hex');
     this.probes.add(probe);
     const now = nanos();
@@ -129,13 +130,13 @@ export class RelayIngest {
       traces: tracesRequest([{ traceId: probe, spanId: probe.slice(0, 16), name: 'settle', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now }]),
       logs: logsRequest([{ timeUnixNano: now, traceId: probe, severityNumber: 9, body: { stringValue: 'settle' } }]),
     };
-    for (const signal of ['traces', 'logs'] as const) {
+    for (const signal of signals) {
       const response = await postOtlpJson(this, signal, bodies[signal]);
       if (response.status !== 200) throw new Error(`Relay refused the settle probe on ${signal}: ${response.status} ${await response.text()}`);
     }
     const deadline = Date.now() + timeoutMs;
     const probesIn = () => this.upstream.items.filter((item) => this.isProbe(item) && JSON.stringify(item.payload).includes(probe)).length;
-    await waitFor(() => (probesIn() >= 2 ? true : undefined), 'Relay to forward the settle probes (a span and a log record)', timeoutMs);
+    await waitFor(() => (probesIn() >= signals.length ? true : undefined), `Relay to forward the settle probes (${signals.join(', ')})`, timeoutMs);
     await waitFor(() => (performance.now() - this.upstream.lastDeliveryAt >= QUIET_MS ? true : undefined), `${QUIET_MS} ms with nothing more from Relay`, Math.max(deadline - Date.now(), QUIET_MS * 2));
   }
 

@@ -86,7 +86,7 @@ describe('collector/build.sh, as the demo runs it on a first run', () => {
       const [first, second] = [...output.matchAll(/ (\d+) of (\d+) packages compiled/g)].map((m) => Number(m[1]));
       assert.ok(second! > first!, `the count grows:\n${output}`);
       process.kill(-build.pid!, 'SIGTERM'); // as the demo stops it
-      const [code] = await exited;
+      const [code] = await Promise.race([exited, sleep(30_000, undefined, { ref: false }).then(() => assert.fail('the build did not end within 30 s of SIGTERM'))]);
       assert.notEqual(code, 0);
       await waitFor(() => (fromThisBuild().length === 0 ? true : undefined), 'the go processes of the build to end', 15_000);
     } finally {
@@ -192,7 +192,7 @@ class UserDemo {
 
   /** Runs a shell command line (as a user pastes it) in the demo's network namespace. */
   shell(line: string, shell = 'sh'): Promise<string> {
-    const child = spawn('nsenter', [`--net=/proc/${this.process.pid}/ns/net`, shell, '-c', line], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('nsenter', [`--net=/proc/${this.process.pid}/ns/net`, shell, '-c', line], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 });
     let stdout = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     return once(child, 'exit').then(([code]) => {
@@ -272,7 +272,8 @@ function ownTraces(output: string): string[] {
 describeNeeding(namespacesMissing(), 'npm run demo, interactive: every way of ending stops everything it started', () => {
   before(() => {
     ensureCollectorBuilt();
-    spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
+    assert.equal(build.status, 0, 'npm run build');
   });
   after(() => {
     for (const demo of running) demo.killLeftovers();

@@ -101,13 +101,18 @@ describe('scripts/k8s-minikube.sh (minikube and kubectl stubbed)', () => {
   });
 
   it('says that SENTRY_DSN needs k8s/components/sentry-issues when the overlay leaves it out, and is quiet when it is in', async () => {
+    // Each run goes on to deploy (and then stops at the stub's port-forward): quiet, not stopped early.
+    const deployed = ({ calls }: { calls: string[] }) => assert.ok(calls.includes('kubectl apply -k k8s/overlays/minikube'), calls.join('\n'));
     const left = await run(checkout({ sentryEnv: `${FILLED_SENTRY_ENV}\n${DSN}\n` }), await freePort());
     assert.match(left.stderr, /SENTRY_DSN is set but k8s\/overlays\/minikube leaves out k8s\/components\/sentry-issues/);
+    deployed(left);
 
     const included = await run(checkout({ sentryEnv: `${FILLED_SENTRY_ENV}\n${DSN}\n`, overlay: withComponents }), await freePort());
     assert.doesNotMatch(included.stderr, /SENTRY_DSN is set/);
+    deployed(included);
 
     const noDsn = await run(checkout({ sentryEnv: `${FILLED_SENTRY_ENV}\n# ${DSN}\n` }), await freePort());
     assert.doesNotMatch(noDsn.stderr, /SENTRY_DSN is set/);
+    deployed(noDsn);
   });
 });

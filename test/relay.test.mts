@@ -258,6 +258,7 @@ describeNeeding(relayMissing(), 'an organization without Sentry Logs (no organiz
       assert.match(refusal, /[Pp]ermanent/, `dropped, not retried: ${refusal}`);
       assert.match(refusal, /FeatureDisabled\(OurLogsIngestion\)/, "Relay's reason, as the collector logs it");
       assert.deepEqual(relay.logs.filter((log) => log.traceId === traceId), []);
+      await relay.settle(undefined, ['traces']); // its outcomes, reported a second or more later
       // Those Relay took before it knew the project's features, it dropped as invalid: feature_disabled.
       assert.ok(relay.discards.every((outcome) => outcome.reason === 'feature_disabled' && outcome.category.startsWith('log')), JSON.stringify(relay.discards));
     } finally {

@@ -71,8 +71,8 @@ setTimeout(() => process.stdout.write('ready\\n'), 50); // once the event loop r
 setTimeout(() => {
   const end = performance.now() + 40;
   while (performance.now() < end); // 40 ms of the program's own work
-}, 250);
-setTimeout(() => gc(), 450); // a full GC of a heap with 600,000 live objects
+}, 400); // well after the window below opens, even on a loaded machine
+setTimeout(() => gc(), 600); // a full GC of a heap with 600,000 live objects
 setInterval(() => {}, 1000);
 `;
 
@@ -80,7 +80,7 @@ test('the diagnostics preload measures how long the event loop stalled, and what
   const { child, diagnostics } = await startWithDiagnostics(STALLING_PROGRAM);
   try {
     await diagnostics.take(); // the window starts after the program built its heap
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     const { stalls, gc } = await diagnostics.take();
     const { gc: inGc, spanExport, logExport, other } = stalls.byCauseMs;
 
