@@ -1,3 +1,4 @@
+import { getBooleanFromEnv } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
@@ -34,8 +35,8 @@ export interface TracerOptions {
  */
 export function initTracer({ resource }: TracerOptions): Shutdown {
   routeDiagnostics();
-  // Read as NodeSDK reads it (which also warns about a value that is neither true nor false).
-  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return async () => {};
+  // Read as NodeSDK reads it: a value neither true nor false is a warning, and false.
+  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
   try {
     const reportIntervalMs = reportIntervalMillis();
     const spanExporters = kitExporters('traces');
