@@ -13,8 +13,8 @@ import type * as SentryServer from '@sentry/core/server';
  * bundler plugins (70 MB of the image, measured) that an errors-only setup never runs.
  * What @sentry/node would add here is its Node stack parser and HTTP transport;
  * the parser comes from @sentry/core/server, the transport is Node's fetch.
- * Only the errors handed to reportError are sent (server.ts hands it the
- * errors nobody handled, uncaught exceptions included).
+ * Only the errors handed to reportError are sent: app.ts's error handler hands
+ * it the requests' errors nobody handled, server.ts the uncaught exceptions.
  * Without a DSN the SDK is never loaded.
  */
 let sentry: typeof SentryCore | undefined;

@@ -30,7 +30,7 @@ export interface BatchSettings {
 
 export interface OtlpExportSettings {
   protocol: OtlpProtocol;
-  /** Passed to the exporter only where the environment gives none (or a gRPC one it would throw on or misread). */
+  /** Passed to the exporter only where it must not read the environment's: none given, one refused (exporterUrl), or the shared one standing in for the signal's. */
   url: string | undefined;
   /** Where the data goes, as the reports name it: the URL, or the variable that gives it. */
   destination: string;
@@ -86,7 +86,7 @@ export function kitExporters(signal: Signal): KitExporters | undefined {
   return { console: names.includes('console') };
 }
 
-/** OTEL_TRACES_EXPORTER=none: no tracer provider at all, as NodeSDK would decide (the kit says so without NodeSDK's warning that "the SDK will not be initialized"). */
+/** OTEL_TRACES_EXPORTER=none: no span processor at all, as NodeSDK would decide, without its warning that "the SDK will not be initialized". */
 export function tracingOff(): boolean {
   return getStringListFromEnv('OTEL_TRACES_EXPORTER')?.[0]?.toLowerCase() === 'none';
 }

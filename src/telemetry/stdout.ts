@@ -12,8 +12,8 @@ import SonicBoom from 'sonic-boom';
  *   Here nothing writes at exit: the shutdown waits, within a bound, for the
  *   queued lines (closeStdout), then exits whatever stdout does.
  * - A reader that stops reading would make the queue grow without bound:
- *   past MAX_QUEUED_BYTES, lines are dropped (test/shutdown.test.mts, "a
- *   reader that never reads").
+ *   past MAX_QUEUED_BYTES, lines are dropped (test/shutdown.test.mts, "the
+ *   reader of stdout is there but never reads").
  * The service's log lines and the kit's own reports share it.
  */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
