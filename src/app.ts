@@ -17,7 +17,7 @@ export interface AppOptions {
   traceRequests?: RequestHandler;
 }
 
-export const MAX_WORK_MS = 5_000;
+const MAX_WORK_MS = 5_000;
 
 export function createApp({ downstreamUrl, isReady, traceRequests }: AppOptions): express.Express {
   const app = express();

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 
-export class DownstreamError extends Error {
+class DownstreamError extends Error {
   override name = 'DownstreamError';
 }
 

@@ -17,5 +17,3 @@ export const logger = pino(
   },
   stdout,
 );
-
-export type Logger = typeof logger;

@@ -4,7 +4,7 @@ import { withSpan } from './telemetry';
 export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** The seed's special user: looking it up runs the somework path. */
 export const SLOW_USER_ID = '123';
-export const SLOW_USER_DELAY_MS = 50;
+const SLOW_USER_DELAY_MS = 50;
 
 export interface User {
   id: string;

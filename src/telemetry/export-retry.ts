@@ -45,7 +45,7 @@ function errorCode(error: Error | undefined): unknown {
   return (error as { code?: unknown } | undefined)?.code;
 }
 
-export function isRetryable(error: Error | undefined): boolean {
+function isRetryable(error: Error | undefined): boolean {
   const code = errorCode(error);
   if (typeof code === 'number') return code < 100 ? RETRYABLE_GRPC.has(code) : RETRYABLE_HTTP.has(code);
   if (typeof code === 'string') return RETRYABLE_NETWORK.has(code);

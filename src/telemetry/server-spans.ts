@@ -30,7 +30,7 @@ const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
 /** A Host header (or Forwarded host): a name or IPv4 address, or an IPv6 address in brackets, then an optional port. */
 const HOST = /^(?:\[(?<ipv6>[^\]]+)\]|(?<name>[^:[\]]+))(?::(?<port>[^:]*))?$/;
 /** error.type of a request whose connection closed before the whole answer was sent (the client left, or the shutdown cut it). */
-export const CLIENT_LEFT = 'aborted';
+const CLIENT_LEFT = 'aborted';
 
 type Request = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
 
