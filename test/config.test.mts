@@ -84,7 +84,7 @@ describe('the kit\'s OTLP settings', () => {
     assert.deepEqual(warnings, []);
     assert.equal(value.protocol, 'grpc');
     assert.equal(value.url, GRPC);
-    assert.equal(value.attemptTimeoutMillis, 10_000);
+    assert.equal(value.attemptTimeoutMs, 10_000);
     assert.deepEqual(value.batch, { maxQueueSize: 16_384, maxExportBatchSize: 2048, scheduledDelayMillis: 200, exportTimeoutMillis: 60_000 });
   });
 
@@ -135,7 +135,7 @@ describe('the kit\'s OTLP settings', () => {
       () => settings.otlpExportSettings('logs'),
     );
     assert.equal(value.protocol, 'grpc');
-    assert.equal(value.attemptTimeoutMillis, 2000);
+    assert.equal(value.attemptTimeoutMs, 2000);
   });
 
   it('OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: the kit exports OTLP whenever the list names otlp, the console beside it if named; NodeSDK sets up a list without otlp', () => {
@@ -164,7 +164,7 @@ describe('the kit\'s OTLP settings', () => {
     [{ OTEL_BSP_MAX_QUEUE_SIZE: 'lots' }, /'lots' for OTEL_BSP_MAX_QUEUE_SIZE/, (s) => s.batch.maxQueueSize, 16_384],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' }, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500.*using 100/, (s) => s.batch.maxExportBatchSize, 100],
     [{ OTEL_BSP_SCHEDULE_DELAY: '-1' }, /OTEL_BSP_SCHEDULE_DELAY=-1/, (s) => s.batch.scheduledDelayMillis, 200],
-    [{ OTEL_EXPORTER_OTLP_TIMEOUT: '2.5' }, /OTEL_EXPORTER_OTLP_TIMEOUT=2.5/, (s) => s.attemptTimeoutMillis, 10_000],
+    [{ OTEL_EXPORTER_OTLP_TIMEOUT: '2.5' }, /OTEL_EXPORTER_OTLP_TIMEOUT=2.5/, (s) => s.attemptTimeoutMs, 10_000],
     // Past 2^31 - 1 ms, Node fires a timer after 1 ms: every batch would time out at once.
     [{ OTEL_BSP_EXPORT_TIMEOUT: '2147483648' }, /OTEL_BSP_EXPORT_TIMEOUT=2147483648: a timer holds at most 2147483647 ms/, (s) => s.batch.exportTimeoutMillis, 60_000],
   ];
@@ -178,8 +178,8 @@ describe('the kit\'s OTLP settings', () => {
   }
 
   it('EXPORT_REPORT_INTERVAL_MS: how often losses are summed up; a bad value is a warning', () => {
-    assert.equal(withEnvironment({ EXPORT_REPORT_INTERVAL_MS: '1000' }, () => settings.reportIntervalMillis()).value, 1000);
-    const bad = withEnvironment({ EXPORT_REPORT_INTERVAL_MS: 'soon' }, () => settings.reportIntervalMillis());
+    assert.equal(withEnvironment({ EXPORT_REPORT_INTERVAL_MS: '1000' }, () => settings.exportReportIntervalMs()).value, 1000);
+    const bad = withEnvironment({ EXPORT_REPORT_INTERVAL_MS: 'soon' }, () => settings.exportReportIntervalMs());
     assert.equal(bad.value, 30_000);
     assert.equal(bad.warnings.length, 1);
     assert.match(bad.warnings[0]!, /EXPORT_REPORT_INTERVAL_MS/);
@@ -187,7 +187,7 @@ describe('the kit\'s OTLP settings', () => {
 
   it('one attempt never outlasts the batch\'s export timeout', () => {
     const { value } = withEnvironment({ OTEL_EXPORTER_OTLP_TIMEOUT: '30000', OTEL_BSP_EXPORT_TIMEOUT: '5000' }, () => settings.otlpExportSettings('traces'));
-    assert.equal(value.attemptTimeoutMillis, 5000);
+    assert.equal(value.attemptTimeoutMs, 5000);
   });
 });
 

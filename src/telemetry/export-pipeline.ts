@@ -8,7 +8,7 @@ import type { BatchSettings, KitExporters, OtlpExportSettings } from './settings
 type FlushableExporter<T> = Exporter<T> & { forceFlush(): Promise<void> };
 
 /** What differs between exporting spans and exporting log records. */
-export interface Signal<T, P> {
+export interface SignalExport<T, P> {
   what: 'span' | 'log record';
   otlpExporter: (settings: OtlpExportSettings) => Exporter<T>;
   batchProcessor: (options: BatchSettings & { exporter: FlushableExporter<T>; selfObsMeterProvider: MeterProvider }) => P;
@@ -39,11 +39,11 @@ export interface ExportPipeline<P> {
  * one span batch fails, while the log records may still be on their way
  * (test/export-pipeline.test.mts).
  */
-export function buildExportPipeline<T, P>(signal: Signal<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
+export function buildExportPipeline<T, P>(signal: SignalExport<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
   const monitor = new ExportMonitor(signal.what, settings.destination, reportIntervalMs);
   const retrying = new RetryingExporter<T>(() => signal.otlpExporter(settings), monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,
-    attemptTimeoutMs: settings.attemptTimeoutMillis,
+    attemptTimeoutMs: settings.attemptTimeoutMs,
     maxHeldItems: settings.batch.maxQueueSize + settings.batch.maxExportBatchSize,
   });
   return {

@@ -7,7 +7,7 @@ import { settleBy } from './deadline';
 import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
 import { LOG_RECORDS, SPANS } from './signals';
-import { kitExporters, logsOff, metricsExporterSet, otlpExportSettings, reportIntervalMillis, tracingOff } from './settings';
+import { kitExporters, logsOff, metricsExporterSet, otlpExportSettings, exportReportIntervalMs, tracingOff } from './settings';
 
 /** Flushes what is buffered and stops; gives up after `timeoutMs`, saying what was not delivered. */
 export type Shutdown = (timeoutMs: number) => Promise<void>;
@@ -38,7 +38,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   // Read as NodeSDK reads it: a value neither true nor false is a warning, and false.
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
   try {
-    const reportIntervalMs = reportIntervalMillis();
+    const reportIntervalMs = exportReportIntervalMs();
     const spanExporters = kitExporters('traces');
     const logExporters = kitExporters('logs');
     const spans = spanExporters && buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanExporters);

@@ -28,10 +28,10 @@ const LOG_EXPORTERS: Record<OtlpProtocol, ExporterClass<LogRecordExporter>> = {
   'http/json': JsonLogExporter,
 };
 
-export function otlpSpanExporter({ protocol, url, attemptTimeoutMillis }: OtlpExportSettings): SpanExporter {
-  return new SPAN_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMillis });
+export function otlpSpanExporter({ protocol, url, attemptTimeoutMs }: OtlpExportSettings): SpanExporter {
+  return new SPAN_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMs });
 }
 
-export function otlpLogExporter({ protocol, url, attemptTimeoutMillis }: OtlpExportSettings): LogRecordExporter {
-  return new LOG_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMillis });
+export function otlpLogExporter({ protocol, url, attemptTimeoutMs }: OtlpExportSettings): LogRecordExporter {
+  return new LOG_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMs });
 }

@@ -35,7 +35,7 @@ export interface OtlpExportSettings {
   /** Where the data goes, as the reports name it: the URL, or the variable that gives it. */
   destination: string;
   /** One attempt's deadline (OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT, default 10 s), given to the exporter as well. */
-  attemptTimeoutMillis: number;
+  attemptTimeoutMs: number;
   batch: BatchSettings;
 }
 
@@ -107,7 +107,7 @@ export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
   const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
   // One attempt never outlasts the batch's own export timeout.
-  return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMillis: Math.min(timeout, batch.exportTimeoutMillis), batch };
+  return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch };
 }
 
 function readProtocol(name: string): OtlpProtocol | undefined {
@@ -199,6 +199,6 @@ function milliseconds(name: string, min = 1): number | undefined {
 }
 
 /** How often ExportMonitor sums up what was lost (EXPORT_REPORT_INTERVAL_MS, default 30 s; the tests shorten it). */
-export function reportIntervalMillis(): number {
+export function exportReportIntervalMs(): number {
   return milliseconds('EXPORT_REPORT_INTERVAL_MS') ?? 30_000;
 }

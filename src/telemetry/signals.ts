@@ -1,7 +1,7 @@
 import { TraceFlags } from '@opentelemetry/api';
 import { BatchLogRecordProcessor, ConsoleLogRecordExporter, SimpleLogRecordProcessor, type LogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { Signal } from './export-pipeline';
+import type { SignalExport } from './export-pipeline';
 import { otlpLogExporter, otlpSpanExporter } from './otlp-exporters';
 
 /*
@@ -11,7 +11,7 @@ import { otlpLogExporter, otlpSpanExporter } from './otlp-exporters';
  * batch processor takes no more either).
  */
 
-export const SPANS: Signal<ReadableSpan, SpanProcessor> = {
+export const SPANS: SignalExport<ReadableSpan, SpanProcessor> = {
   what: 'span',
   otlpExporter: otlpSpanExporter,
   batchProcessor: (options) => new BatchSpanProcessor(options),
@@ -29,7 +29,7 @@ export const SPANS: Signal<ReadableSpan, SpanProcessor> = {
   console: () => new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }),
 };
 
-export const LOG_RECORDS: Signal<ReadableLogRecord, LogRecordProcessor> = {
+export const LOG_RECORDS: SignalExport<ReadableLogRecord, LogRecordProcessor> = {
   what: 'log record',
   otlpExporter: otlpLogExporter,
   batchProcessor: (options) => new BatchLogRecordProcessor(options),
