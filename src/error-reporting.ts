@@ -10,7 +10,7 @@ import type * as SentryServer from '@sentry/core/server';
  *
  * Built on @sentry/core, the base every Sentry JavaScript SDK shares, rather
  * than @sentry/node: that one brings its own tracing, instrumentations and
- * bundler plugins (70 MB of the image, measured) that an errors-only setup never runs.
+ * bundler plugins (70 MB of the image: docs/collector.md, "Image sizes") that an errors-only setup never runs.
  * What @sentry/node would add here is its Node stack parser and HTTP transport;
  * the parser comes from @sentry/core/server, the transport is Node's fetch.
  * Only the errors handed to reportError are sent: app.ts's error handler hands
