@@ -17,7 +17,8 @@ export type { SentryLog, SentrySpan } from './sentry-conversion.mts';
  * span events gone, resource attributes as `resource.<key>`, maps as JSON
  * strings, and what Relay drops (a span without a valid id, a name or a sane
  * time, a log record without a body or past 2 MiB, an item older than the
- * retention) discarded, counted in `discarded` with Relay's outcome reason.
+ * retention, a request Relay took before it knew that its key is unknown or of
+ * another project) discarded, counted in `discarded` with Relay's outcome reason.
  *
  * Not modelled: what sentry-conversion.mts lists (notModelled), and the
  * checks Relay makes later on (inbound filters, quotas other than the 429
@@ -39,6 +40,8 @@ export interface IngestRequest {
   status: number;
   bytes: number;
   items: number;
+  /** A path under /api/ that is no route of Relay's: Relay forwards it to Sentry (see FORWARDED). */
+  forwarded?: boolean;
 }
 
 /*
@@ -61,6 +64,34 @@ const LATEST_VERSION = 7;
  * POST only. relay-server/src/middlewares/normalize_path.rs folds repeated slashes first.
  */
 const ROUTE = /^\/api\/([^/]+)\/integration\/otlp\/v1\/(traces|logs)\/?$/;
+
+/*
+ * relay-server/src/endpoints/mod.rs: every path that is no route of Relay's goes to the fallback,
+ * relay-server/src/endpoints/forward.rs, which answers 404 with no body itself for `/api/` and
+ * anything outside `/api/`, and forwards every other path to Sentry (the upstream), returning its
+ * answer; `/api/relay/*` is Relay's own 404 (endpoints/statics.rs, not_found). Sentry has no API
+ * under /api/<project>/integration/otlp but these routes: the stand-in answers those for it, 404
+ * with no body (Sentry's own body is not modelled).
+ */
+const FORWARDED = (path: string) => path.startsWith('/api/') && path !== '/api/' && !path.startsWith('/api/relay/');
+
+/*
+ * How long Relay takes to look up a project key it has not seen. Until it knows the key's
+ * project, it answers 200 without the project's checks (relay-server/src/services/projects/cache/project.rs,
+ * check_envelope: ProjectState::Pending), queues the request, and drops it once the project turns
+ * out unknown or another one (relay-server/src/services/buffer/mod.rs: ResolvedProject::Disabled,
+ * outcome invalid `project_id`). The lookup is sent `cache.batch_interval` after the key is first
+ * seen (relay-server/src/services/projects/source/upstream.rs, schedule_fetch; relay-config/src/config.rs:
+ * 100 ms), the upstream's answer comes within a few more on loopback.
+ */
+export const RELAY_PROJECT_LOOKUP_MS = 100;
+
+/* relay-server/src/endpoints/common.rs, the message of BadStoreRequest::RateLimited. */
+const RATE_LIMITED =
+  'Sentry dropped data due to a quota or internal rate limit being reached. This will not affect your application. See https://docs.sentry.io/product/accounts/quotas/ for more information.';
+
+/* axum-core 0.5 (extract/rejection.rs, FailedToBufferBody), wrapped by relay-server/src/extractors/integration_builder.rs (IntegrationBuilderRejection::Body). */
+const BODY_ERROR = 'unable to read body: Failed to buffer the request body';
 
 /** Maps a response status to the gRPC code Relay puts in its error body (otlp.rs, GrpcStatusCode). */
 const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8 };
@@ -104,6 +135,8 @@ export class SentryIngest {
     traces: { remaining: 0, retryAfterSeconds: 1 },
     logs: { remaining: 0, retryAfterSeconds: 1 },
   };
+  /** When each project key was first seen (performance.now()): its lookup (RELAY_PROJECT_LOOKUP_MS). */
+  private readonly keysSeen = new Map<string, number>();
 
   private constructor() {
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -156,15 +189,24 @@ export class SentryIngest {
     const route = ROUTE.exec(path);
     // Errors are written in the request's format, JSON unless it sent protobuf (otlp.rs, OtlpError).
     const json = formatOf(String(request.headers['content-type'] ?? '')) !== 'protobuf';
-    const record = { path: request.url ?? '', status: 200, bytes: 0, items: 0 };
+    const record: IngestRequest = { path: request.url ?? '', status: 200, bytes: 0, items: 0 };
+    // axum 0.8 (routing/route.rs, set_allow_header): on a route, a method it has no handler for gets
+    // `Allow` on whatever answers it, also the 415 of the decompression layer, which Relay runs after
+    // the routing (relay-server/src/services/server/mod.rs, make_app).
+    const allow: Record<string, string> = route && request.method !== 'POST' ? { allow: 'POST' } : {};
     try {
       const inflate = decoderOf(request.headers);
-      if (!route) throw new Rejection(404, 'not found');
-      if (request.method !== 'POST') throw new Rejection(405, 'method not allowed');
+      if (!route) {
+        if (FORWARDED(path)) record.forwarded = true;
+        throw new Rejection(404, '', {}, false);
+      }
+      // axum 0.8 (routing/method_routing.rs): a route with no handler for the method answers 405, no body, Allow.
+      if (request.method !== 'POST') throw new Rejection(405, '', {}, false);
       const signal = route[2] as Signal;
-      const body = await this.accept(request, route[1]!, signal, inflate);
+      const { body, dropped } = await this.accept(request, route[1]!, signal, inflate);
       record.bytes = body.length;
-      record.items = this.store(signal, body, json);
+      if (dropped) this.discarded.push({ signal, reason: dropped });
+      else record.items = this.store(signal, body, json);
       // otlp.rs, SuccessResponse: 200 with an empty Export*ServiceResponse (`{}` for JSON).
       response.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
     } catch (error) {
@@ -172,7 +214,7 @@ export class SentryIngest {
       const rejection = error instanceof Rejection ? error : new Rejection(400, String(error));
       record.status = rejection.status;
       if (!rejection.withBody) {
-        response.writeHead(rejection.status, rejection.headers).end();
+        response.writeHead(rejection.status, { ...allow, ...rejection.headers }).end();
         return;
       }
       // otlp.rs, OtlpError: a google.rpc.Status {code, message}, in the request's format.
@@ -185,23 +227,32 @@ export class SentryIngest {
     }
   }
 
-  /** Relay's checks, in the order a request meets them; resolves with the decompressed body. */
-  private async accept(request: IncomingMessage, projectId: string, signal: Signal, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
+  /**
+   * Relay's checks, in the order a request meets them; resolves with the decompressed body, and
+   * the reason it is dropped later when Relay took it before it knew the key's project.
+   */
+  private async accept(request: IncomingMessage, projectSegment: string, signal: Signal, inflate: (body: Buffer) => Buffer): Promise<{ body: Buffer; dropped?: string }> {
     // otlp.rs: the raw Content-Type (relay-server/src/extractors/content_type.rs), parsed by
     // relay-server/src/envelope/content_type.rs: anything but JSON or protobuf is 415.
     const contentType = String(request.headers['content-type'] ?? '');
     if (!formatOf(contentType)) throw new Rejection(415, `unsupported content type: ${contentType}`);
 
     // relay-server/src/extractors/request_meta.rs, StorePath: the project id must be a u64 (BadProject: 400).
-    if (!/^\d+$/.test(projectId) || BigInt(projectId) >= 2n ** 64n) throw new Rejection(400, 'bad project path parameter');
+    const projectId = projectIdOf(projectSegment);
+    if (projectId === undefined) throw new Rejection(400, 'bad project path parameter');
     const key = publicKeyOf(request);
 
     // relay-server/src/extractors/integration_builder.rs reads the body after the auth, within the limit.
     const body = await readBody(request, inflate);
 
     // relay-server/src/endpoints/common.rs, BadStoreRequest::EventRejected: a key Sentry does not know,
-    // or that belongs to another project, is refused with 403.
-    if (key !== this.publicKey || projectId !== this.projectId) throw new Rejection(403, 'event submission rejected with_reason: ProjectId');
+    // or that belongs to another project, is refused with 403 (services/projects/project/info.rs,
+    // check_envelope: DiscardReason::ProjectId), once Relay knows the key's project (RELAY_PROJECT_LOOKUP_MS).
+    const now = performance.now();
+    if (!this.keysSeen.has(key)) this.keysSeen.set(key, now);
+    const known = now - this.keysSeen.get(key)! >= RELAY_PROJECT_LOOKUP_MS;
+    const refused = key !== this.publicKey || projectId !== BigInt(this.projectId);
+    if (known && refused) throw new Rejection(403, 'event submission rejected with_reason: ProjectId');
 
     // common.rs, BadStoreRequest::RateLimited: 429 with Retry-After (seconds) and X-Sentry-Rate-Limits.
     // otlp.rs checks rate limits on both routes (`check_rate_limits`).
@@ -209,12 +260,12 @@ export class SentryIngest {
     if (limit.remaining > 0) {
       limit.remaining -= 1;
       const category = signal === 'traces' ? 'span' : 'log_item';
-      throw new Rejection(429, 'Sentry dropped data due to a quota or internal rate limit being reached.', {
+      throw new Rejection(429, RATE_LIMITED, {
         'retry-after': String(limit.retryAfterSeconds),
         'x-sentry-rate-limits': `${limit.retryAfterSeconds}:${category}:project`,
       });
     }
-    return body;
+    return refused ? { body, dropped: 'project_id' } : { body };
   }
 
   /** Converts and keeps what Sentry keeps; returns the number of items in the request. */
@@ -241,6 +292,24 @@ export class SentryIngest {
 }
 
 /*
+ * relay-server/src/extractors/request_meta.rs, StorePath: axum's Path (axum 0.8, extract/path)
+ * percent-decodes the segment (not UTF-8: rejected), then serde reads ProjectId
+ * (relay-base-schema/src/project.rs, a u64) with Rust's u64 parse: decimal digits, maybe after
+ * one "+", leading zeros allowed, at most 2^64 - 1.
+ */
+function projectIdOf(segment: string): bigint | undefined {
+  let text: string;
+  try {
+    text = decodeURIComponent(segment);
+  } catch {
+    return undefined; // not UTF-8, or a "%" that is no escape (left as is by axum, and no digit either)
+  }
+  if (!/^\+?\d+$/.test(text)) return undefined;
+  const id = BigInt(text);
+  return id < 2n ** 64n ? id : undefined;
+}
+
+/*
  * relay-server/src/envelope/content_type.rs, ContentType::from_str: application/x-protobuf
  * exactly (in any case); application/json with no parameter but `charset=utf-8`
  * (match_content_type_and_charset: spaces and tabs around the parts, the value maybe quoted).
@@ -264,7 +333,8 @@ function formatOf(contentType: string): 'json' | 'protobuf' | undefined {
  * auth, a `sentry_key` query parameter (when the query holds "sentry_"). A header must be visible
  * ASCII (http's HeaderValue::to_str). A second of them: 401 (MultipleAuth), none: 401 (MissingAuth).
  * Each is read by sentry-types' `Auth` (auth.rs, from_str and from_pairs); an error in one is a 401
- * (BadAuth) at once. Then (from_request_parts) relay-base-schema/src/project.rs,
+ * (BadAuth, whose message does not name the cause: request_meta.rs, BadEventMeta) at once.
+ * Then (from_request_parts) relay-base-schema/src/project.rs,
  * ProjectKey::parse_with_flags: the key before any `.flags` must be 32 ASCII characters, else
  * 400 (BadPublicKey); and a version above PROTOCOL_VERSION is 400. Sentry's keys are 32
  * hexadecimal characters.
@@ -321,10 +391,10 @@ function authFromPairs(pairs: Iterable<[string, string]>): Auth {
     if (name === 'sentry_key') auth.key = value;
     if (name !== 'sentry_version') continue;
     const major = value.split('.')[0]!;
-    if (!/^\+?\d+$/.test(major) || Number(major) > 0xffff) throw new Rejection(401, 'bad x-sentry-auth header: invalid value for version');
+    if (!/^\+?\d+$/.test(major) || Number(major) > 0xffff) throw new Rejection(401, 'bad x-sentry-auth header');
     auth.version = Number(major);
   }
-  if (!auth.key) throw new Rejection(401, 'bad x-sentry-auth header: missing public key in auth header');
+  if (!auth.key) throw new Rejection(401, 'bad x-sentry-auth header');
   return auth;
 }
 
@@ -366,7 +436,10 @@ const DECODERS = new Map<string, (body: Buffer) => Buffer>([
   ['zstd', (body) => zstdDecompressSync(body, limit)],
 ]);
 
-/** The decompressed body; 413 past Relay's limit, 400 when it does not decompress (decompression.rs). */
+/**
+ * The decompressed body; 413 past Relay's limit, 400 when it does not decompress (decompression.rs),
+ * with axum's messages (BODY_ERROR); the cause of a 400 is zlib's words here, not Rust's.
+ */
 async function readBody(request: IncomingMessage, inflate: (body: Buffer) => Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -375,15 +448,15 @@ async function readBody(request: IncomingMessage, inflate: (body: Buffer) => Buf
     size += (chunk as Buffer).length;
     if (size <= RELAY_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  if (size > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
+  if (size > RELAY_MAX_BODY_BYTES) throw new Rejection(413, `${BODY_ERROR}: length limit exceeded`);
   let body: Buffer;
   try {
     body = inflate(Buffer.concat(chunks));
   } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Rejection(413, 'length limit exceeded');
-    throw new Rejection(400, `invalid request body: ${(error as Error).message}`);
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Rejection(413, `${BODY_ERROR}: length limit exceeded`);
+    throw new Rejection(400, `${BODY_ERROR}: ${(error as Error).message}`);
   }
-  if (body.length > RELAY_MAX_BODY_BYTES) throw new Rejection(413, 'length limit exceeded');
+  if (body.length > RELAY_MAX_BODY_BYTES) throw new Rejection(413, `${BODY_ERROR}: length limit exceeded`);
   return body;
 }
 

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { COLLECTOR_CONFIG, LOADBALANCER_CONFIG, staticResolver, validateConfig, type Collector } from '../harness/collector.mts';
 import { freePort } from '../harness/loopback.mts';
 import { startPipeline, type Pipeline } from '../harness/pipeline.mts';
 import { otlpJsonToProtobuf } from '../harness/otlp.mts';
-import { RELAY_MAX_BODY_BYTES, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
+import { RELAY_MAX_BODY_BYTES, RELAY_PROJECT_LOOKUP_MS, SentryIngest, type SentrySpan } from '../harness/sentry-ingest.mts';
 import { ROOT, type Service } from '../harness/service.mts';
 import { waitFor } from '../harness/wait.mts';
 import { exportSpans, exportTraceOf16MiB, named, newTraceparent } from '../harness/traces.mts';
@@ -94,7 +95,6 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
       [401, 'an empty key', oneLog, valid({ 'x-sentry-auth': 'sentry sentry_key=' })],
       [401, 'two auth headers', oneLog, valid({ authorization: `sentry sentry_key=${sentry.publicKey}` })],
       [400, 'a key that is not 32 characters', oneLog, valid({ 'x-sentry-auth': 'sentry sentry_key=not-the-right-key' })],
-      [403, 'an unknown well-formed key', oneLog, valid({ 'x-sentry-auth': `sentry sentry_key=${'f'.repeat(32)}` })],
       [415, 'a charset other than UTF-8', oneLog, valid({ 'content-type': 'application/json; charset=utf-16' })],
       [415, 'another parameter', oneLog, valid({ 'content-type': 'application/json; version=1' })],
       [415, 'another content type', oneLog, valid({ 'content-type': 'text/plain' })],
@@ -103,6 +103,12 @@ describe('the Sentry ingest stand-in answers as Relay does (each rule cites its 
     ];
     for (const [status, what, body, headers] of cases) assert.equal((await post(logsPath(), body, headers)).status, status, what);
     assert.equal((await post(logsPath().replace('/logs', '/metrics'), oneLog, valid())).status, 404, 'no metrics endpoint');
+    // A well-formed key Relay has not looked up yet: taken (200), dropped once the lookup finds no project; then 403.
+    const unknownKey = valid({ 'x-sentry-auth': `sentry sentry_key=${'f'.repeat(32)}` });
+    assert.equal((await post(logsPath(), oneLog, unknownKey)).status, 200, 'an unknown well-formed key, before its lookup');
+    assert.deepEqual(sentry.discarded.at(-1), { signal: 'logs', reason: 'project_id' });
+    await sleep(RELAY_PROJECT_LOOKUP_MS + 10);
+    assert.equal((await post(logsPath(), oneLog, unknownKey)).status, 403, 'an unknown well-formed key');
     assert.equal((await post(logsPath().replace(sentry.projectId, '42'), oneLog, valid())).status, 403, 'the key of another project');
   });
 
