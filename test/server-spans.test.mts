@@ -48,6 +48,7 @@ const CORPUS: Probe[] = [
   { name: 'a query with a signature', lines: request('GET', '/work?ms=1&X-Amz-Signature=abc&a') },
   // RFC 9112 §3.2.2: a target in absolute form, which Express routes as it would /users/42?ms=1.
   { name: 'an absolute-form target with user info', lines: request('GET', 'http://user:secret@localhost:8080/users/42?ms=1') },
+  { name: 'a target with a fragment', lines: request('GET', '/users/42?ms=1#top') },
   { name: 'a client that leaves before the headers', lines: request('GET', '/work?ms=400'), leaveAfterMs: 100 },
   { name: 'a client that leaves during its body', lines: request('POST', '/users/42', ['Content-Length: 100000', '', 'only the start of the body']), leaveAfterMs: 100 },
 ];

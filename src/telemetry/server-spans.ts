@@ -119,23 +119,23 @@ function keepRouteBase(request: Request): void {
   });
 }
 
+/** A request target in absolute form (RFC 9112 §3.2.2), `http://user:pass@host`, then the path and query. */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/s;
+
 /**
- * The path and query of the request target. A target in absolute form
- * (`GET http://user:pass@host/users/1`, which RFC 9112 allows and Express
- * routes) gives its path alone, never its user info, as the HTTP
- * instrumentation's URL parsing does; one that does not parse gives neither.
+ * The path and query of the request target, as Express routes them: no
+ * fragment, and no dot segments resolved. A target in absolute form
+ * (`GET http://user:pass@host/users/1`) gives its path alone, never its user
+ * info; any other form but a path (`*`) gives neither.
  */
 function requestTarget(target: string): { path?: string; query?: string } {
-  if (!target.startsWith('/')) {
-    try {
-      const { pathname, search } = new URL(target, 'http://localhost');
-      return { path: pathname, query: search ? search.slice(1) : undefined };
-    } catch {
-      return {};
-    }
-  }
-  const queryAt = target.indexOf('?');
-  return queryAt === -1 ? { path: target } : { path: target.slice(0, queryAt), query: target.slice(queryAt + 1) };
+  const relative = target.startsWith('/') ? target : ABSOLUTE_FORM.exec(target)?.[1];
+  if (relative === undefined) return {};
+  const fragmentAt = relative.indexOf('#');
+  const pathAndQuery = fragmentAt === -1 ? relative : relative.slice(0, fragmentAt);
+  const queryAt = pathAndQuery.indexOf('?');
+  const path = (queryAt === -1 ? pathAndQuery : pathAndQuery.slice(0, queryAt)) || '/';
+  return queryAt === -1 ? { path } : { path, query: pathAndQuery.slice(queryAt + 1) };
 }
 
 function callerLink(incoming: Context): Link[] {
