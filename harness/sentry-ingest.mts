@@ -200,6 +200,14 @@ export class SentryIngest {
         if (FORWARDED(path)) record.forwarded = true;
         throw new Rejection(404, '', {}, false);
       }
+      // relay-server/src/endpoints/mod.rs: the OTLP routes sit behind middlewares::cors(), tower-http's
+      // CorsLayer, which answers every OPTIONS (a browser's preflight) itself: 200, no body, and
+      // axum's Allow as on any method but POST.
+      if (request.method === 'OPTIONS') {
+        request.resume();
+        response.writeHead(200, allow).end();
+        return;
+      }
       // axum 0.8 (routing/method_routing.rs): a route with no handler for the method answers 405, no body, Allow.
       if (request.method !== 'POST') throw new Rejection(405, '', {}, false);
       const signal = route[2] as Signal;
@@ -255,9 +263,11 @@ export class SentryIngest {
     if (known && refused) throw new Rejection(403, 'event submission rejected with_reason: ProjectId');
 
     // common.rs, BadStoreRequest::RateLimited: 429 with Retry-After (seconds) and X-Sentry-Rate-Limits.
-    // otlp.rs checks rate limits on both routes (`check_rate_limits`).
+    // otlp.rs checks rate limits on both routes (`check_rate_limits`), the cached ones of the key's own
+    // project (services/projects/cache/project.rs): none for a key still being looked up. The
+    // stand-in's own key has the limits a test sets (rateLimit) from its first request.
     const limit = this.limits[signal];
-    if (limit.remaining > 0) {
+    if (!refused && limit.remaining > 0) {
       limit.remaining -= 1;
       const category = signal === 'traces' ? 'span' : 'log_item';
       throw new Rejection(429, RATE_LIMITED, {

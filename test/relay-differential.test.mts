@@ -228,7 +228,7 @@ describeNeeding(relayMissing(), 'the Sentry ingest stand-in keeps what Sentry\'s
     assert.deepEqual(statusesOf(found), new Set([200, 415]), found.join('\n'));
   });
 
-  it('the same answers to routes: both signals with and without a trailing slash, 405 to other methods, 404 or forwarded to Sentry elsewhere', async () => {
+  it('the same answers to routes: both signals with and without a trailing slash, 405 to other methods but OPTIONS (a CORS preflight), 404 or forwarded to Sentry elsewhere', async () => {
     // Relay forwards a request for a path it has no route for to Sentry with the client's headers (forward.rs);
     // the upstream of ours answers only a registered Relay, so those cases carry the Relay's id (Sentry then has no such API: 404).
     const relayId = relay.upstream.relay?.id ?? '';
@@ -249,6 +249,9 @@ describeNeeding(relayMissing(), 'the Sentry ingest stand-in keeps what Sentry\'s
         ['PUT /v1/logs/', 'PUT', headers, aLog, otlpPath(ingest, '/v1/logs/')],
         ['GET /v1/traces, no auth', 'GET', {}, undefined, otlpPath(ingest, '/v1/traces')],
         ['DELETE /v1/traces/, a project id that is no number', 'DELETE', headers, undefined, otlpPath(ingest, '/v1/traces/', 'abc')],
+        // A browser's CORS preflight, with and without what it sends.
+        ['OPTIONS /v1/traces, a preflight', 'OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' }, undefined, otlpPath(ingest, '/v1/traces')],
+        ['OPTIONS /v1/logs/, bare', 'OPTIONS', {}, undefined, otlpPath(ingest, '/v1/logs/')],
       ];
     });
     assert.deepEqual(statusesOf(found), new Set([200, 404, 405]), found.join('\n'));
