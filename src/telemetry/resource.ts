@@ -1,5 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import { getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
+import { getBooleanFromEnv, getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { routeDiagnostics } from './diagnostics';
@@ -51,7 +51,7 @@ function warnIfResourceAttributesDiscarded(): void {
 /** OTEL_NODE_RESOURCE_DETECTORS asks NodeSDK for detectors; with the resource built here it would do nothing, silently. */
 function warnIfOtherDetectorsAsked(): void {
   const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? [];
-  if (asked.every((name) => name === 'env' || name === 'serviceinstance')) return;
+  if (asked.every((name) => name === 'env' || name === 'serviceinstance') || getBooleanFromEnv('OTEL_SDK_DISABLED')) return;
   routeDiagnostics();
   diag.warn(`ignoring OTEL_NODE_RESOURCE_DETECTORS="${asked.join(',')}": the kit runs the env and serviceinstance detectors only (resource.ts)`);
 }
