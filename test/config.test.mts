@@ -139,18 +139,20 @@ describe('the kit\'s OTLP settings', () => {
   });
 
   it('OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: the kit exports OTLP whenever the list names otlp, the console beside it if named; NodeSDK sets up a list without otlp', () => {
-    const exporters = (env: Record<string, string>) => withEnvironment(env, () => [settings.kitExporters('traces'), settings.kitExporters('logs')]);
-    assert.deepEqual(exporters({}).value, [{ console: false }, { console: false }]);
-    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: ',', OTEL_LOGS_EXPORTER: ' ' }).value, [{ console: false }, { console: false }], 'an empty list is unset: otlp, through the kit');
-    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }).value, [{ console: false }, undefined]);
-    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }).value, [{ console: true }, undefined]);
-    const withZipkin = exporters({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'otlp,none' });
-    assert.deepEqual(withZipkin.value, [{ console: true }, undefined], 'for logs, `none` anywhere means none, as NodeSDK reads it');
+    const plans = (env: Record<string, string>) => withEnvironment(env, () => [settings.exportPlan('traces'), settings.exportPlan('logs')]);
+    const kit = (console: boolean) => ({ by: 'kit', console });
+    assert.deepEqual(plans({}).value, [kit(false), kit(false)]);
+    assert.deepEqual(plans({ OTEL_TRACES_EXPORTER: ',', OTEL_LOGS_EXPORTER: ' ' }).value, [kit(false), kit(false)], 'an empty list is unset: otlp, through the kit');
+    assert.deepEqual(plans({ OTEL_TRACES_EXPORTER: 'OTLP', OTEL_LOGS_EXPORTER: 'none' }).value, [kit(false), { by: 'nobody' }]);
+    assert.deepEqual(plans({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_LOGS_EXPORTER: 'console' }).value, [kit(true), { by: 'NodeSDK' }]);
+    const withZipkin = plans({ OTEL_TRACES_EXPORTER: 'console,otlp,zipkin,otlp', OTEL_LOGS_EXPORTER: 'otlp,none' });
+    assert.deepEqual(withZipkin.value, [kit(true), { by: 'nobody' }], 'for logs, `none` anywhere means none, as NodeSDK reads it');
     assert.deepEqual(withZipkin.warnings, ['ignoring "zipkin" in OTEL_TRACES_EXPORTER: beside otlp the kit sets up console only']);
-    const noneBeside = exporters({ OTEL_TRACES_EXPORTER: 'console,none' });
-    assert.deepEqual(noneBeside.value[0], { console: false }, 'for traces, `none` beside others means otlp alone, as NodeSDK reads it');
+    const noneBeside = plans({ OTEL_TRACES_EXPORTER: 'console,none' });
+    assert.deepEqual(noneBeside.value[0], kit(false), 'for traces, `none` beside others means otlp alone, as NodeSDK reads it');
     assert.match(noneBeside.warnings.join('\n'), /OTEL_TRACES_EXPORTER="console,none" names none beside other exporters: exporting otlp alone/);
-    assert.deepEqual(exporters({ OTEL_TRACES_EXPORTER: 'none,otlp' }).value[0], undefined, 'and `none` first means none');
+    assert.deepEqual(plans({ OTEL_TRACES_EXPORTER: 'none,otlp' }).value[0], { by: 'nobody' }, 'and `none` first means none');
+    assert.deepEqual(plans({ OTEL_TRACES_EXPORTER: 'zipkin' }).value[0], { by: 'NodeSDK' }, 'a list without otlp is NodeSDK\'s');
   });
 
   const bad: Array<[Record<string, string>, RegExp, (s: ReturnType<typeof settings.otlpExportSettings>) => unknown, unknown]> = [

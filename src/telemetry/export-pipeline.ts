@@ -2,7 +2,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { settleBy } from './deadline';
 import { ExportMonitor } from './export-monitor';
 import { RetryingExporter, type Exporter } from './export-retry';
-import type { BatchSettings, KitExporters, OtlpExportSettings } from './settings';
+import type { BatchSettings, OtlpExportSettings } from './settings';
 
 /** What a batch processor is given: any exporter that can also be flushed. */
 type FlushableExporter<T> = Exporter<T> & { forceFlush(): Promise<void> };
@@ -39,7 +39,7 @@ export interface ExportPipeline<P> {
  * one span batch fails, while the log records may still be on their way
  * (test/export-pipeline.test.mts).
  */
-export function buildExportPipeline<T, P>(signal: SignalExport<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: KitExporters): ExportPipeline<P> {
+export function buildExportPipeline<T, P>(signal: SignalExport<T, P>, settings: OtlpExportSettings, reportIntervalMs: number, also: { console: boolean }): ExportPipeline<P> {
   const monitor = new ExportMonitor(signal.what, settings.destination, reportIntervalMs);
   const retrying = new RetryingExporter<T>(() => signal.otlpExporter(settings), monitor, {
     budgetMs: settings.batch.exportTimeoutMillis,

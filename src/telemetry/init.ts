@@ -7,7 +7,7 @@ import { settleBy } from './deadline';
 import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
 import { LOG_RECORDS, SPANS } from './signals';
-import { kitExporters, logsOff, metricsExporterSet, otlpExportSettings, exportReportIntervalMs, tracingOff } from './settings';
+import { exportPlan, exportReportIntervalMs, metricsExporterSet, otlpExportSettings } from './settings';
 
 /** Flushes what is buffered and stops; gives up after `timeoutMs`, saying what was not delivered. */
 export type Shutdown = (timeoutMs: number) => Promise<void>;
@@ -39,14 +39,16 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
   try {
     const reportIntervalMs = exportReportIntervalMs();
-    const spanExporters = kitExporters('traces');
-    const logExporters = kitExporters('logs');
-    const spans = spanExporters && buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanExporters);
-    const logs = logExporters && buildExportPipeline(LOG_RECORDS, otlpExportSettings('logs'), reportIntervalMs, logExporters);
+    const spanPlan = exportPlan('traces');
+    const logPlan = exportPlan('logs');
+    const spans = spanPlan.by === 'kit' ? buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanPlan) : undefined;
+    const logs = logPlan.by === 'kit' ? buildExportPipeline(LOG_RECORDS, otlpExportSettings('logs'), reportIntervalMs, logPlan) : undefined;
     const configuration: Partial<NodeSDKConfiguration> = {
       resource,
       autoDetectResources: false, // serviceResource ran the detectors this service wants
-      spanProcessors: spans ? spans.processors : tracingOff() ? [] : undefined,
+      // Nobody's: no processor, as NodeSDK would decide, without its warning that "the SDK will not be initialized".
+      spanProcessors: spans ? spans.processors : spanPlan.by === 'nobody' ? [] : undefined,
+      // Nobody's: NodeSDK reads OTEL_LOGS_EXPORTER=none itself and sets up no log export.
       logRecordProcessors: logs?.processors,
       metricReaders: metricsExporterSet() ? undefined : [],
       instrumentations: [
@@ -54,7 +56,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
         new PinoInstrumentation(),
       ],
     };
-    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: (spans !== undefined || tracingOff()) && (logs !== undefined || logsOff()) && !metricsExporterSet() });
+    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: spanPlan.by !== 'NodeSDK' && logPlan.by !== 'NodeSDK' && !metricsExporterSet() });
     const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).

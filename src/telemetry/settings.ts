@@ -56,44 +56,33 @@ export interface OtlpExportSettings {
 const SPAN_BATCH: BatchSettings = { maxQueueSize: 16_384, maxExportBatchSize: 2048, scheduledDelayMillis: 200, exportTimeoutMillis: 60_000 };
 const LOG_BATCH: BatchSettings = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000, exportTimeoutMillis: 60_000 };
 
-/** What the kit sets up for a signal besides its OTLP export. */
-export interface KitExporters {
-  /** `console` named beside `otlp`: the SDK's console exporter too, as NodeSDK would set it up. */
-  console: boolean;
-}
+/**
+ * Who exports a signal: the kit (its OTLP export, and the SDK's console
+ * exporter beside it if `console` is named), nobody, or NodeSDK (a list
+ * without `otlp`, such as `console` or `zipkin`, is NodeSDK's to set up).
+ */
+export type ExportPlan = { by: 'kit'; console: boolean } | { by: 'nobody' } | { by: 'NodeSDK' };
 
 /**
  * OTEL_TRACES_EXPORTER (or OTEL_LOGS_EXPORTER), a list, each name once. The
- * kit exports OTLP itself whenever the list names `otlp` (or is unset), with
- * the console beside it if named; any other name beside `otlp` is one
- * warning. `none` means what it means to NodeSDK: first in the list, no
- * traces; anywhere, no logs; elsewhere for traces, `otlp` alone (with a
- * warning, as NodeSDK's). A list without `otlp` (`none`, `console`, `zipkin`) is
- * NodeSDK's to set up: undefined.
+ * kit exports whenever the list names `otlp` (or is unset); any other name
+ * beside `otlp` but `console` is one warning. `none` means what it means to
+ * NodeSDK: first in the list, no traces; anywhere, no logs; elsewhere for
+ * traces, `otlp` alone (with a warning, as NodeSDK's).
  */
-export function kitExporters(signal: Signal): KitExporters | undefined {
+export function exportPlan(signal: Signal): ExportPlan {
   const variable = `OTEL_${signal.toUpperCase()}_EXPORTER`;
   // An empty list (",") is unset, as NodeSDK reads it: the default, otlp.
   const listed = getStringListFromEnv(variable)?.map((name) => name.toLowerCase()) ?? [];
   const names = listed.length > 0 ? [...new Set(listed)] : ['otlp'];
-  if (names[0] === 'none' || (signal === 'logs' && names.includes('none'))) return undefined;
+  if (names[0] === 'none' || (signal === 'logs' && names.includes('none'))) return { by: 'nobody' };
   if (names.includes('none')) {
     diag.warn(`${variable}="${names.join(',')}" names none beside other exporters: exporting otlp alone, as NodeSDK would`);
-    return { console: false };
+    return { by: 'kit', console: false };
   }
-  if (!names.includes('otlp')) return undefined;
+  if (!names.includes('otlp')) return { by: 'NodeSDK' };
   for (const name of names.filter((n) => n !== 'otlp' && n !== 'console')) diag.warn(`ignoring "${name}" in ${variable}: beside otlp the kit sets up console only`);
-  return { console: names.includes('console') };
-}
-
-/** OTEL_TRACES_EXPORTER=none: no span processor at all, as NodeSDK would decide, without its warning that "the SDK will not be initialized". */
-export function tracingOff(): boolean {
-  return getStringListFromEnv('OTEL_TRACES_EXPORTER')?.[0]?.toLowerCase() === 'none';
-}
-
-/** OTEL_LOGS_EXPORTER names none: no log export, as NodeSDK reads it (anywhere in the list). */
-export function logsOff(): boolean {
-  return getStringListFromEnv('OTEL_LOGS_EXPORTER')?.some((name) => name.toLowerCase() === 'none') ?? false;
+  return { by: 'kit', console: names.includes('console') };
 }
 
 /** OTEL_METRICS_EXPORTER: unset means none here (Sentry takes no OTLP metrics, the collector has no metrics pipeline). */
