@@ -53,8 +53,8 @@ export function createApp({ downstreamUrl, isReady, traceRequests }: AppOptions)
       res.json(await getJson(url, cancelledWhenClientLeaves(res)));
     } catch (error) {
       if ((error as Error).name === 'AbortError' && res.destroyed) throw error; // our client left first
-      logger.warn({ err: error, downstream: url.origin }, 'downstream call failed');
-      // The cause stays in this log line and on the client span: no internal address goes to the client.
+      // The cause, with the downstream's address, stays in the error's log line (pino writes
+      // the cause) and on the client span: none of it goes to the client.
       throw new HttpError(502, 'downstream call failed', { cause: error });
     }
   });

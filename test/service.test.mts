@@ -222,7 +222,7 @@ describe('one trace across two processes: /chain/:id', () => {
 });
 
 describe('/chain/:id with the downstream away', () => {
-  it('answers 502 and records the failure on the client span', async () => {
+  it('answers 502, records the failure on the client span, and logs it once with its cause', async () => {
     const receiver = await OtlpReceiver.start();
     const gateway = await Service.start({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
@@ -240,6 +240,12 @@ describe('/chain/:id with the downstream away', () => {
       assert.ok(client.events.some((e) => e.name === 'exception' && /ECONNREFUSED/.test(String(e.attributes['exception.message']))));
       const server = spans.find((s) => s.traceId === traceId && s.kind === SPAN_KIND.SERVER)!;
       assert.equal(server.attributes['http.response.status_code'], 502);
+      // One log line for the failure, in its trace, with the cause that the answer leaves out.
+      const said = () => gateway.logs.filter((line) => line.trace_id === traceId && (line.level === 'warn' || line.level === 'error'));
+      await waitFor(() => (said().length > 0 ? true : undefined), 'the log line of the failure');
+      assert.equal(await gateway.stop(), 0);
+      assert.deepEqual(said().map((line) => [line.level, line.msg]), [['error', 'request failed']]);
+      assert.match(String((said()[0]!.err as { message?: string }).message), /^downstream call failed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
     } finally {
       await gateway.stop();
       await receiver.close();
