@@ -94,12 +94,11 @@ const notFound: RequestHandler = (req) => {
 const handleError: ErrorRequestHandler = (error, req, res, next) => {
   // The client went away and its work was cancelled: nothing failed here.
   if (res.destroyed && (error as Error).name === 'AbortError') return;
-  // Errors the client caused (ours, and Express's own such as a malformed URL) are answered as they are.
-  const status = clientErrorStatus(error);
-  if (!status) {
-    // Anything else is ours and nobody handled it: keep it on the server span
-    // (unless the client's leaving ended it already: the log line below is then
-    // the trace's record of it), make it a Sentry issue, answer without details.
+  const status = statusOf(error);
+  if (status >= 500) {
+    // Ours, and nobody handled it: keep it on the server span (unless the
+    // client's leaving ended it already: the log line below is then the
+    // trace's record of it), make it a Sentry issue, answer without details.
     const span = trace.getActiveSpan();
     if (span?.isRecording()) recordError(span, error);
     reportError(error instanceof Error ? error : new Error(String(error)), { request: { method: req.method, url: `${req.protocol}://${req.host}${req.path}` } });
@@ -109,11 +108,16 @@ const handleError: ErrorRequestHandler = (error, req, res, next) => {
   if (res.destroyed) return;
   // Too late to answer: Express's own handler closes the connection.
   if (res.headersSent) return next(error);
-  if (status) res.status(status).json({ error: (error as Error).message });
-  else res.status(error instanceof HttpError ? error.status : 500).json({ error: error instanceof HttpError ? error.message : 'internal error' });
+  // A 4xx says what was wrong; a 5xx only what an HttpError chose to say.
+  res.status(status).json({ error: status < 500 || error instanceof HttpError ? (error as Error).message : 'internal error' });
 };
 
-function clientErrorStatus(error: unknown): number | undefined {
+/**
+ * The answer's status: a 4xx the error carries (ours, and Express's own such as
+ * a malformed URL) is the client's doing; else an HttpError's own, else 500.
+ */
+function statusOf(error: unknown): number {
   const status = (error as { status?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+  if (typeof status === 'number' && status >= 400 && status < 500) return status;
+  return error instanceof HttpError ? error.status : 500;
 }
