@@ -6,6 +6,7 @@ import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { settleBy } from './deadline';
 import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
 import { buildExportPipeline } from './export-pipeline';
+import { warnIfOtherDetectorsAsked } from './resource';
 import { LOG_RECORDS, SPANS } from './signals';
 import { exportPlan, exportReportIntervalMs, metricsExporterSet, otlpExportSettings } from './settings';
 
@@ -37,6 +38,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   routeDiagnostics();
   // Read as NodeSDK reads it: a value neither true nor false is a warning, and false.
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
+  warnIfOtherDetectorsAsked();
   try {
     const reportIntervalMs = exportReportIntervalMs();
     const spanPlan = exportPlan('traces');

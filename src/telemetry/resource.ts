@@ -1,5 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import { getBooleanFromEnv, getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
+import { getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { routeDiagnostics } from './diagnostics';
@@ -24,7 +24,6 @@ export interface ServiceIdentity {
  */
 export function serviceResource(defaults: ServiceIdentity, environment?: string): Resource {
   warnIfResourceAttributesDiscarded();
-  warnIfOtherDetectorsAsked();
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }))
     // A later detector wins: envDetector last, as in NodeSDK's defaults, so that a
@@ -48,11 +47,13 @@ function warnIfResourceAttributesDiscarded(): void {
   diag.warn(`ignoring OTEL_RESOURCE_ATTRIBUTES="${raw}": every entry must be key=value, with "," and "=" percent-encoded and keys and values of at most 255 characters; as the specification says, all of it is discarded`);
 }
 
-/** OTEL_NODE_RESOURCE_DETECTORS asks NodeSDK for detectors; with the resource built here it would do nothing, silently. */
-function warnIfOtherDetectorsAsked(): void {
+/**
+ * OTEL_NODE_RESOURCE_DETECTORS asks NodeSDK for detectors; given this resource
+ * (autoDetectResources: false, init.ts) it would do nothing, silently.
+ */
+export function warnIfOtherDetectorsAsked(): void {
   const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? [];
-  if (asked.every((name) => name === 'env' || name === 'serviceinstance') || getBooleanFromEnv('OTEL_SDK_DISABLED')) return;
-  routeDiagnostics();
+  if (asked.every((name) => name === 'env' || name === 'serviceinstance')) return;
   diag.warn(`ignoring OTEL_NODE_RESOURCE_DETECTORS="${asked.join(',')}": the kit runs the env and serviceinstance detectors only (resource.ts)`);
 }
 
