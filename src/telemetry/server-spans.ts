@@ -46,8 +46,10 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
     const incoming = propagation.extract(ROOT_CONTEXT, request.headers);
     const parent = trustCaller ? incoming : ROOT_CONTEXT;
     const method = normalizeMethod(request.method);
+    // The conventions name a span whose method they do not know (`_OTHER`) `HTTP`.
+    const verb = method === '_OTHER' ? 'HTTP' : method;
     const span = tracer.startSpan(
-      method === '_OTHER' ? 'HTTP' : method,
+      verb,
       {
         kind: SpanKind.SERVER,
         attributes: requestAttributes(request, method, path, query, trustCaller),
@@ -56,7 +58,7 @@ export function traceRequests({ untracedPaths, trustCaller }: TraceRequestsOptio
       parent,
     );
     // 'close' comes once the response is done, or once the connection is gone.
-    response.once('close', () => endServerSpan(span, request, response, method));
+    response.once('close', () => endServerSpan(span, request, response, verb));
     // Unlike the official instrumentation, the request and response are not bound to
     // the span's context (context.bind): at 1,000 requests/s that cost 30–75 µs of
     // CPU a request (docs/performance.md, "Listeners on the request and response").
@@ -106,10 +108,10 @@ function callerLink(incoming: Context): Link[] {
  * gone. A 5xx is an error of the server span; so is a connection that closed
  * before the whole answer was sent (error.type `aborted`: the client left, or
  * the server cut it when its shutdown's grace ran out), with the status code
- * when it had been sent. An error the app recorded on this span (recordError) keeps
- * its description.
+ * when it had been sent. An error the app recorded on this span (recordError)
+ * keeps its description. `verb` begins the span's name.
  */
-function endServerSpan(span: Span, request: Request, response: ServerResponse, method: string): void {
+function endServerSpan(span: Span, request: Request, response: ServerResponse, verb: string): void {
   // Noted with this route, unless a sub-app without the accessor set it (then its own property hides it).
   const noted = (request as RouteKeeping)[ROUTE] === request.route ? (request as RouteKeeping)[ROUTE_BASE] : undefined;
   // The mount as requested, not its template: mount routers at literal paths (README).
@@ -117,7 +119,7 @@ function endServerSpan(span: Span, request: Request, response: ServerResponse, m
   const route = typeof request.route?.path === 'string' ? `${base}${request.route.path}` : undefined;
   if (route !== undefined) {
     span.setAttribute(ATTR_HTTP_ROUTE, route);
-    span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
+    span.updateName(`${verb} ${route}`);
   }
   if (response.headersSent) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.statusCode);
   const serverError = response.headersSent && response.statusCode >= 500;
