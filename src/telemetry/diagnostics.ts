@@ -91,7 +91,8 @@ export function withoutLoggerOverride<T>(make: () => T): T {
  * spans" where the kit exports the spans, and, where the kit exports every signal
  * that exports at all, whatever the SDK hands its global error handler (down to
  * `debug`): the failed exports, which ExportMonitor reports, and the rarer
- * failures it does not count (a console export, a forced flush, async attributes). An export NodeSDK builds (`zipkin`, or the kit without its
+ * failures it does not count (a console export, a forced flush, async
+ * attributes). An export NodeSDK builds (`zipkin`, or the kit without its
  * export: README, "Dropping the optional parts") keeps the SDK's own reports
  * (test/config.test.mts, "OTEL_TRACES_EXPORTER=zipkin").
  */

@@ -36,11 +36,11 @@ export function emitException(exception: Error, severity: SeverityNumber, span: 
 /**
  * An event goes with its span, as a span event did: in a trace the SDK's
  * sampler left out, it is not written. (The collector's tail sampling decides
- * later, on spans only: docs/kubernetes.md.) This is the Logs SDK's `traceBased` logger
- * option (sdk-logs Logger.enabled), which NodeSDK does not let us set; the
- * pino lines keep the default and are exported whatever the sampler decided.
- * test/events-sampling.test.mts proves the two rules equal; the bench
- * (bench/candidates-events.json) measures what it saves at 10%.
+ * later, on spans only: docs/kubernetes.md.) This is the Logs SDK's
+ * `traceBased` logger option (sdk-logs Logger.enabled), which NodeSDK does
+ * not let us set; the pino lines keep the default and are exported whatever
+ * the sampler decided. test/events-sampling.test.mts proves the two rules
+ * equal; the bench (bench/candidates-events.json) measures what it saves at 10%.
  */
 function inTraceLeftOut(active: Context): boolean {
   const spanContext = trace.getSpanContext(active);
