@@ -18,6 +18,8 @@ export class OtlpReceiver {
   refused = 0;
   /** The log records of the refused calls, as they were sent. */
   readonly refusedLogs: ReceivedLog[] = [];
+  /** The metadata (gRPC's headers) of every Export call, in order. */
+  readonly metadata: Array<Record<string, unknown>> = [];
   /** Holds every answer this long, as a slow collector does (0: answer at once). */
   answerDelayMs = 0;
   readonly port: number;
@@ -37,11 +39,12 @@ export class OtlpReceiver {
     let receiver: OtlpReceiver | undefined;
     const refusal = () => receiver?.refusal();
     const delay = () => receiver?.answerDelayMs ?? 0;
+    const called = (metadata: grpc.Metadata) => receiver?.metadata.push(metadata.getMap());
     server.addService(exportService('opentelemetry.proto.collector.trace.v1.TraceService'), {
-      Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload)), refusal, delay),
+      Export: unary((payload) => receiver?.spans.push(...decodeSpans(payload)), refusal, delay, called),
     });
     server.addService(exportService('opentelemetry.proto.collector.logs.v1.LogsService'), {
-      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload)), refusal, delay, (payload) => receiver?.refusedLogs.push(...decodeLogs(payload))),
+      Export: unary((payload) => receiver?.logs.push(...decodeLogs(payload)), refusal, delay, called, (payload) => receiver?.refusedLogs.push(...decodeLogs(payload))),
     });
     const boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
@@ -96,9 +99,11 @@ function unary(
   receive: (payload: Buffer) => void,
   refusal: () => Partial<grpc.StatusObject> | undefined,
   delay: () => number,
+  called: (metadata: grpc.Metadata) => void,
   keepRefused: (payload: Buffer) => void = () => {},
 ): grpc.handleUnaryCall<Buffer, object> {
   return (call, callback) => {
+    called(call.metadata);
     const answer = () => {
       const refused = refusal();
       if (refused) {

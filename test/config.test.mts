@@ -179,6 +179,60 @@ describe('the kit\'s OTLP settings', () => {
     });
   }
 
+  it('OTEL_EXPORTER_OTLP_HEADERS: each entry gRPC refuses, or that is not key=value, is a warning naming the variable and key, never the value; the exporter reads the rest', () => {
+    const env = { OTEL_EXPORTER_OTLP_HEADERS: 'bad key=1,x-ok=v1,broken,x-secret=%C3%A9t%C3%A9', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Authorization=Bearer%20t0ken,x-ok=v2,blob-bin=aGk' };
+    const { value, warnings } = withEnvironment(env, () => settings.otlpExportSettings('traces'));
+    assert.deepEqual(value.exporterEnvironment, { OTEL_EXPORTER_OTLP_HEADERS: 'x-ok=v2,Authorization=Bearer%20t0ken', OTEL_EXPORTER_OTLP_TRACES_HEADERS: undefined });
+    assert.deepEqual(warnings, [
+      'ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value',
+      'ignoring entry 3 of OTEL_EXPORTER_OTLP_HEADERS: it must be key=value, both percent-encoded and neither empty',
+      'ignoring the header "x-secret" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value',
+      'ignoring the header "blob-bin" in OTEL_EXPORTER_OTLP_TRACES_HEADERS: gRPC metadata takes neither that name nor that value',
+    ]);
+    const http = withEnvironment({ ...env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, () => settings.otlpExportSettings('traces'));
+    assert.equal(http.value.exporterEnvironment.OTEL_EXPORTER_OTLP_HEADERS, 'x-ok=v2,x-secret=%C3%A9t%C3%A9,Authorization=Bearer%20t0ken,blob-bin=aGk', 'HTTP takes what gRPC does not, and not a space in a name');
+    assert.equal(http.warnings.length, 2);
+    const good = withEnvironment({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20t0ken' }, () => settings.otlpExportSettings('logs'));
+    assert.deepEqual([good.value.exporterEnvironment, good.warnings], [{}, []], 'nothing refused: the exporter reads the variables as they are');
+  });
+
+  it('span limits: a value the SDK would misread is one warning, and the next variable or the default applies', () => {
+    const limits = (env: Record<string, string>) => withEnvironment(env, () => settings.spanLimits());
+    const unset = limits({});
+    assert.deepEqual([Object.values(unset.value).filter((v) => v !== undefined), unset.warnings], [[], []]);
+    const bad = limits({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '-1', OTEL_ATTRIBUTE_COUNT_LIMIT: '64', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0', OTEL_SPAN_EVENT_COUNT_LIMIT: '0' });
+    assert.equal(bad.value.attributeCountLimit, 64, 'the general limit, as the specific one was refused');
+    assert.equal(bad.value.attributeValueLengthLimit, undefined);
+    assert.equal(bad.value.eventCountLimit, 0, 'no events is a limit the specification allows');
+    assert.equal(bad.warnings.length, 2, JSON.stringify(bad.warnings));
+    assert.match(bad.warnings.join('\n'), /OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=-1.*\n.*OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0/);
+  });
+
+  it('OTEL_METRICS_EXPORTER: unset or none, no metrics; otlp is NodeSDK\'s, over http/protobuf unless a protocol is set, which is said', () => {
+    const exported = (env: Record<string, string>) => withEnvironment(env, () => settings.metricsExported());
+    assert.deepEqual(exported({}), { value: false, warnings: [] });
+    assert.deepEqual(exported({ OTEL_METRICS_EXPORTER: 'None' }), { value: false, warnings: [] });
+    const otlp = exported({ OTEL_METRICS_EXPORTER: 'otlp' });
+    assert.equal(otlp.value, true);
+    assert.match(otlp.warnings.join(), /OTEL_METRICS_EXPORTER names otlp: NodeSDK exports metrics over http\/protobuf/);
+    assert.deepEqual(exported({ OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }), { value: true, warnings: [] });
+  });
+
+  it('over gRPC, a unix:/// socket is left to the exporter, as the gRPC client takes it', () => {
+    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/otel.sock' }, () => settings.otlpExportSettings('logs'));
+    assert.deepEqual([value.url, warnings], [undefined, []]);
+    const http = withEnvironment({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/otel.sock' }, () => settings.otlpExportSettings('logs'));
+    assert.equal(http.value.url, `${HTTP}/v1/logs`, 'not over HTTP');
+  });
+
+  it('OTEL_EXPORTER_OTLP_INSECURE that is neither true nor false, and OTEL_CONFIG_FILE, are warnings (the exporter would take "yes" for false without a word)', () => {
+    const insecure = withEnvironment({ OTEL_EXPORTER_OTLP_INSECURE: 'yes' }, () => settings.otlpExportSettings('traces'));
+    assert.equal(insecure.warnings.length, 1);
+    assert.match(insecure.warnings[0]!, /OTEL_EXPORTER_OTLP_INSECURE/);
+    const file = withEnvironment({ OTEL_CONFIG_FILE: '/etc/otel.yaml' }, () => settings.warnIfConfigFileGiven());
+    assert.deepEqual(file.warnings, ['ignoring OTEL_CONFIG_FILE: the kit does not read a configuration file; the OTEL_* variables apply']);
+  });
+
   it('EXPORT_REPORT_INTERVAL_MS: how often losses are summed up; a bad value is a warning', () => {
     assert.equal(withEnvironment({ EXPORT_REPORT_INTERVAL_MS: '1000' }, () => settings.exportReportIntervalMs()).value, 1000);
     const bad = withEnvironment({ EXPORT_REPORT_INTERVAL_MS: 'soon' }, () => settings.exportReportIntervalMs());
@@ -245,7 +299,7 @@ describe('the running service with bad configuration', () => {
     }
   });
 
-  it('a bad OTEL_EXPORTER_OTLP_* value is one warning even while the collector is away (each retry makes a fresh exporter, which reads it again)', async () => {
+  it('a bad OTEL_EXPORTER_OTLP_* value, or a warning the exporter gives, is said once even while the collector is away (each retry makes a fresh exporter, which reads it again)', async () => {
     // A collector that hangs up on every connection: each attempt is UNAVAILABLE, retried on a fresh exporter.
     let attempts = 0;
     const hangingUp = createTcpServer((socket) => {
@@ -253,17 +307,66 @@ describe('the running service with bad configuration', () => {
       socket.destroy();
     });
     const port = await listenOnLoopback(hangingUp);
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, ...FAST_EXPORT, OTEL_EXPORTER_OTLP_COMPRESSION: 'zip', OTEL_LOGS_EXPORTER: 'none' });
+    const service = await Service.start({
+      // A path the gRPC exporter warns about (without naming the variable) each time it is built.
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/otlp`,
+      ...FAST_EXPORT,
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'zip',
+      OTEL_LOGS_EXPORTER: 'none',
+      // Said, yet no metrics: the SDK's report of each failed export stays left out.
+      OTEL_METRICS_EXPORTER: 'none',
+    });
     try {
       assert.equal((await service.get('/users/7')).status, 200);
       await waitFor(() => (service.logs.some((line) => String(line.msg).startsWith('span export is failing')) ? true : undefined), 'the failing export reported');
       // Attempts at 0, ~1 and ~3 s.
       await waitFor(() => attempts >= 3 || undefined, 'three attempts to export', 10_000);
-      const warnings = service.logs.filter((line) => line.level === 'warn' && String(line.msg).includes('OTEL_EXPORTER_OTLP_COMPRESSION'));
-      assert.equal(warnings.length, 1, JSON.stringify(warnings.map((line) => line.msg)));
+      for (const said of ['OTEL_EXPORTER_OTLP_COMPRESSION', 'URL path should not be set']) {
+        const warnings = service.logs.filter((line) => line.level === 'warn' && String(line.msg).includes(said));
+        assert.equal(warnings.length, 1, `${said}: ${JSON.stringify(warnings.map((line) => line.msg))}`);
+      }
+      const sdkErrors = service.logs.filter((line) => line.level === 'error' && line.component === 'telemetry');
+      assert.deepEqual(sdkErrors, [], 'a failed export is the kit\'s report alone');
     } finally {
       await service.stop();
       hangingUp.close();
+    }
+  });
+
+  it('OTEL_EXPORTER_OTLP_HEADERS with an entry gRPC refuses: a warning naming it, and the rest sent with every span (the exporter would throw as it was built: no telemetry at all)', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,bad key=s3cret', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      const { traceId, traceparent } = newTraceparent();
+      assert.equal((await service.get('/users/7', { traceparent })).status, 200);
+      await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans');
+      assert.ok(receiver.metadata.length > 0 && receiver.metadata.every((headers) => headers['x-tenant'] === 'acme' && !('bad key' in headers)), JSON.stringify(receiver.metadata));
+      const warnings = service.logs.filter((line) => line.level === 'warn' && line.component === 'telemetry');
+      assert.deepEqual(warnings.map((line) => line.msg), ['ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value']);
+      assert.doesNotMatch(JSON.stringify(service.logs), /s3cret/);
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('OTEL_ATTRIBUTE_COUNT_LIMIT=-1 and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0: a warning each, and the spans keep their attributes (NodeSDK alone dropped every one, and warned for each)', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_ATTRIBUTE_COUNT_LIMIT: '-1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      const { traceId, traceparent } = newTraceparent();
+      for (let i = 0; i < 3; i += 1) assert.equal((await service.get('/users/7', { traceparent })).status, 200);
+      const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 6, 'the requests\' spans');
+      const getUser = spans.find((span) => span.traceId === traceId && span.name === 'getUser')!;
+      assert.equal(getUser.attributes['user.id'], '7');
+      const warnings = service.logs.filter((line) => line.level === 'warn' && line.component === 'telemetry').map((line) => String(line.msg));
+      assert.equal(warnings.length, 2, JSON.stringify(warnings));
+      assert.ok(warnings.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_COUNT_LIMIT=-1')) && warnings.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0')), JSON.stringify(warnings));
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
+      await receiver.close();
     }
   });
 

@@ -34,8 +34,9 @@ let installed = false;
  * such a warning ever carries something that changes.
  */
 const warned = new Set<string>();
+let buildingExporter = false;
 const saidBefore = (message: string): boolean => {
-  if (!/\bOTEL_[A-Z_]+/.test(message)) return false;
+  if (!buildingExporter && !/\bOTEL_[A-Z_]+/.test(message)) return false;
   if (warned.has(message)) return true;
   if (warned.size < 256) warned.add(message);
   return false;
@@ -77,12 +78,38 @@ export function routeDiagnostics(): void {
  * the level already (routeDiagnostics), and only the constructor reads it.
  */
 export function withoutLoggerOverride<T>(make: () => T): T {
-  const level = process.env.OTEL_LOG_LEVEL;
-  delete process.env.OTEL_LOG_LEVEL;
+  return withVariables({ OTEL_LOG_LEVEL: undefined }, make);
+}
+
+/**
+ * Runs `make` (an OTLP exporter's constructor) so that each warning it gives is
+ * said once a process. The RetryingExporter builds a fresh exporter after each
+ * lost connection, and the 0.301 exporters warn about their settings each time
+ * without naming the variable ("URL path should not be set when using grpc",
+ * "Failed to read root certificate file"): while the collector was away, the
+ * same line every second (test/config.test.mts, "a warning the exporter gives").
+ */
+export function buildingExporterWith<T>(variables: Record<string, string | undefined>, make: () => T): T {
+  buildingExporter = true;
+  try {
+    return withVariables(variables, make);
+  } finally {
+    buildingExporter = false;
+  }
+}
+
+/** Runs `make`, which reads the environment as it starts, with these variables in place of the environment's (undefined: unset). */
+function withVariables<T>(variables: Record<string, string | undefined>, make: () => T): T {
+  const saved = Object.keys(variables).map((name) => [name, process.env[name]] as const);
+  const put = (name: string, value: string | undefined) => {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
+  for (const [name, value] of Object.entries(variables)) put(name, value);
   try {
     return make();
   } finally {
-    if (level !== undefined) process.env.OTEL_LOG_LEVEL = level;
+    for (const [name, value] of saved) put(name, value);
   }
 }
 

@@ -8,7 +8,7 @@ import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverr
 import { buildExportPipeline } from './export-pipeline';
 import { warnIfOtherDetectorsAsked } from './resource';
 import { LOG_RECORDS, SPANS } from './signals';
-import { exportPlan, exportReportIntervalMs, metricsExporterSet, otlpExportSettings } from './settings';
+import { exportPlan, exportReportIntervalMs, metricsExported, otlpExportSettings, spanLimits, warnIfConfigFileGiven } from './settings';
 
 /** Flushes what is buffered and stops; gives up after `timeoutMs`, saying what was not delivered. */
 export type Shutdown = (timeoutMs: number) => Promise<void>;
@@ -21,8 +21,8 @@ export interface TracerOptions {
 /**
  * Starts tracing and log export for the whole process, through NodeSDK, which
  * reads the OTEL_* variables as the specification says: the sampler, the
- * propagators, the limits, OTEL_SDK_DISABLED, and any exporter list without
- * `otlp`. For OTLP (the default, over gRPC to the cluster's collector) the
+ * propagators, the log record limits, and any exporter list without `otlp`
+ * (the span limits it reads unchecked: settings.ts, spanLimits). For OTLP (the default, over gRPC to the cluster's collector) the
  * kit builds the export itself (export-pipeline.ts): NodeSDK's would not
  * retry over gRPC, would lose data without saying so, and would use batch
  * sizes that lost 3–7% of the spans at saturation (settings.ts).
@@ -39,26 +39,29 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   // Read as NodeSDK reads it: a value neither true nor false is a warning, and false.
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
   warnIfOtherDetectorsAsked();
+  warnIfConfigFileGiven();
   try {
     const reportIntervalMs = exportReportIntervalMs();
     const spanPlan = exportPlan('traces');
     const logPlan = exportPlan('logs');
     const spans = spanPlan.by === 'kit' ? buildExportPipeline(SPANS, otlpExportSettings('traces'), reportIntervalMs, spanPlan) : undefined;
     const logs = logPlan.by === 'kit' ? buildExportPipeline(LOG_RECORDS, otlpExportSettings('logs'), reportIntervalMs, logPlan) : undefined;
+    const metrics = metricsExported();
     const configuration: Partial<NodeSDKConfiguration> = {
       resource,
+      spanLimits: spanLimits(),
       autoDetectResources: false, // serviceResource ran the detectors this service wants
       // Nobody's: no processor, as NodeSDK would decide, without its warning that "the SDK will not be initialized".
       spanProcessors: spans ? spans.processors : spanPlan.by === 'nobody' ? [] : undefined,
       // Nobody's: NodeSDK reads OTEL_LOGS_EXPORTER=none itself and sets up no log export.
       logRecordProcessors: logs?.processors,
-      metricReaders: metricsExporterSet() ? undefined : [],
+      metricReaders: metrics ? undefined : [],
       instrumentations: [
         new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
         new PinoInstrumentation(),
       ],
     };
-    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: spanPlan.by !== 'NodeSDK' && logPlan.by !== 'NodeSDK' && !metricsExporterSet() });
+    leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: spanPlan.by !== 'NodeSDK' && logPlan.by !== 'NodeSDK' && !metrics });
     const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
     sdk.start();
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).

@@ -6,13 +6,15 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import { buildingExporterWith } from './diagnostics';
 import type { OtlpExportSettings, OtlpProtocol } from './settings';
 
 /**
  * The official OTLP exporters, by OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL: gRPC
  * on 4317 (the kit's default), or OTLP/HTTP on 4318 with protobuf or JSON
  * bodies (what the OpenTelemetry Operator's Node.js injection sets). They read
- * the rest of their OTEL_EXPORTER_OTLP_* settings themselves.
+ * the rest of their OTEL_EXPORTER_OTLP_* settings themselves, the headers
+ * without the entries the kit refused (settings.ts, exportHeaders).
  */
 type ExporterClass<T> = new (options: { url?: string; timeoutMillis: number }) => T;
 
@@ -28,10 +30,14 @@ const LOG_EXPORTERS: Record<OtlpProtocol, ExporterClass<LogRecordExporter>> = {
   'http/json': JsonLogExporter,
 };
 
-export function otlpSpanExporter({ protocol, url, attemptTimeoutMs }: OtlpExportSettings): SpanExporter {
-  return new SPAN_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMs });
+export function otlpSpanExporter(settings: OtlpExportSettings): SpanExporter {
+  return build(SPAN_EXPORTERS[settings.protocol], settings);
 }
 
-export function otlpLogExporter({ protocol, url, attemptTimeoutMs }: OtlpExportSettings): LogRecordExporter {
-  return new LOG_EXPORTERS[protocol]({ url, timeoutMillis: attemptTimeoutMs });
+export function otlpLogExporter(settings: OtlpExportSettings): LogRecordExporter {
+  return build(LOG_EXPORTERS[settings.protocol], settings);
+}
+
+function build<T>(Exporter: ExporterClass<T>, { url, attemptTimeoutMs, exporterEnvironment }: OtlpExportSettings): T {
+  return buildingExporterWith(exporterEnvironment, () => new Exporter({ url, timeoutMillis: attemptTimeoutMs }));
 }

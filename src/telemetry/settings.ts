@@ -1,5 +1,6 @@
 import { diag } from '@opentelemetry/api';
-import { getNumberFromEnv, getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
+import { getBooleanFromEnv, getNumberFromEnv, getStringFromEnv, getStringListFromEnv, parseKeyPairsIntoRecord } from '@opentelemetry/core';
+import type { SpanLimits } from '@opentelemetry/sdk-trace';
 
 /*
  * The few OTEL_* settings the kit reads itself, because it builds the OTLP
@@ -37,6 +38,8 @@ export interface OtlpExportSettings {
   /** One attempt's deadline (OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT, default 10 s), given to the exporter as well. */
   attemptTimeoutMs: number;
   batch: BatchSettings;
+  /** What the exporter must read in place of the environment's variables while it is built: nothing, or headers without the ones refused (exportHeaders). */
+  exporterEnvironment: Record<string, string | undefined>;
 }
 
 /**
@@ -85,9 +88,21 @@ export function exportPlan(signal: Signal): ExportPlan {
   return { by: 'kit', console: names.includes('console') };
 }
 
-/** OTEL_METRICS_EXPORTER: unset means none here (Sentry takes no OTLP metrics, the collector has no metrics pipeline). */
-export function metricsExporterSet(): boolean {
-  return getStringFromEnv('OTEL_METRICS_EXPORTER') !== undefined;
+/**
+ * OTEL_METRICS_EXPORTER: unset (or `none`) means no metrics here: Sentry takes
+ * no OTLP metrics and the collector has no metrics pipeline. Any other list is
+ * NodeSDK's to set up, with its own defaults: over OTLP that is http/protobuf
+ * to localhost:4318, not the kit's gRPC to the cluster's collector, so it is
+ * said once (test/config.test.mts, "OTEL_METRICS_EXPORTER").
+ */
+export function metricsExported(): boolean {
+  const names = getStringListFromEnv('OTEL_METRICS_EXPORTER')?.map((name) => name.toLowerCase()) ?? [];
+  if (names.length === 0 || names.includes('none')) return false;
+  const protocolSet = ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'].some((name) => getStringFromEnv(name) !== undefined);
+  if (names.includes('otlp') && !protocolSet) {
+    diag.warn('OTEL_METRICS_EXPORTER names otlp: NodeSDK exports metrics over http/protobuf (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL unset), not over the gRPC the kit uses for spans and log records, and this project\'s collector has no metrics pipeline');
+  }
+  return true;
 }
 
 export function otlpExportSettings(signal: Signal): OtlpExportSettings {
@@ -95,8 +110,88 @@ export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const protocol = readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
   const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
+  if (protocol === 'grpc') warnIfInsecureNotBoolean(SIGNAL);
   // One attempt never outlasts the batch's own export timeout.
-  return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch };
+  return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch, exporterEnvironment: exportHeaders(signal, protocol) };
+}
+
+/**
+ * The gRPC exporter takes anything but "true" in OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE
+ * for false, silently, where the specification asks for a warning; core's reader gives it.
+ */
+function warnIfInsecureNotBoolean(SIGNAL: string): void {
+  getBooleanFromEnv(`OTEL_EXPORTER_OTLP_${SIGNAL}_INSECURE`);
+  getBooleanFromEnv('OTEL_EXPORTER_OTLP_INSECURE');
+}
+
+/** grpc-js's rules for metadata (src/metadata.ts, LEGAL_KEY_REGEX and LEGAL_NON_BINARY_VALUE_REGEX, checked on the key lowercased); a "-bin" key takes bytes, which a variable cannot give. */
+const GRPC_KEY = /^[:0-9a-z_.-]+$/;
+const GRPC_VALUE = /^[ -~]*$/;
+/** An HTTP field name is a token (RFC 9110, 5.1 and 5.6.2); a value has no control character but tab, as Node's http checks (checkInvalidHeaderChar). */
+const HTTP_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HTTP_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function headerAllowed(protocol: OtlpProtocol, key: string, value: string): boolean {
+  if (protocol !== 'grpc') return HTTP_NAME.test(key) && HTTP_VALUE.test(value);
+  const name = key.toLowerCase();
+  return GRPC_KEY.test(name) && !name.endsWith('-bin') && GRPC_VALUE.test(value);
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS, read as
+ * the exporters read them (core's parseKeyPairsIntoRecord, the signal's over
+ * the shared). One entry that the transport refuses made the 0.301 gRPC
+ * exporter throw as it was built, so no telemetry at all, and the HTTP one
+ * fail every export; one that is not key=value they drop without a word
+ * (test/config.test.mts, "OTEL_EXPORTER_OTLP_HEADERS"). Each such entry is a
+ * warning naming the variable and the key, never the value (it is often a
+ * credential), and the exporter is built with the rest: the shared variable
+ * replaced by the entries kept, the signal's hidden. Where every entry is
+ * good, nothing is replaced.
+ */
+function exportHeaders(signal: Signal, protocol: OtlpProtocol): Record<string, string | undefined> {
+  const variables = ['OTEL_EXPORTER_OTLP_HEADERS', `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_HEADERS`];
+  const kept: Record<string, string> = {};
+  let refused = false;
+  for (const variable of variables) {
+    const entries = getStringFromEnv(variable)?.split(',') ?? [];
+    for (const [index, entry] of entries.entries()) {
+      if (entry.trim() === '') continue;
+      const [key, value] = Object.entries(parseKeyPairsIntoRecord(entry))[0] ?? [];
+      if (key === undefined || value === undefined) diag.warn(`ignoring entry ${index + 1} of ${variable}: it must be key=value, both percent-encoded and neither empty`);
+      else if (!headerAllowed(protocol, key, value)) diag.warn(`ignoring the header "${key}" in ${variable}: ${protocol === 'grpc' ? 'gRPC metadata takes' : 'HTTP takes'} neither that name nor that value`);
+      else {
+        kept[key] = value;
+        continue;
+      }
+      refused = true;
+    }
+  }
+  if (!refused) return {};
+  const encoded = Object.entries(kept).map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join(',');
+  return { [variables[0]!]: encoded === '' ? undefined : encoded, [variables[1]!]: undefined };
+}
+
+/**
+ * The span limits from OTEL_SPAN_* and OTEL_ATTRIBUTE_* (and the event and link
+ * ones), for NodeSDK's `spanLimits`, over its own reading: sdk-node 0.301.2
+ * (createSpanLimitsFromEnv) takes any number, and -1 as the count limit drops
+ * every attribute of every span, 0 as the length limit is a warning for
+ * every attribute (test/config.test.mts, "span limits"). A bad value is one warning
+ * and undefined, which gives the SDK's default.
+ */
+export function spanLimits(): SpanLimits {
+  // As with the endpoints, a refused value counts as unset: the next variable applies.
+  const read = (names: string[], min: number) => names.reduce<number | undefined>((found, name) => found ?? positive(name, min), undefined);
+  return {
+    attributeCountLimit: read(['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'], 0),
+    // sdk-trace ignores a length limit under 1 with a warning for each attribute: at least 1 here.
+    attributeValueLengthLimit: read(['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], 1),
+    eventCountLimit: read(['OTEL_SPAN_EVENT_COUNT_LIMIT'], 0),
+    linkCountLimit: read(['OTEL_SPAN_LINK_COUNT_LIMIT'], 0),
+    attributePerEventCountLimit: read(['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'], 0),
+    attributePerLinkCountLimit: read(['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT'], 0),
+  };
 }
 
 function readProtocol(name: string): OtlpProtocol | undefined {
@@ -111,7 +206,8 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  * specification's rules (over HTTP the shared one is a base for /v1/<signal>).
  * Where neither is set, the kit's default is the collector in the cluster.
  * Over gRPC the specification allows a URL with http:// or https://, or a
- * host and port with no scheme (then OTEL_EXPORTER_OTLP_INSECURE decides TLS);
+ * host and port with no scheme, or any other form the gRPC client takes, such
+ * as a unix:/// socket (with those two, OTEL_EXPORTER_OTLP_INSECURE decides TLS);
  * anything else the 0.301 gRPC exporter throws on ("not a url") or misreads
  * ("ftp://host:4317" as host:4317). Over HTTP it must be a URL with http:// or
  * https://; the 0.301 HTTP exporter, left with none it can parse, warns and
@@ -121,9 +217,10 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  */
 const HTTP_URL = /^https?:\/\/[^/]/;
 const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d+)?$/i;
+const UNIX_SOCKET = /^unix:\/\/\/[^/]/;
 
 function usable(protocol: OtlpProtocol, raw: string): boolean {
-  return (HTTP_URL.test(raw) && URL.canParse(raw)) || (protocol === 'grpc' && HOST_AND_PORT.test(raw));
+  return (HTTP_URL.test(raw) && URL.canParse(raw)) || (protocol === 'grpc' && (HOST_AND_PORT.test(raw) || UNIX_SOCKET.test(raw)));
 }
 
 /**
@@ -147,7 +244,7 @@ function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | un
       return { url: protocol === 'grpc' ? raw : `${raw.endsWith('/') ? raw : `${raw}/`}${path}`, destination };
     }
     const next = set[index + 1]?.name ?? fallback;
-    const rule = protocol === 'grpc' ? 'over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), or a host:port' : 'over HTTP it must be a URL that starts with http:// or https://';
+    const rule = protocol === 'grpc' ? 'over gRPC it must be a URL that starts with http:// (plaintext) or https:// (TLS), a host:port or unix:///path' : 'over HTTP it must be a URL that starts with http:// or https://';
     diag.warn(`ignoring ${name}="${raw}": ${rule}; using ${next}`);
   }
   return { url: fallback, destination: fallback };
@@ -190,4 +287,13 @@ function milliseconds(name: string, min = 1): number | undefined {
 /** How often ExportMonitor sums up what was lost (EXPORT_REPORT_INTERVAL_MS, default 30 s; the tests shorten it). */
 export function exportReportIntervalMs(): number {
   return milliseconds('EXPORT_REPORT_INTERVAL_MS') ?? 30_000;
+}
+
+/**
+ * OTEL_CONFIG_FILE asks for declarative configuration, which replaces every
+ * other OTEL_* variable; the kit reads the variables (test/config.test.mts).
+ */
+export function warnIfConfigFileGiven(): void {
+  if (getStringFromEnv('OTEL_CONFIG_FILE') === undefined) return;
+  diag.warn('ignoring OTEL_CONFIG_FILE: the kit does not read a configuration file; the OTEL_* variables apply');
 }
