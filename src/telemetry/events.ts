@@ -36,7 +36,7 @@ export function emitException(exception: Error, severity: SeverityNumber, span: 
 /**
  * An event goes with its span, as a span event did: in a trace the SDK's
  * sampler left out, it is not written. (The collector's tail sampling decides
- * later, on spans only: docs/kubernetes.md.) This is the Logs SDK's
+ * later, on spans only: an event of a trace it leaves out is still sent.) This is the Logs SDK's
  * `traceBased` logger option (sdk-logs Logger.enabled), which NodeSDK does
  * not let us set; the pino lines keep the default and are exported whatever
  * the sampler decided. test/events-sampling.test.mts proves the two rules
