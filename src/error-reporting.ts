@@ -11,8 +11,13 @@ import type * as SentryServer from '@sentry/core/server';
  * Built on @sentry/core, the base every Sentry JavaScript SDK shares, rather
  * than @sentry/node: that one brings its own tracing, instrumentations and
  * bundler plugins (70 MB of the image: docs/collector.md, "Image sizes") that an errors-only setup never runs.
- * What @sentry/node would add here is its Node stack parser and HTTP transport;
- * the parser comes from @sentry/core/server, the transport is Node's fetch.
+ * What @sentry/node would add here: its Node stack parser and HTTP transport,
+ * and default integrations that gather context (the source lines around each
+ * frame, Node's and the OS's versions, the loaded modules), drop repeats and
+ * filter. Here the parser comes from @sentry/core/server, the transport is
+ * Node's fetch, and linkedErrors (the `cause` chain) is the one integration;
+ * source lines come from source maps uploaded to Sentry (docs/sentry.md,
+ * "Stack traces").
  * Only the errors handed to reportError are sent: app.ts's error handler hands
  * it the requests' errors nobody handled, server.ts the uncaught exceptions.
  * Without a DSN the SDK is never loaded.
