@@ -30,9 +30,18 @@ context="$(kubectl config current-context)"
 if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$'; then
   fail "$ENV_FILE still has placeholders (ORG_ID, PROJECT_ID, PUBLIC_KEY): fill in your DSN's parts"
 fi
+# kustomize's env files keep quotes and trailing spaces as part of the value.
+if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq '^[^=]*=[[:space:]]*["'"'"']|[[:space:]]$'; then
+  fail "$ENV_FILE has a quoted value or a trailing space: write KEY=value, no quotes (kustomize would keep them as part of the value)"
+fi
 if grep -Eq '^[[:space:]]*SENTRY_DSN=.' "$ENV_FILE" && ! grep -Eq '^[[:space:]]*-[[:space:]]*\.\./\.\./components/sentry-issues' "$OVERLAY/kustomization.yaml"; then
   say "note: SENTRY_DSN is set but $OVERLAY leaves out k8s/components/sentry-issues, so the NetworkPolicies"
   say "      refuse its HTTPS to Sentry: no Issues. Uncomment the two components lines in $OVERLAY/kustomization.yaml"
+fi
+# minikube's default CNI ignores NetworkPolicies: the demo would work, their rules untried.
+if ! kubectl -n kube-system get daemonset calico-node >/dev/null 2>&1 && ! kubectl -n kube-system get daemonset cilium >/dev/null 2>&1; then
+  say "note: no calico-node or cilium DaemonSet in kube-system, so this cluster may not enforce the NetworkPolicies:"
+  say "      the demo then works without them tried. A cluster that does: minikube start --cni=calico"
 fi
 # Something else on the port (the local demo's gateway?) would answer in the cluster's place.
 if curl -s -o /dev/null --max-time 2 "http://localhost:$LOCAL_PORT/"; then

@@ -30,6 +30,7 @@ const stub = (name: string) => `#!/bin/sh
 echo "${name} $*" >> "$CALLS"
 case "$*" in
   profile|"config current-context") echo minikube ;;
+  "-n kube-system get daemonset "*) [ -z "$NO_POLICY_CNI" ] || exit 1 ;;
 esac
 exit 0
 `;
@@ -53,11 +54,11 @@ function checkout({ sentryEnv, overlay = (text: string) => text }: { sentryEnv: 
 }
 
 /** Runs the script with stub tools; killed (code null) if it has not ended within `boundMs`. */
-function run(home: string, port: number, boundMs = 60_000): Promise<{ code: number | null; stderr: string; calls: string[] }> {
+function run(home: string, port: number, boundMs = 60_000, env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; calls: string[] }> {
   const calls = join(home, 'calls');
   writeFileSync(calls, '');
   const child = spawn('bash', [join(home, 'scripts/k8s-minikube.sh')], {
-    env: { ...process.env, PATH: `${join(home, 'bin')}:${process.env.PATH}`, CALLS: calls, LOCAL_PORT: String(port) },
+    env: { ...process.env, PATH: `${join(home, 'bin')}:${process.env.PATH}`, CALLS: calls, LOCAL_PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -114,5 +115,22 @@ describe('scripts/k8s-minikube.sh (minikube and kubectl stubbed)', () => {
     const noDsn = await run(checkout({ sentryEnv: `${FILLED_SENTRY_ENV}\n# ${DSN}\n` }), await freePort());
     assert.doesNotMatch(noDsn.stderr, /SENTRY_DSN is set/);
     deployed(noDsn);
+  });
+
+  it('stops before building on a quoted value or a trailing space in sentry.env, which kustomize would keep in the Secret', async () => {
+    for (const sentryEnv of [FILLED_SENTRY_ENV.replace(`=${KEY}`, `="${KEY}"`), FILLED_SENTRY_ENV.replace(`=${KEY}`, `='${KEY}'`), `${FILLED_SENTRY_ENV} \n`]) {
+      const { code, stderr, calls } = await run(checkout({ sentryEnv }), await freePort());
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /has a quoted value or a trailing space/);
+      assert.ok(!calls.some((call) => call.includes('image build')), calls.join('\n'));
+    }
+  });
+
+  it('says when the cluster runs neither Calico nor Cilium (its NetworkPolicies may go unenforced), and deploys all the same', async () => {
+    const without = await run(checkout({ sentryEnv: FILLED_SENTRY_ENV }), await freePort(), 60_000, { NO_POLICY_CNI: '1' });
+    assert.match(without.stderr, /may not enforce the NetworkPolicies/);
+    assert.ok(without.calls.includes('kubectl apply -k k8s/overlays/minikube'), without.calls.join('\n'));
+    const withCalico = await run(checkout({ sentryEnv: FILLED_SENTRY_ENV }), await freePort());
+    assert.doesNotMatch(withCalico.stderr, /may not enforce/);
   });
 });

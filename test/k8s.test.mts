@@ -16,6 +16,7 @@ import {
   validate,
   type K8sObject,
 } from '../harness/k8s.mts';
+import { selects } from '../harness/network-policy.mts';
 import { ROOT } from '../harness/service.mts';
 import { deploymentLimits, tuningOf } from '../bench/lib/pod-cgroup.mts';
 
@@ -364,10 +365,35 @@ describe('overlay specifics', () => {
     const [lb, ...others] = loadBalancers(renderOverlay('eks', { optIn: true }));
     assert.deepEqual([lb && where(lb), others.length], [`Service ${APP_NAMESPACE}/gateway-public`, 0]);
     assert.equal(lb!.metadata.annotations['service.beta.kubernetes.io/aws-load-balancer-scheme'], 'internet-facing');
+    assert.equal(lb!.spec.loadBalancerClass, 'service.k8s.aws/nlb', 'the AWS Load Balancer Controller\'s, or none: never a Classic one');
     const ranges: string[] = lb!.spec.loadBalancerSourceRanges ?? [];
     assert.ok(ranges.length > 0, 'open only to the addresses set in it');
     for (const range of ranges) assert.ok(!/^(0\.0\.0\.0|::)\/0$/.test(range), `not to everyone: ${range}`);
     assert.deepEqual(ranges, ['203.0.113.0/24'], 'as shipped, a documentation range (RFC 5737) that no caller has');
+  });
+
+  it('eks: each service\'s two replicas spread over zones (and nodes where they can), and drained one pod at a time', () => {
+    const eks = renderOverlay('eks');
+    for (const name of APPS) {
+      const deployment = find(eks, 'Deployment', name, APP_NAMESPACE);
+      const labels: Record<string, string> = deployment.spec.template.metadata.labels;
+      const spread = (key: string) => deployment.spec.template.spec.topologySpreadConstraints.find((c: K8sObject) => c.topologyKey === key);
+      const zone = spread('topology.kubernetes.io/zone');
+      assert.ok(zone && zone.maxSkew === 1 && zone.whenUnsatisfiable === 'DoNotSchedule' && selects(zone.labelSelector, labels), `${name}: spread over zones`);
+      assert.deepEqual(zone.matchLabelKeys, ['app.kubernetes.io/name', 'pod-template-hash'], `${name}: counted among its own pods only`);
+      assert.ok(spread('kubernetes.io/hostname')?.whenUnsatisfiable === 'ScheduleAnyway', `${name}: over nodes where it can`);
+      const pdbs = eks.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.namespace === APP_NAMESPACE && selects(o.spec.selector, labels));
+      assert.deepEqual(pdbs.map((p) => [p.spec.maxUnavailable, p.metadata.name]), [[1, name]], `${name}: one PodDisruptionBudget`);
+    }
+  });
+
+  it('every object, and every pod, carries app.kubernetes.io/part-of=users-demo, the components\' too', () => {
+    for (const overlay of ['minikube', 'eks'] as const) {
+      for (const object of renderOverlay(overlay, { optIn: true })) {
+        assert.equal(object.metadata.labels?.['app.kubernetes.io/part-of'], 'users-demo', `${overlay}: ${where(object)}`);
+        if (object.spec?.template?.metadata) assert.equal(object.spec.template.metadata.labels['app.kubernetes.io/part-of'], 'users-demo', `${overlay}: the pods of ${where(object)}`);
+      }
+    }
   });
 
   it('eks: the gateway, the service\'s edge, and only it, distrusts incoming trace context', () => {
@@ -417,7 +443,7 @@ describe('eks: the collector as two tiers (docs/kubernetes.md)', () => {
       const hpas = eks.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.kind === 'Deployment' && o.spec.scaleTargetRef.name === name);
       assert.equal(hpas.length, 1);
       assert.ok(hpas[0]!.spec.minReplicas >= 2 && hpas[0]!.spec.maxReplicas > hpas[0]!.spec.minReplicas);
-      for (const other of eks.filter((o) => o.kind === 'PodDisruptionBudget' || o.kind === 'HorizontalPodAutoscaler')) {
+      for (const other of eks.filter((o) => (o.kind === 'PodDisruptionBudget' || o.kind === 'HorizontalPodAutoscaler') && o.metadata.namespace !== APP_NAMESPACE)) {
         assert.equal(other.metadata.namespace, 'observability', where(other));
       }
     });
