@@ -233,6 +233,16 @@ describe('the kit\'s OTLP settings', () => {
     assert.deepEqual(file.warnings, ['ignoring OTEL_CONFIG_FILE: the kit does not read a configuration file; the OTEL_* variables apply']);
   });
 
+  it('case: the names NodeSDK reads are handed to it lowercased, as the specification reads them; OTEL_LOG_LEVEL is kept from it', () => {
+    const env = { OTEL_TRACES_SAMPLER: 'Always_Off', OTEL_PROPAGATORS: 'TraceContext, Baggage', OTEL_TRACES_EXPORTER: 'Console', OTEL_LOG_LEVEL: 'debug' };
+    assert.deepEqual(withEnvironment(env, () => settings.nodeSdkEnvironment()).value, {
+      OTEL_LOG_LEVEL: undefined,
+      OTEL_TRACES_SAMPLER: 'always_off',
+      OTEL_PROPAGATORS: 'tracecontext,baggage',
+      OTEL_TRACES_EXPORTER: 'console',
+    });
+  });
+
   it('EXPORT_REPORT_INTERVAL_MS: how often losses are summed up; a bad value is a warning', () => {
     assert.equal(withEnvironment({ EXPORT_REPORT_INTERVAL_MS: '1000' }, () => settings.exportReportIntervalMs()).value, 1000);
     const bad = withEnvironment({ EXPORT_REPORT_INTERVAL_MS: 'soon' }, () => settings.exportReportIntervalMs());
@@ -429,6 +439,24 @@ describe('the running service with bad configuration', () => {
       assert.equal(await service.stop(), 0);
     } finally {
       await service.stop();
+    }
+  });
+});
+
+describe('case', () => {
+  it('OTEL_PROPAGATORS=TraceContext and OTEL_TRACES_SAMPLER=ParentBased_Always_On: the caller\'s trace continued, no warning (NodeSDK alone dropped both names)', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_PROPAGATORS: 'TraceContext', OTEL_TRACES_SAMPLER: 'ParentBased_Always_On', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      const { traceId, parentId, traceparent } = newTraceparent();
+      assert.equal((await service.get('/users/7', { traceparent })).status, 200);
+      const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans, in the caller\'s trace');
+      assert.equal(spans.find((span) => span.traceId === traceId && span.kind === SPAN_KIND.SERVER)!.parentSpanId, parentId);
+      assert.deepEqual(service.logs.filter((line) => (line.level === 'warn' || line.level === 'error') && line.component === 'telemetry').map((line) => line.msg), []);
+      assert.equal(await service.stop(), 0);
+    } finally {
+      await service.stop();
+      await receiver.close();
     }
   });
 });

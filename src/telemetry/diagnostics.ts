@@ -1,5 +1,6 @@
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { getStringFromEnv, setGlobalErrorHandler } from '@opentelemetry/core';
+import { withVariables } from './environment';
 import { stdout } from './stdout';
 
 export type ReportLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -71,17 +72,6 @@ export function routeDiagnostics(): void {
 }
 
 /**
- * Runs `make` (NodeSDK's constructor) with OTEL_LOG_LEVEL out of its sight. Given
- * one, that constructor installs a console logger over the kit's: a stack trace on
- * stderr for the replacement at every start, then plain-text lines among the JSON
- * ones (test/config.test.mts, "OTEL_LOG_LEVEL=debug"). The kit's logger applies
- * the level already (routeDiagnostics), and only the constructor reads it.
- */
-export function withoutLoggerOverride<T>(make: () => T): T {
-  return withVariables({ OTEL_LOG_LEVEL: undefined }, make);
-}
-
-/**
  * Runs `make` (an OTLP exporter's constructor) so that each warning it gives is
  * said once a process. The RetryingExporter builds a fresh exporter after each
  * lost connection, and the 0.301 exporters warn about their settings each time
@@ -95,21 +85,6 @@ export function buildingExporterWith<T>(variables: Record<string, string | undef
     return withVariables(variables, make);
   } finally {
     buildingExporter = false;
-  }
-}
-
-/** Runs `make`, which reads the environment as it starts, with these variables in place of the environment's (undefined: unset). */
-function withVariables<T>(variables: Record<string, string | undefined>, make: () => T): T {
-  const saved = Object.keys(variables).map((name) => [name, process.env[name]] as const);
-  const put = (name: string, value: string | undefined) => {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  };
-  for (const [name, value] of Object.entries(variables)) put(name, value);
-  try {
-    return make();
-  } finally {
-    for (const [name, value] of saved) put(name, value);
   }
 }
 

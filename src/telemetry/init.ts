@@ -4,11 +4,12 @@ import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Resource } from '@opentelemetry/resources';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { settleBy } from './deadline';
-import { leaveOutWhatTheKitReports, report, routeDiagnostics, withoutLoggerOverride } from './diagnostics';
+import { leaveOutWhatTheKitReports, report, routeDiagnostics } from './diagnostics';
+import { withVariables } from './environment';
 import { buildExportPipeline } from './export-pipeline';
 import { warnIfOtherDetectorsAsked } from './resource';
 import { LOG_RECORDS, SPANS } from './signals';
-import { exportPlan, exportReportIntervalMs, metricsExported, otlpExportSettings, spanLimits, warnIfConfigFileGiven } from './settings';
+import { exportPlan, exportReportIntervalMs, metricsExported, nodeSdkEnvironment, otlpExportSettings, spanLimits, warnIfConfigFileGiven } from './settings';
 
 /** Flushes what is buffered and stops; gives up after `timeoutMs`, saying what was not delivered. */
 export type Shutdown = (timeoutMs: number) => Promise<void>;
@@ -62,8 +63,11 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
       ],
     };
     leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: spanPlan.by !== 'NodeSDK' && logPlan.by !== 'NodeSDK' && !metrics });
-    const sdk = withoutLoggerOverride(() => new NodeSDK(configuration));
-    sdk.start();
+    const sdk = withVariables(nodeSdkEnvironment(), () => {
+      const started = new NodeSDK(configuration);
+      started.start();
+      return started;
+    });
     // Once: a crash during the shutdown calls it again (the SDK warns on a second shutdown).
     let finished: Promise<void> | undefined;
     return (timeoutMs) => (finished ??= (async () => {

@@ -290,6 +290,26 @@ export function exportReportIntervalMs(): number {
 }
 
 /**
+ * The environment NodeSDK is to see while it is built and started. OTEL_LOG_LEVEL
+ * is out of its sight: given one, its constructor installs a console logger over
+ * the kit's, with a stack trace on stderr at every start and then plain-text lines
+ * among the JSON ones, while the kit's logger applies the level already
+ * (diagnostics.ts; test/config.test.mts, "OTEL_LOG_LEVEL=debug"). And the names the
+ * specification says to read in any case ("Enum values SHOULD be interpreted in a
+ * case-insensitive manner") are lowercased: sdk-node 0.301 compares them as
+ * written, so OTEL_PROPAGATORS=TraceContext propagated nothing and
+ * OTEL_TRACES_SAMPLER=Always_Off recorded every trace (test/config.test.mts, "case").
+ */
+export function nodeSdkEnvironment(): Record<string, string | undefined> {
+  const names = ['OTEL_TRACES_SAMPLER', 'OTEL_PROPAGATORS', 'OTEL_TRACES_EXPORTER', 'OTEL_LOGS_EXPORTER', 'OTEL_METRICS_EXPORTER'];
+  const lowercased = names.flatMap((name) => {
+    const raw = getStringFromEnv(name);
+    return raw === undefined ? [] : [[name, raw.split(',').map((part) => part.trim().toLowerCase()).join(',')]];
+  });
+  return { OTEL_LOG_LEVEL: undefined, ...Object.fromEntries(lowercased) };
+}
+
+/**
  * OTEL_CONFIG_FILE asks for declarative configuration, which replaces every
  * other OTEL_* variable; the kit reads the variables (test/config.test.mts).
  */
