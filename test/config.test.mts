@@ -5,6 +5,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { Collector } from '../harness/collector.mts';
 import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
@@ -397,6 +398,27 @@ describe('the running service with bad configuration', () => {
     } finally {
       await service.stop();
       await receiver.close();
+    }
+  });
+
+  it('OTEL_TRACES_EXPORTER=console: the kit\'s failed log exports are its own report alone, not also the SDK\'s stack trace per batch', async () => {
+    const hangingUp = createTcpServer((socket) => socket.destroy());
+    const port = await listenOnLoopback(hangingUp);
+    const output = join(mkdtempSync(join(tmpdir(), 'console-exporter-')), 'service.log');
+    const service = await Service.start(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, ...FAST_EXPORT, OTEL_TRACES_EXPORTER: 'console', OTEL_BLRP_EXPORT_TIMEOUT: '1500', EXPORT_REPORT_INTERVAL_MS: '300' },
+      { outputFile: output },
+    );
+    try {
+      assert.equal((await service.get('/users/123')).status, 200);
+      // Reported once the batch gave up, when the processor also hands its error to the SDK's handler.
+      await waitFor(() => service.logs.find((line) => line.msg === 'log records dropped since the last report'), 'the lost log records reported', 10_000);
+      await sleep(300);
+      const sdkErrors = service.logs.filter((line) => line.level === 'error' && line.component === 'telemetry');
+      assert.deepEqual(sdkErrors.map((line) => String(line.msg).slice(0, 120)), []);
+    } finally {
+      await service.stop();
+      hangingUp.close();
     }
   });
 

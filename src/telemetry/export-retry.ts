@@ -1,4 +1,5 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { reportedByExportMonitor } from './diagnostics';
 
 /** What span and log record exporters have in common. */
 export interface Exporter<T> {
@@ -136,7 +137,10 @@ export class RetryingExporter<T> implements Exporter<T> {
    * before the shutdown"). The budget runs from here, as the processor's own
    * timeout does.
    */
-  export(items: T[], done: (result: ExportResult) => void): void {
+  export(items: T[], answer: (result: ExportResult) => void): void {
+    // Every loss is counted from the processor's metrics and reported by ExportMonitor, not again by the SDK.
+    const done = (result: ExportResult) =>
+      answer(result.code === ExportResultCode.SUCCESS ? result : { code: result.code, error: reportedByExportMonitor(result.error ?? new Error(`${items.length} items not exported`)) });
     const giveUpAt = Date.now() + this.budget.budgetMs;
     const shuttingDown = this.retryUntil !== Infinity;
     if (this.exporting && this.waiting.length > 0 && this.collectorAway && !shuttingDown) {
