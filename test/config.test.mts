@@ -95,11 +95,14 @@ describe('the kit\'s OTLP settings', () => {
     assert.deepEqual(value.map((s) => [s.protocol, s.url]), [['http/protobuf', `${HTTP}/v1/traces`], ['http/protobuf', `${HTTP}/v1/logs`]]);
   });
 
-  it('over gRPC, a host:port with no scheme is left to the exporter, as the specification allows (OTEL_EXPORTER_OTLP_INSECURE then decides TLS)', () => {
-    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector.monitoring:4317' }, () => settings.otlpExportSettings('traces'));
+  it('over gRPC, a host:port with no scheme is left to the exporter, as the specification allows (OTEL_EXPORTER_OTLP_INSECURE then decides TLS, which is said)', () => {
+    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector.monitoring:4317', OTEL_EXPORTER_OTLP_TRACES_INSECURE: 'true' }, () => settings.otlpExportSettings('traces'));
     assert.deepEqual(warnings, []);
     assert.equal(value.url, undefined);
     assert.equal(value.destination, 'collector.monitoring:4317 (OTEL_EXPORTER_OTLP_ENDPOINT)');
+    const tls = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4317' }, () => settings.otlpExportSettings('logs'));
+    assert.equal(tls.value.url, undefined);
+    assert.deepEqual(tls.warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:4317" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true); to a plaintext collector, write http://127.0.0.1:4317']);
   });
 
   it('an endpoint from the environment is left to the exporter (the specification\'s path rules), and named in reports', () => {
@@ -160,6 +163,8 @@ describe('the kit\'s OTLP settings', () => {
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' }, /OTEL_EXPORTER_OTLP_PROTOCOL="http\/xml"/, (s) => [s.protocol, s.url], ['grpc', GRPC]],
     // The gRPC exporter would throw on it (checked with 0.301), taking the service down.
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="not a url"/, (s) => s.url, GRPC],
+    // A host with no port: TLS to port 443, and a bare word is likelier a slip (a newcomer's "garbage" and "localhost").
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost' }, /OTEL_EXPORTER_OTLP_ENDPOINT="localhost": over gRPC.*a host:port/, (s) => s.url, GRPC],
     // It would send to collector:4317 in plaintext, whatever the user meant.
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector:4317".*using http:\/\/otel-collector/, (s) => s.url, GRPC],
     // The HTTP exporter would warn and send to localhost:4318 instead (checked with 0.301).

@@ -110,18 +110,18 @@ export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const protocol = readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
   const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
-  if (protocol === 'grpc') warnIfInsecureNotBoolean(SIGNAL);
+  const insecure = protocol === 'grpc' && readInsecure(SIGNAL);
   // One attempt never outlasts the batch's own export timeout.
-  return { protocol, ...exporterUrl(signal, protocol), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch, exporterEnvironment: exportHeaders(signal, protocol) };
+  return { protocol, ...exporterUrl(signal, protocol, insecure), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch, exporterEnvironment: exportHeaders(signal, protocol) };
 }
 
 /**
- * The gRPC exporter takes anything but "true" in OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE
- * for false, silently, where the specification asks for a warning; core's reader gives it.
+ * OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE, the signal's first, as the gRPC exporter
+ * reads it for an endpoint without a scheme. It takes anything but "true" for
+ * false, silently, where the specification asks for a warning; core's reader gives it.
  */
-function warnIfInsecureNotBoolean(SIGNAL: string): void {
-  getBooleanFromEnv(`OTEL_EXPORTER_OTLP_${SIGNAL}_INSECURE`);
-  getBooleanFromEnv('OTEL_EXPORTER_OTLP_INSECURE');
+function readInsecure(SIGNAL: string): boolean {
+  return getBooleanFromEnv(`OTEL_EXPORTER_OTLP_${SIGNAL}_INSECURE`) || getBooleanFromEnv('OTEL_EXPORTER_OTLP_INSECURE');
 }
 
 /** grpc-js's rules for metadata (src/metadata.ts, LEGAL_KEY_REGEX and LEGAL_NON_BINARY_VALUE_REGEX, checked on the key lowercased); a "-bin" key takes bytes, which a variable cannot give. */
@@ -207,7 +207,9 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  * Where neither is set, the kit's default is the collector in the cluster.
  * Over gRPC the specification allows a URL with http:// or https://, or a
  * host and port with no scheme, or any other form the gRPC client takes, such
- * as a unix:/// socket (with those two, OTEL_EXPORTER_OTLP_INSECURE decides TLS);
+ * as a unix:/// socket (with those two, OTEL_EXPORTER_OTLP_INSECURE decides TLS;
+ * a host with no port would be port 443, so it is refused: a bare word is more
+ * often a slip than a TLS collector on 443);
  * anything else the 0.301 gRPC exporter throws on ("not a url") or misreads
  * ("ftp://host:4317" as host:4317). Over HTTP it must be a URL with http:// or
  * https://; the 0.301 HTTP exporter, left with none it can parse, warns and
@@ -216,7 +218,7 @@ function readProtocol(name: string): OtlpProtocol | undefined {
  * the next one.
  */
 const HTTP_URL = /^https?:\/\/[^/]/;
-const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d+)?$/i;
+const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d+$/i;
 const UNIX_SOCKET = /^unix:\/\/\/[^/]/;
 
 function usable(protocol: OtlpProtocol, raw: string): boolean {
@@ -229,7 +231,7 @@ function usable(protocol: OtlpProtocol, raw: string): boolean {
  * counts as unset, as the specification says of invalid values: the next one
  * applies, passed explicitly so that the exporter does not read the bad one.
  */
-function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | undefined; destination: string } {
+function exporterUrl(signal: Signal, protocol: OtlpProtocol, insecure: boolean): { url: string | undefined; destination: string } {
   const path = `v1/${signal}`;
   const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/${path}`;
   const set = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT']
@@ -238,6 +240,8 @@ function exporterUrl(signal: Signal, protocol: OtlpProtocol): { url: string | un
   for (const [index, { name, raw }] of set.entries()) {
     if (usable(protocol, raw)) {
       const destination = `${raw} (${name})`;
+      // Allowed, but a plaintext collector then answers a TLS handshake: "wrong version number".
+      if (HOST_AND_PORT.test(raw) && !insecure) diag.warn(`${name}="${raw}" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true); to a plaintext collector, write http://${raw}`);
       if (index === 0) return { url: undefined, destination };
       // The signal's own was refused, so the shared one is given explicitly; over HTTP with
       // the signal's path, which the exporter adds only to the shared one it reads itself.
