@@ -89,5 +89,10 @@ function requestTitle(spans: ReceivedSpan[]): string {
   // url.query arrives only where the collector keeps it (transform/drop_personal_data removes it by default).
   const { 'http.request.method': method, 'url.path': path, 'url.query': query, 'http.response.status_code': status } = request.attributes;
   if (method === undefined || path === undefined) return request.name;
-  return `${String(method)} ${String(path)}${query ? `?${String(query)}` : ''} → ${String(status ?? '?')}`;
+  return `${String(method)} ${shortened(`${String(path)}${query ? `?${String(query)}` : ''}`)} → ${String(status ?? '?')}`;
+}
+
+/** A target of any length on one terminal line. */
+function shortened(target: string, max = 80): string {
+  return target.length <= max ? target : `${target.slice(0, max - 1)}…`;
 }

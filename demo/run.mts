@@ -26,6 +26,11 @@ import { ReceivedTraces } from './received-traces.mts';
 import { ImageCollector, startDemoCollector } from './collector-source.mts';
 
 const once = process.argv.includes('--once');
+// `npm run demo --once` (no `--`) hands the flag to npm, which passes it on as npm_config_once.
+if (!once && process.env.npm_config_once !== undefined) {
+  console.error('npm took --once for itself: to run the demo once, `npm run demo -- --once`');
+  process.exit(2);
+}
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const style = { color, barWidth: Math.max(20, Math.min(50, (process.stdout.columns ?? 100) - 70)) };
 const bold = (text: string) => (color ? `\x1b[1m${text}\x1b[0m` : text);

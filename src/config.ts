@@ -110,11 +110,14 @@ const httpUrl: Parser<string> = (raw) => {
   return raw.replace(/\/+$/, '');
 };
 
-/** Sentry's rules for an environment name: no slash, no whitespace, at most 64 characters, not "." or "..". */
+/**
+ * Sentry's rules for an environment name (docs.sentry.io, "Environments"): no
+ * slash, no whitespace, at most 64 characters, not the string "None"; nor "." or "..".
+ */
 const environmentName: Parser<string> = (raw) =>
-  /^[^\s/]{1,64}$/.test(raw) && raw !== '.' && raw !== '..'
+  /^[^\s/]{1,64}$/.test(raw) && !['.', '..', 'None'].includes(raw)
     ? raw
-    : new Invalid('must be a name without slashes or spaces, at most 64 characters (such as production)');
+    : new Invalid('must be a name without slashes or spaces, at most 64 characters, not "None" (such as production)');
 
 /** A DSN as Sentry's SDKs read it (@sentry/core dsnFromString): a self-hosted Sentry may serve under a path, before the project id. */
 const sentryDsn: Parser<string | undefined> = (raw) => {

@@ -24,24 +24,29 @@ export function getJson(url: URL, signal?: AbortSignal): Promise<unknown> {
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) request.destroy(new DownstreamError(`${url.origin} answered with more than ${MAX_BODY_BYTES} bytes`));
+        if (size > MAX_BODY_BYTES) request.destroy(new DownstreamError(`${where(url)} answered with more than ${MAX_BODY_BYTES} bytes`));
         else chunks.push(chunk);
       });
       response.on('error', reject);
       response.on('end', () => {
         if (response.statusCode !== 200) {
-          reject(new DownstreamError(`${url.origin} answered ${response.statusCode}`));
+          reject(new DownstreamError(`${where(url)} answered ${response.statusCode}`));
           return;
         }
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch {
-          reject(new DownstreamError(`${url.origin} answered with a body that is not JSON`));
+          reject(new DownstreamError(`${where(url)} answered with a body that is not JSON`));
         }
       });
     });
     request.on('error', (error) =>
-      reject(timeout.aborted ? new DownstreamError(`${url.origin} did not answer within ${TIMEOUT_MS} ms`) : error),
+      reject(timeout.aborted ? new DownstreamError(`${where(url)} did not answer within ${TIMEOUT_MS} ms`) : error),
     );
   });
+}
+
+/** The address called, without its query: a DOWNSTREAM_URL with a wrong path prefix shows in the message. */
+function where(url: URL): string {
+  return `${url.origin}${url.pathname}`;
 }

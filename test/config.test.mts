@@ -52,6 +52,7 @@ describe('parseConfig: the service\'s own settings', () => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
     [{ TRUST_INCOMING_TRACE_CONTEXT: 'no' }, /^TRUST_INCOMING_TRACE_CONTEXT must be true or false, got "no"$/],
     [{ DEPLOYMENT_ENVIRONMENT: 'prod/eu' }, /^DEPLOYMENT_ENVIRONMENT must be a name without slashes or spaces/],
+    [{ DEPLOYMENT_ENVIRONMENT: 'None' }, /^DEPLOYMENT_ENVIRONMENT must be a name without slashes or spaces, at most 64 characters, not "None"/],
     [{ SENTRY_DSN: 'sentrykey123@sentry.io' }, /^SENTRY_DSN must look like https:\/\/<public key>@o<org>\.ingest\.sentry\.io\/<project id> \(Project Settings > Client Keys\)$/],
   ];
   for (const [env, message] of failures) {

@@ -50,6 +50,12 @@ describe('npm run demo -- --once', () => {
     assert.match(error, /⚑ exception ERROR Error: this endpoint fails on purpose/);
   });
 
+  it('`npm run demo --once`, without the `--`: says how to write it and exits, not the interactive demo on fixed ports', () => {
+    const run = spawnSync('npm', ['run', 'demo', '--once'], { cwd: ROOT, env: { PATH: USER_PATH, HOME: process.env.HOME ?? '/root' }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /npm run demo -- --once/);
+  });
+
   it('with SENTRY_DSN: the error of /error is a Sentry Issue too, linked to its trace', async () => {
     const sentry = await SentryEnvelopes.start();
     try {
