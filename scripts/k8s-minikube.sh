@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 OVERLAY=k8s/overlays/minikube
 ENV_FILE=k8s/sentry/sentry.env
+# A line of sentry.env whose value kustomize would keep with its quotes, trailing space or comment.
+SENTRY_ENV_MISTAKES='^[^#[:space:]][^=]*=([[:space:]]*["'"'"']|.*[[:space:]]$|.*[[:space:]]#)'
 IMAGE=users-api:dev                      # the tags k8s/overlays/minikube expects
 COLLECTOR_IMAGE=otelcol-users-demo:dev
 TIMEOUT="${ROLLOUT_TIMEOUT:-180s}"
@@ -30,9 +32,10 @@ context="$(kubectl config current-context)"
 if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq 'ORG_ID|PROJECT_ID|=PUBLIC_KEY$'; then
   fail "$ENV_FILE still has placeholders (ORG_ID, PROJECT_ID, PUBLIC_KEY): fill in your DSN's parts"
 fi
-# kustomize's env files keep quotes and trailing spaces as part of the value.
-if grep -v '^[[:space:]]*#' "$ENV_FILE" | grep -Eq '^[^=]*=[[:space:]]*["'"'"']|[[:space:]]$'; then
-  fail "$ENV_FILE has a quoted value or a trailing space: write KEY=value, no quotes (kustomize would keep them as part of the value)"
+# kustomize's env files keep quotes, trailing spaces and a trailing "# comment" as
+# part of the value (it drops a line's \r and blank lines, so this check does too).
+if tr -d '\r' < "$ENV_FILE" | grep -Eq "$SENTRY_ENV_MISTAKES"; then
+  fail "$ENV_FILE has a quoted value, a trailing space or a comment after a value: write KEY=value (kustomize would keep the rest as part of the value)"
 fi
 if grep -Eq '^[[:space:]]*SENTRY_DSN=.' "$ENV_FILE" && ! grep -Eq '^[[:space:]]*-[[:space:]]*\.\./\.\./components/sentry-issues' "$OVERLAY/kustomization.yaml"; then
   say "note: SENTRY_DSN is set but $OVERLAY leaves out k8s/components/sentry-issues, so the NetworkPolicies"

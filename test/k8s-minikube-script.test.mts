@@ -117,12 +117,19 @@ describe('scripts/k8s-minikube.sh (minikube and kubectl stubbed)', () => {
     deployed(noDsn);
   });
 
-  it('stops before building on a quoted value or a trailing space in sentry.env, which kustomize would keep in the Secret', async () => {
-    for (const sentryEnv of [FILLED_SENTRY_ENV.replace(`=${KEY}`, `="${KEY}"`), FILLED_SENTRY_ENV.replace(`=${KEY}`, `='${KEY}'`), `${FILLED_SENTRY_ENV} \n`]) {
+  it('stops before building on a quoted value, a trailing space or a comment after a value in sentry.env, which kustomize would keep in the Secret; not on what kustomize drops', async () => {
+    const mistakes = [FILLED_SENTRY_ENV.replace(`=${KEY}`, `="${KEY}"`), FILLED_SENTRY_ENV.replace(`=${KEY}`, `='${KEY}'`), `${FILLED_SENTRY_ENV} \n`, `${FILLED_SENTRY_ENV} # the key\n`];
+    for (const sentryEnv of mistakes) {
       const { code, stderr, calls } = await run(checkout({ sentryEnv }), await freePort());
       assert.equal(code, 1, stderr);
-      assert.match(stderr, /has a quoted value or a trailing space/);
+      assert.match(stderr, /has a quoted value, a trailing space or a comment after a value/);
       assert.ok(!calls.some((call) => call.includes('image build')), calls.join('\n'));
+    }
+    // Windows line ends and a line of spaces: kustomize drops both (checked with v5.8.2).
+    for (const sentryEnv of [`${FILLED_SENTRY_ENV.split('\n').join('\r\n')}\r\n`, `${FILLED_SENTRY_ENV}\n   \n`]) {
+      const { stderr, calls } = await run(checkout({ sentryEnv }), await freePort());
+      assert.doesNotMatch(stderr, /quoted value/);
+      assert.ok(calls.includes('kubectl apply -k k8s/overlays/minikube'), calls.join('\n'));
     }
   });
 

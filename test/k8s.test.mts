@@ -381,9 +381,22 @@ describe('overlay specifics', () => {
       const zone = spread('topology.kubernetes.io/zone');
       assert.ok(zone && zone.maxSkew === 1 && zone.whenUnsatisfiable === 'DoNotSchedule' && selects(zone.labelSelector, labels), `${name}: spread over zones`);
       assert.deepEqual(zone.matchLabelKeys, ['app.kubernetes.io/name', 'pod-template-hash'], `${name}: counted among its own pods only`);
+
       assert.ok(spread('kubernetes.io/hostname')?.whenUnsatisfiable === 'ScheduleAnyway', `${name}: over nodes where it can`);
       const pdbs = eks.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.namespace === APP_NAMESPACE && selects(o.spec.selector, labels));
       assert.deepEqual(pdbs.map((p) => [p.spec.maxUnavailable, p.metadata.name]), [[1, name]], `${name}: one PodDisruptionBudget`);
+    }
+  });
+
+  it('no topology spread constraint names a key both in matchLabelKeys and in its selector, which the API server refuses', () => {
+    // ValidateMatchLabelKeysInTopologySpread; from 1.33 the merged selector of each pod is refused instead.
+    for (const overlay of ['minikube', 'eks'] as const) {
+      for (const deployment of deployments(renderOverlay(overlay))) {
+        for (const constraint of deployment.spec.template.spec.topologySpreadConstraints ?? []) {
+          const selected = [...Object.keys(constraint.labelSelector.matchLabels ?? {}), ...(constraint.labelSelector.matchExpressions ?? []).map((e: { key: string }) => e.key)];
+          assert.deepEqual(selected.filter((key) => (constraint.matchLabelKeys ?? []).includes(key)), [], `${overlay}: ${where(deployment)}, ${constraint.topologyKey}`);
+        }
+      }
     }
   });
 
