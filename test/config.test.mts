@@ -103,7 +103,12 @@ describe('the kit\'s OTLP settings', () => {
     assert.equal(value.destination, 'collector.monitoring:4317 (OTEL_EXPORTER_OTLP_ENDPOINT)');
     const tls = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4317' }, () => settings.otlpExportSettings('logs'));
     assert.equal(tls.value.url, undefined);
-    assert.deepEqual(tls.warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:4317" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true); to a plaintext collector, write http://127.0.0.1:4317']);
+    assert.deepEqual(tls.warnings, ['OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:4317" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true, and no certificate is given); to a plaintext collector, write http://127.0.0.1:4317 or set OTEL_EXPORTER_OTLP_INSECURE=true']);
+    const warned = (env: Record<string, string>) => withEnvironment(env, () => settings.otlpExportSettings('traces')).warnings.filter((w) => w.includes('has no scheme'));
+    // The exporter reads the signal's INSECURE if set, else the shared one: false here, so TLS.
+    assert.equal(warned({ OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4317', OTEL_EXPORTER_OTLP_TRACES_INSECURE: 'false', OTEL_EXPORTER_OTLP_INSECURE: 'true' }).length, 1);
+    assert.equal(warned({ OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4317', OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/otel/ca.pem' }).length, 0, 'TLS asked for');
+    assert.match(warned({ OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///run/otel.sock' })[0] ?? '', /to a plaintext collector, set OTEL_EXPORTER_OTLP_INSECURE=true$/);
   });
 
   it('an endpoint from the environment is left to the exporter (the specification\'s path rules), and named in reports', () => {
@@ -166,6 +171,8 @@ describe('the kit\'s OTLP settings', () => {
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="not a url"/, (s) => s.url, GRPC],
     // A host with no port: TLS to port 443, and a bare word is likelier a slip (a newcomer's "garbage" and "localhost").
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost' }, /OTEL_EXPORTER_OTLP_ENDPOINT="localhost": over gRPC.*a host:port/, (s) => s.url, GRPC],
+    // The exporter would throw on a port past 65535: no telemetry at all.
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:70000' }, /OTEL_EXPORTER_OTLP_ENDPOINT="collector:70000": over gRPC/, (s) => s.url, GRPC],
     // It would send to collector:4317 in plaintext, whatever the user meant.
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector:4317".*using http:\/\/otel-collector/, (s) => s.url, GRPC],
     // The HTTP exporter would warn and send to localhost:4318 instead (checked with 0.301).
@@ -191,10 +198,10 @@ describe('the kit\'s OTLP settings', () => {
     const { value, warnings } = withEnvironment(env, () => settings.otlpExportSettings('traces'));
     assert.deepEqual(value.exporterEnvironment, { OTEL_EXPORTER_OTLP_HEADERS: 'x-ok=v2,Authorization=Bearer%20t0ken', OTEL_EXPORTER_OTLP_TRACES_HEADERS: undefined });
     assert.deepEqual(warnings, [
-      'ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value',
+      'ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata names are letters, digits, "_", "-", "." and ":", not ending in "-bin"',
       'ignoring entry 3 of OTEL_EXPORTER_OTLP_HEADERS: it must be key=value, both percent-encoded and neither empty',
-      'ignoring the header "x-secret" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value',
-      'ignoring the header "blob-bin" in OTEL_EXPORTER_OTLP_TRACES_HEADERS: gRPC metadata takes neither that name nor that value',
+      'ignoring the header "x-secret" in OTEL_EXPORTER_OTLP_HEADERS: its value has characters gRPC metadata does not take (printable ASCII only)',
+      'ignoring the header "blob-bin" in OTEL_EXPORTER_OTLP_TRACES_HEADERS: gRPC metadata names are letters, digits, "_", "-", "." and ":", not ending in "-bin"',
     ]);
     const http = withEnvironment({ ...env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, () => settings.otlpExportSettings('traces'));
     assert.equal(http.value.exporterEnvironment.OTEL_EXPORTER_OTLP_HEADERS, 'x-ok=v2,x-secret=%C3%A9t%C3%A9,Authorization=Bearer%20t0ken,blob-bin=aGk', 'HTTP takes what gRPC does not, and not a space in a name');
@@ -226,7 +233,7 @@ describe('the kit\'s OTLP settings', () => {
   });
 
   it('over gRPC, a unix:/// socket is left to the exporter, as the gRPC client takes it', () => {
-    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/otel.sock' }, () => settings.otlpExportSettings('logs'));
+    const { value, warnings } = withEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/otel.sock', OTEL_EXPORTER_OTLP_INSECURE: 'true' }, () => settings.otlpExportSettings('logs'));
     assert.deepEqual([value.url, warnings], [undefined, []]);
     const http = withEnvironment({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/otel.sock' }, () => settings.otlpExportSettings('logs'));
     assert.equal(http.value.url, `${HTTP}/v1/logs`, 'not over HTTP');
@@ -242,12 +249,16 @@ describe('the kit\'s OTLP settings', () => {
 
   it('case: the names NodeSDK reads are handed to it lowercased, as the specification reads them; OTEL_LOG_LEVEL is kept from it', () => {
     const env = { OTEL_TRACES_SAMPLER: 'Always_Off', OTEL_PROPAGATORS: 'TraceContext, Baggage', OTEL_TRACES_EXPORTER: 'Console', OTEL_LOG_LEVEL: 'debug' };
-    assert.deepEqual(withEnvironment(env, () => settings.nodeSdkEnvironment()).value, {
+    assert.deepEqual(withEnvironment(env, () => settings.nodeSdkEnvironment(false)).value, {
       OTEL_LOG_LEVEL: undefined,
       OTEL_TRACES_SAMPLER: 'always_off',
       OTEL_PROPAGATORS: 'tracecontext,baggage',
       OTEL_TRACES_EXPORTER: 'console',
     });
+    // Metrics are NodeSDK's to export: its exporter gets the headers without what its transport refuses.
+    const metrics = withEnvironment({ OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,bad key=1', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }, () => settings.nodeSdkEnvironment(true));
+    assert.equal(metrics.value.OTEL_EXPORTER_OTLP_HEADERS, 'x-tenant=acme');
+    assert.ok('OTEL_EXPORTER_OTLP_METRICS_HEADERS' in metrics.value);
   });
 
   it('EXPORT_REPORT_INTERVAL_MS: how often losses are summed up; a bad value is a warning', () => {
@@ -325,8 +336,10 @@ describe('the running service with bad configuration', () => {
     });
     const port = await listenOnLoopback(hangingUp);
     const service = await Service.start({
-      // A path the gRPC exporter warns about (without naming the variable) each time it is built.
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/otlp`,
+      // A path the gRPC exporter warns about (without naming the variable) each time it is built,
+      // and a certificate file it fails to read at each exporter's first send.
+      OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${port}/otlp`,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem',
       ...FAST_EXPORT,
       OTEL_EXPORTER_OTLP_COMPRESSION: 'zip',
       OTEL_LOGS_EXPORTER: 'none',
@@ -338,7 +351,7 @@ describe('the running service with bad configuration', () => {
       await waitFor(() => (service.logs.some((line) => String(line.msg).startsWith('span export is failing')) ? true : undefined), 'the failing export reported');
       // Attempts at 0, ~1 and ~3 s.
       await waitFor(() => attempts >= 3 || undefined, 'three attempts to export', 10_000);
-      for (const said of ['OTEL_EXPORTER_OTLP_COMPRESSION', 'URL path should not be set']) {
+      for (const said of ['OTEL_EXPORTER_OTLP_COMPRESSION', 'URL path should not be set', 'Failed to read root certificate file']) {
         const warnings = service.logs.filter((line) => line.level === 'warn' && String(line.msg).includes(said));
         assert.equal(warnings.length, 1, `${said}: ${JSON.stringify(warnings.map((line) => line.msg))}`);
       }
@@ -350,16 +363,23 @@ describe('the running service with bad configuration', () => {
     }
   });
 
-  it('OTEL_EXPORTER_OTLP_HEADERS with an entry gRPC refuses: a warning naming it, and the rest sent with every span (the exporter would throw as it was built: no telemetry at all)', async () => {
+  it('OTEL_EXPORTER_OTLP_HEADERS with an entry gRPC refuses: a warning naming it, and the rest sent with every span (the exporter would throw as it was built: no telemetry at all), NodeSDK\'s metrics exporter too', async () => {
     const receiver = await OtlpReceiver.start();
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,bad key=s3cret', OTEL_LOGS_EXPORTER: 'none' });
+    const service = await Service.start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      ...FAST_EXPORT,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,bad key=s3cret',
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
+    });
     try {
       const { traceId, traceparent } = newTraceparent();
       assert.equal((await service.get('/users/7', { traceparent })).status, 200);
       await receiver.waitForSpans(() => receiver.trace(traceId).length >= 2, 'the request\'s spans');
       assert.ok(receiver.metadata.length > 0 && receiver.metadata.every((headers) => headers['x-tenant'] === 'acme' && !('bad key' in headers)), JSON.stringify(receiver.metadata));
       const warnings = service.logs.filter((line) => line.level === 'warn' && line.component === 'telemetry');
-      assert.deepEqual(warnings.map((line) => line.msg), ['ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata takes neither that name nor that value']);
+      assert.deepEqual(warnings.map((line) => line.msg), ['ignoring the header "bad key" in OTEL_EXPORTER_OTLP_HEADERS: gRPC metadata names are letters, digits, "_", "-", "." and ":", not ending in "-bin"']);
       assert.doesNotMatch(JSON.stringify(service.logs), /s3cret/);
       assert.equal(await service.stop(), 0);
     } finally {
@@ -368,18 +388,22 @@ describe('the running service with bad configuration', () => {
     }
   });
 
-  it('OTEL_ATTRIBUTE_COUNT_LIMIT=-1 and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0: a warning each, and the spans keep their attributes (NodeSDK alone dropped every one, and warned for each)', async () => {
+  it('OTEL_ATTRIBUTE_COUNT_LIMIT=-1 and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0: said at start-up, and the spans keep their attributes (NodeSDK alone dropped every one, and warned for each)', async () => {
     const receiver = await OtlpReceiver.start();
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_ATTRIBUTE_COUNT_LIMIT: '-1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0', OTEL_LOGS_EXPORTER: 'none' });
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_ATTRIBUTE_COUNT_LIMIT: '-1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0' });
     try {
+      const warnings = () => service.logs.filter((line) => line.level === 'warn' && line.component === 'telemetry').map((line) => String(line.msg));
+      const atStart = warnings();
       const { traceId, traceparent } = newTraceparent();
-      for (let i = 0; i < 3; i += 1) assert.equal((await service.get('/users/7', { traceparent })).status, 200);
-      const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 6, 'the requests\' spans');
+      for (let i = 0; i < 3; i += 1) assert.equal((await service.get('/users/123', { traceparent })).status, 200);
+      const spans = await receiver.waitForSpans(() => receiver.trace(traceId).length >= 12, 'the requests\' spans');
+      await receiver.waitForLogs((logs) => logs.some((log) => log.traceId === traceId), 'their log records');
       const getUser = spans.find((span) => span.traceId === traceId && span.name === 'getUser')!;
-      assert.equal(getUser.attributes['user.id'], '7');
-      const warnings = service.logs.filter((line) => line.level === 'warn' && line.component === 'telemetry').map((line) => String(line.msg));
-      assert.equal(warnings.length, 2, JSON.stringify(warnings));
-      assert.ok(warnings.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_COUNT_LIMIT=-1')) && warnings.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0')), JSON.stringify(warnings));
+      assert.equal(getUser.attributes['user.id'], '123');
+      assert.ok(atStart.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_COUNT_LIMIT=-1')) && atStart.some((msg) => msg.startsWith('ignoring OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0')), JSON.stringify(atStart));
+      // The kit's for spans, and NodeSDK's own for log records, which it checks: each names its variable.
+      assert.ok(atStart.every((msg) => /OTEL_ATTRIBUTE_(COUNT|VALUE_LENGTH)_LIMIT/.test(msg)), JSON.stringify(atStart));
+      assert.deepEqual(warnings(), atStart, 'nothing more once requests are traced: no warning per attribute');
       assert.equal(await service.stop(), 0);
     } finally {
       await service.stop();
@@ -472,9 +496,23 @@ describe('the running service with bad configuration', () => {
 });
 
 describe('case', () => {
-  it('OTEL_PROPAGATORS=TraceContext and OTEL_TRACES_SAMPLER=ParentBased_Always_On: the caller\'s trace continued, no warning (NodeSDK alone dropped both names)', async () => {
+  it('OTEL_TRACES_SAMPLER=Always_Off: nothing recorded, no warning (NodeSDK alone sampled every trace)', async () => {
     const receiver = await OtlpReceiver.start();
-    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_PROPAGATORS: 'TraceContext', OTEL_TRACES_SAMPLER: 'ParentBased_Always_On', OTEL_LOGS_EXPORTER: 'none' });
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_TRACES_SAMPLER: 'Always_Off', OTEL_LOGS_EXPORTER: 'none' });
+    try {
+      assert.equal((await service.get('/users/7')).status, 200);
+      assert.equal(await service.stop(), 0, 'the shutdown flushes whatever was recorded');
+      assert.deepEqual(receiver.spans, []);
+      assert.deepEqual(service.logs.filter((line) => (line.level === 'warn' || line.level === 'error') && line.component === 'telemetry').map((line) => line.msg), []);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('OTEL_PROPAGATORS=TraceContext: the caller\'s trace continued, no warning (NodeSDK alone dropped the name)', async () => {
+    const receiver = await OtlpReceiver.start();
+    const service = await Service.start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...FAST_EXPORT, OTEL_PROPAGATORS: 'TraceContext', OTEL_LOGS_EXPORTER: 'none' });
     try {
       const { traceId, parentId, traceparent } = newTraceparent();
       assert.equal((await service.get('/users/7', { traceparent })).status, 200);

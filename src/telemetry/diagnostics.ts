@@ -1,6 +1,5 @@
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { getStringFromEnv, loggingErrorHandler, setGlobalErrorHandler } from '@opentelemetry/core';
-import { withVariables } from './environment';
 import { stdout } from './stdout';
 
 export type ReportLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -34,10 +33,20 @@ let installed = false;
  * values"). Others (a partial success, a drop) are news each time. Bounded, in case
  * such a warning ever carries something that changes.
  */
+/**
+ * What the 0.301 OTLP exporters say about their settings without naming the
+ * variable, again for every exporter the RetryingExporter makes after a lost
+ * connection, and the gRPC one again at its first send (it reads its
+ * certificate files then): while the collector was away, the same line every
+ * second (test/config.test.mts, "said once even while the collector is away").
+ * From otlp-grpc-exporter-base (otlp-grpc-configuration, otlp-grpc-env-configuration)
+ * and otlp-exporter-base (otlp-node-http-env-configuration).
+ */
+const EXPORTER_SETTINGS_WARNING = /^(URL path should not be set|URL protocol should be|Failed to read (root certificate|client certificate chain|client certificate private key) file|Client key and certificate must both be provided|Configuration: )/;
+
 const warned = new Set<string>();
-let buildingExporter = false;
 const saidBefore = (message: string): boolean => {
-  if (!buildingExporter && !/\bOTEL_[A-Z_]+/.test(message)) return false;
+  if (!/\bOTEL_[A-Z_]+/.test(message) && !EXPORTER_SETTINGS_WARNING.test(message)) return false;
   if (warned.has(message)) return true;
   if (warned.size < 256) warned.add(message);
   return false;
@@ -71,22 +80,6 @@ export function routeDiagnostics(): void {
   }
 }
 
-/**
- * Runs `make` (an OTLP exporter's constructor) so that each warning it gives is
- * said once a process. The RetryingExporter builds a fresh exporter after each
- * lost connection, and the 0.301 exporters warn about their settings each time
- * without naming the variable ("URL path should not be set when using grpc",
- * "Failed to read root certificate file"): while the collector was away, the
- * same line every second (test/config.test.mts, "a warning the exporter gives").
- */
-export function buildingExporterWith<T>(variables: Record<string, string | undefined>, make: () => T): T {
-  buildingExporter = true;
-  try {
-    return withVariables(variables, make);
-  } finally {
-    buildingExporter = false;
-  }
-}
 
 /**
  * Leaves out what ExportMonitor reports already: the span processor's "Dropped N
@@ -116,7 +109,7 @@ export function leaveOutWhatTheKitReports({ spans, everyExport }: { spans: boole
  */
 const reportedByTheKit = new WeakSet<Error>();
 
-export function reportedByExportMonitor(error: Error): Error {
+export function markReportedByExportMonitor(error: Error): Error {
   reportedByTheKit.add(error);
   return error;
 }

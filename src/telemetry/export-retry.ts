@@ -1,5 +1,5 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { reportedByExportMonitor } from './diagnostics';
+import { markReportedByExportMonitor } from './diagnostics';
 
 /** What span and log record exporters have in common. */
 export interface Exporter<T> {
@@ -139,8 +139,10 @@ export class RetryingExporter<T> implements Exporter<T> {
    */
   export(items: T[], answer: (result: ExportResult) => void): void {
     // Every loss is counted from the processor's metrics and reported by ExportMonitor, not again by the SDK.
-    const done = (result: ExportResult) =>
-      answer(result.code === ExportResultCode.SUCCESS ? result : { code: result.code, error: reportedByExportMonitor(result.error ?? new Error(`${items.length} items not exported`)) });
+    const done = (result: ExportResult) => {
+      if (result.code === ExportResultCode.SUCCESS) return answer(result);
+      answer({ code: result.code, error: markReportedByExportMonitor(result.error ?? new Error(`${items.length} items not exported`)) });
+    };
     const giveUpAt = Date.now() + this.budget.budgetMs;
     const shuttingDown = this.retryUntil !== Infinity;
     if (this.exporting && this.waiting.length > 0 && this.collectorAway && !shuttingDown) {

@@ -21,10 +21,11 @@ export interface TracerOptions {
 
 /**
  * Starts tracing and log export for the whole process, through NodeSDK, which
- * reads the OTEL_* variables as the specification says: the sampler, the
- * propagators, the log record limits, and any exporter list without `otlp`
- * (the span limits it reads unchecked: settings.ts, spanLimits). For OTLP (the default, over gRPC to the cluster's collector) the
- * kit builds the export itself (export-pipeline.ts): NodeSDK's would not
+ * reads the OTEL_* variables: the sampler, the propagators, the log record
+ * limits, and any exporter list without `otlp`. Where it would misread one,
+ * the kit checks it first (settings.ts: the span limits, headers, names in
+ * another letter case). For OTLP (the default, over gRPC to the cluster's
+ * collector) the kit builds the export itself (export-pipeline.ts): NodeSDK's would not
  * retry over gRPC, would lose data without saying so, and would use batch
  * sizes that lost 3–7% of the spans at saturation (settings.ts).
  * Instrumented: outgoing HTTP calls (their CLIENT spans and traceparent),
@@ -63,7 +64,7 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
       ],
     };
     leaveOutWhatTheKitReports({ spans: spans !== undefined, everyExport: spanPlan.by !== 'NodeSDK' && logPlan.by !== 'NodeSDK' && !metrics });
-    const sdk = withVariables(nodeSdkEnvironment(), () => {
+    const sdk = withVariables(nodeSdkEnvironment(metrics), () => {
       const started = new NodeSDK(configuration);
       started.start();
       return started;

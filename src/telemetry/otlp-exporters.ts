@@ -6,7 +6,7 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { buildingExporterWith } from './diagnostics';
+import { withVariables } from './environment';
 import type { OtlpExportSettings, OtlpProtocol } from './settings';
 
 /**
@@ -14,7 +14,7 @@ import type { OtlpExportSettings, OtlpProtocol } from './settings';
  * on 4317 (the kit's default), or OTLP/HTTP on 4318 with protobuf or JSON
  * bodies (what the OpenTelemetry Operator's Node.js injection sets). They read
  * the rest of their OTEL_EXPORTER_OTLP_* settings themselves, the headers
- * without the entries the kit refused (settings.ts, exportHeaders).
+ * without the entries the kit refused (settings.ts, headerOverrides).
  */
 type ExporterClass<T> = new (options: { url?: string; timeoutMillis: number }) => T;
 
@@ -39,5 +39,5 @@ export function otlpLogExporter(settings: OtlpExportSettings): LogRecordExporter
 }
 
 function build<T>(Exporter: ExporterClass<T>, { url, attemptTimeoutMs, exporterEnvironment }: OtlpExportSettings): T {
-  return buildingExporterWith(exporterEnvironment, () => new Exporter({ url, timeoutMillis: attemptTimeoutMs }));
+  return withVariables(exporterEnvironment, () => new Exporter({ url, timeoutMillis: attemptTimeoutMs }));
 }

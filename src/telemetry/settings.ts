@@ -38,7 +38,7 @@ export interface OtlpExportSettings {
   /** One attempt's deadline (OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT, default 10 s), given to the exporter as well. */
   attemptTimeoutMs: number;
   batch: BatchSettings;
-  /** What the exporter must read in place of the environment's variables while it is built: nothing, or headers without the ones refused (exportHeaders). */
+  /** What the exporter must read in place of the environment's variables while it is built: nothing, or headers without the ones refused (headerOverrides). */
   exporterEnvironment: Record<string, string | undefined>;
 }
 
@@ -110,18 +110,35 @@ export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const protocol = readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
   const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
-  const insecure = protocol === 'grpc' && readInsecure(SIGNAL);
-  // One attempt never outlasts the batch's own export timeout.
-  return { protocol, ...exporterUrl(signal, protocol, insecure), attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis), batch, exporterEnvironment: exportHeaders(signal, protocol) };
+  const unaskedTls = protocol === 'grpc' && !readInsecure(SIGNAL) && !tlsFilesGiven(SIGNAL);
+  return {
+    protocol,
+    ...exporterUrl(signal, protocol, unaskedTls),
+    // One attempt never outlasts the batch's own export timeout.
+    attemptTimeoutMs: Math.min(timeout, batch.exportTimeoutMillis),
+    batch,
+    exporterEnvironment: headerOverrides(signal, protocol),
+  };
+}
+
+/** The signal's variable if set, else the shared one: how the OTLP exporters read each setting. */
+function ownOrShared(SIGNAL: string, setting: string): string {
+  const own = `OTEL_EXPORTER_OTLP_${SIGNAL}_${setting}`;
+  return getStringFromEnv(own) !== undefined ? own : `OTEL_EXPORTER_OTLP_${setting}`;
 }
 
 /**
- * OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE, the signal's first, as the gRPC exporter
- * reads it for an endpoint without a scheme. It takes anything but "true" for
- * false, silently, where the specification asks for a warning; core's reader gives it.
+ * OTEL_EXPORTER_OTLP_[SIGNAL_]INSECURE, which the gRPC exporter reads for an
+ * endpoint without a scheme. It takes anything but "true" for false, silently,
+ * where the specification asks for a warning; core's reader gives it.
  */
 function readInsecure(SIGNAL: string): boolean {
-  return getBooleanFromEnv(`OTEL_EXPORTER_OTLP_${SIGNAL}_INSECURE`) || getBooleanFromEnv('OTEL_EXPORTER_OTLP_INSECURE');
+  return getBooleanFromEnv(ownOrShared(SIGNAL, 'INSECURE'));
+}
+
+/** Whether a certificate or client key asks for TLS. */
+function tlsFilesGiven(SIGNAL: string): boolean {
+  return ['CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE'].some((setting) => getStringFromEnv(ownOrShared(SIGNAL, setting)) !== undefined);
 }
 
 /** grpc-js's rules for metadata (src/metadata.ts, LEGAL_KEY_REGEX and LEGAL_NON_BINARY_VALUE_REGEX, checked on the key lowercased); a "-bin" key takes bytes, which a variable cannot give. */
@@ -131,10 +148,17 @@ const GRPC_VALUE = /^[ -~]*$/;
 const HTTP_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HTTP_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-function headerAllowed(protocol: OtlpProtocol, key: string, value: string): boolean {
-  if (protocol !== 'grpc') return HTTP_NAME.test(key) && HTTP_VALUE.test(value);
-  const name = key.toLowerCase();
-  return GRPC_KEY.test(name) && !name.endsWith('-bin') && GRPC_VALUE.test(value);
+/** Why the transport would refuse this header, or undefined; never quoting the value. */
+function headerRefusal(protocol: OtlpProtocol, key: string, value: string): string | undefined {
+  if (protocol === 'grpc') {
+    const name = key.toLowerCase();
+    if (!GRPC_KEY.test(name) || name.endsWith('-bin')) return 'gRPC metadata names are letters, digits, "_", "-", "." and ":", not ending in "-bin"';
+    if (!GRPC_VALUE.test(value)) return 'its value has characters gRPC metadata does not take (printable ASCII only)';
+    return undefined;
+  }
+  if (!HTTP_NAME.test(key)) return 'an HTTP header name is a token: no spaces, no separators';
+  if (!HTTP_VALUE.test(value)) return 'its value has control characters, which HTTP does not take';
+  return undefined;
 }
 
 /**
@@ -149,17 +173,19 @@ function headerAllowed(protocol: OtlpProtocol, key: string, value: string): bool
  * replaced by the entries kept, the signal's hidden. Where every entry is
  * good, nothing is replaced.
  */
-function exportHeaders(signal: Signal, protocol: OtlpProtocol): Record<string, string | undefined> {
-  const variables = ['OTEL_EXPORTER_OTLP_HEADERS', `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_HEADERS`];
+function headerOverrides(signal: Signal | 'metrics', protocol: OtlpProtocol): Record<string, string | undefined> {
+  const shared = 'OTEL_EXPORTER_OTLP_HEADERS';
+  const own = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_HEADERS`;
   const kept: Record<string, string> = {};
   let refused = false;
-  for (const variable of variables) {
+  for (const variable of [shared, own]) {
     const entries = getStringFromEnv(variable)?.split(',') ?? [];
     for (const [index, entry] of entries.entries()) {
       if (entry.trim() === '') continue;
       const [key, value] = Object.entries(parseKeyPairsIntoRecord(entry))[0] ?? [];
+      const refusal = key === undefined || value === undefined ? undefined : headerRefusal(protocol, key, value);
       if (key === undefined || value === undefined) diag.warn(`ignoring entry ${index + 1} of ${variable}: it must be key=value, both percent-encoded and neither empty`);
-      else if (!headerAllowed(protocol, key, value)) diag.warn(`ignoring the header "${key}" in ${variable}: ${protocol === 'grpc' ? 'gRPC metadata takes' : 'HTTP takes'} neither that name nor that value`);
+      else if (refusal !== undefined) diag.warn(`ignoring the header "${key}" in ${variable}: ${refusal}`);
       else {
         kept[key] = value;
         continue;
@@ -169,7 +195,7 @@ function exportHeaders(signal: Signal, protocol: OtlpProtocol): Record<string, s
   }
   if (!refused) return {};
   const encoded = Object.entries(kept).map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join(',');
-  return { [variables[0]!]: encoded === '' ? undefined : encoded, [variables[1]!]: undefined };
+  return { [shared]: encoded === '' ? undefined : encoded, [own]: undefined };
 }
 
 /**
@@ -221,8 +247,14 @@ const HTTP_URL = /^https?:\/\/[^/]/;
 const HOST_AND_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d+$/i;
 const UNIX_SOCKET = /^unix:\/\/\/[^/]/;
 
+/** Without a scheme: the gRPC exporter then chooses TLS unless told otherwise. */
+function schemeless(raw: string): boolean {
+  // URL.canParse: a port past 65535 would make the exporter throw.
+  return (HOST_AND_PORT.test(raw) && URL.canParse(`http://${raw}`)) || UNIX_SOCKET.test(raw);
+}
+
 function usable(protocol: OtlpProtocol, raw: string): boolean {
-  return (HTTP_URL.test(raw) && URL.canParse(raw)) || (protocol === 'grpc' && (HOST_AND_PORT.test(raw) || UNIX_SOCKET.test(raw)));
+  return (HTTP_URL.test(raw) && URL.canParse(raw)) || (protocol === 'grpc' && schemeless(raw));
 }
 
 /**
@@ -231,7 +263,7 @@ function usable(protocol: OtlpProtocol, raw: string): boolean {
  * counts as unset, as the specification says of invalid values: the next one
  * applies, passed explicitly so that the exporter does not read the bad one.
  */
-function exporterUrl(signal: Signal, protocol: OtlpProtocol, insecure: boolean): { url: string | undefined; destination: string } {
+function exporterUrl(signal: Signal, protocol: OtlpProtocol, unaskedTls: boolean): { url: string | undefined; destination: string } {
   const path = `v1/${signal}`;
   const fallback = protocol === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : `${DEFAULT_OTLP_HTTP_ENDPOINT}/${path}`;
   const set = [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`, 'OTEL_EXPORTER_OTLP_ENDPOINT']
@@ -241,7 +273,10 @@ function exporterUrl(signal: Signal, protocol: OtlpProtocol, insecure: boolean):
     if (usable(protocol, raw)) {
       const destination = `${raw} (${name})`;
       // Allowed, but a plaintext collector then answers a TLS handshake: "wrong version number".
-      if (HOST_AND_PORT.test(raw) && !insecure) diag.warn(`${name}="${raw}" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true); to a plaintext collector, write http://${raw}`);
+      if (unaskedTls && schemeless(raw)) {
+        const plaintext = HOST_AND_PORT.test(raw) ? `write http://${raw} or set OTEL_EXPORTER_OTLP_INSECURE=true` : 'set OTEL_EXPORTER_OTLP_INSECURE=true';
+        diag.warn(`${name}="${raw}" has no scheme, so the export uses TLS (OTEL_EXPORTER_OTLP_INSECURE is not true, and no certificate is given); to a plaintext collector, ${plaintext}`);
+      }
       if (index === 0) return { url: undefined, destination };
       // The signal's own was refused, so the shared one is given explicitly; over HTTP with
       // the signal's path, which the exporter adds only to the shared one it reads itself.
@@ -304,13 +339,15 @@ export function exportReportIntervalMs(): number {
  * written, so OTEL_PROPAGATORS=TraceContext propagated nothing and
  * OTEL_TRACES_SAMPLER=Always_Off recorded every trace (test/config.test.mts, "case").
  */
-export function nodeSdkEnvironment(): Record<string, string | undefined> {
+export function nodeSdkEnvironment(metrics: boolean): Record<string, string | undefined> {
   const names = ['OTEL_TRACES_SAMPLER', 'OTEL_PROPAGATORS', 'OTEL_TRACES_EXPORTER', 'OTEL_LOGS_EXPORTER', 'OTEL_METRICS_EXPORTER'];
   const lowercased = names.flatMap((name) => {
     const raw = getStringFromEnv(name);
     return raw === undefined ? [] : [[name, raw.split(',').map((part) => part.trim().toLowerCase()).join(',')]];
   });
-  return { OTEL_LOG_LEVEL: undefined, ...Object.fromEntries(lowercased) };
+  // The metrics' OTLP exporter is NodeSDK's, at its default protocol: it must not see the headers its transport refuses either.
+  const metricsProtocol = readProtocol('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  return { OTEL_LOG_LEVEL: undefined, ...Object.fromEntries(lowercased), ...(metrics ? headerOverrides('metrics', metricsProtocol) : {}) };
 }
 
 /**
