@@ -27,13 +27,6 @@ let monitorReportsDrops = false;
 let installed = false;
 
 /**
- * The SDK reads a variable again for every exporter it makes (one per signal, and a
- * fresh one after each lost connection), and warns again each time: a warning about
- * an OTEL_* variable is said once (test/config.test.mts, "serves with bad OTEL_*
- * values"). Others (a partial success, a drop) are news each time. Bounded, in case
- * such a warning ever carries something that changes.
- */
-/**
  * What the 0.301 OTLP exporters say about their settings without naming the
  * variable, again for every exporter the RetryingExporter makes after a lost
  * connection, and the gRPC one again at its first send (it reads its
@@ -44,6 +37,14 @@ let installed = false;
  */
 const EXPORTER_SETTINGS_WARNING = /^(URL path should not be set|URL protocol should be|Failed to read (root certificate|client certificate chain|client certificate private key) file|Client key and certificate must both be provided|Configuration: )/;
 
+/**
+ * The SDK reads a variable again for every exporter it makes (one per signal, and a
+ * fresh one after each lost connection), and warns again each time: a warning about
+ * an OTEL_* variable, or one of the exporters' own about their settings, is said
+ * once (test/config.test.mts, "serves with bad OTEL_* values"). Others (a partial
+ * success, a drop) are news each time. Bounded, in case such a warning ever
+ * carries something that changes.
+ */
 const warned = new Set<string>();
 const saidBefore = (message: string): boolean => {
   if (!/\bOTEL_[A-Z_]+/.test(message) && !EXPORTER_SETTINGS_WARNING.test(message)) return false;
@@ -79,7 +80,6 @@ export function routeDiagnostics(): void {
     diag.warn(`ignoring OTEL_LOG_LEVEL="${raw}": it must be one of none, error, warn, info, debug, verbose, all; using warn`);
   }
 }
-
 
 /**
  * Leaves out what ExportMonitor reports already: the span processor's "Dropped N
