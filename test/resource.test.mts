@@ -4,13 +4,15 @@ import { afterEach, describe, it } from 'node:test';
 import { ROOT, runProgram, useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
 useServiceDefaultsInThisProcess();
-const { serviceResource } = await import('../dist/telemetry/resource.js');
+const { serviceIdentity, serviceResource } = await import('../dist/telemetry/resource.js');
 
 const DEFAULTS = { name: 'users-api', version: '1.0.0', environment: 'local' };
-const saved = process.env.OTEL_RESOURCE_ATTRIBUTES;
+const saved = { attributes: process.env.OTEL_RESOURCE_ATTRIBUTES, detectors: process.env.OTEL_NODE_RESOURCE_DETECTORS };
 afterEach(() => {
-  if (saved === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
-  else process.env.OTEL_RESOURCE_ATTRIBUTES = saved;
+  if (saved.attributes === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+  else process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attributes;
+  if (saved.detectors === undefined) delete process.env.OTEL_NODE_RESOURCE_DETECTORS;
+  else process.env.OTEL_NODE_RESOURCE_DETECTORS = saved.detectors;
 });
 
 describe('the resource: service.instance.id', () => {
@@ -58,5 +60,31 @@ describe('the resource: OTEL_RESOURCE_ATTRIBUTES', () => {
     const applied = inANewProcess('deployment.environment.name=prod, ,k8s.pod.name=users%3D1');
     assert.deepEqual([applied.warnings, applied.attributes['deployment.environment.name'], applied.attributes['k8s.pod.name']], [[], 'prod', 'users=1']);
     assert.deepEqual(inANewProcess(' , ').warnings, []);
+  });
+});
+
+describe('the resource: OTEL_NODE_RESOURCE_DETECTORS, as NodeSDK names them', () => {
+  const keysWith = (detectors: string | undefined) => {
+    if (detectors === undefined) delete process.env.OTEL_NODE_RESOURCE_DETECTORS;
+    else process.env.OTEL_NODE_RESOURCE_DETECTORS = detectors;
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'k8s.pod.name=users-0';
+    const resource = serviceResource(DEFAULTS, 'staging');
+    assert.deepEqual(serviceIdentity(resource), { ...DEFAULTS, environment: 'staging' }, 'the identity reads at once, host.id still being read');
+    return resource.getRawAttributes().map(([key]: [string, unknown]) => key);
+  };
+
+  it('unset: serviceinstance and env, the kit\'s lean default (NodeSDK\'s would add host, os and process)', () => {
+    const keys = keysWith(undefined);
+    assert.ok(keys.includes('service.instance.id') && keys.includes('k8s.pod.name'));
+    assert.ok(!keys.some((key) => /^(host|os|process)\./.test(key)), keys.join(','));
+  });
+
+  it('named: those detectors, and env whatever the list says (the specification\'s OTEL_RESOURCE_ATTRIBUTES)', () => {
+    const keys = keysWith('host,process');
+    assert.ok(keys.includes('host.name') && keys.includes('process.pid') && keys.includes('k8s.pod.name'), keys.join(','));
+    assert.ok(!keys.includes('os.type') && !keys.includes('service.instance.id'), keys.join(','));
+    assert.ok(keysWith('all').includes('os.type'));
+    const none = keysWith('none');
+    assert.ok(!none.includes('service.instance.id') && none.includes('k8s.pod.name'), none.join(','));
   });
 });

@@ -7,7 +7,6 @@ import { settleBy } from './deadline';
 import { leaveOutWhatTheKitReports, report, routeDiagnostics } from './diagnostics';
 import { withVariables } from './environment';
 import { buildExportPipeline } from './export-pipeline';
-import { warnIfOtherDetectorsAsked } from './resource';
 import { LOG_RECORDS, SPANS } from './signals';
 import { exportPlan, exportReportIntervalMs, metricsExported, nodeSdkEnvironment, otlpExportSettings, spanLimits, warnIfConfigFileGiven } from './settings';
 
@@ -40,7 +39,6 @@ export function initTracer({ resource }: TracerOptions): Shutdown {
   routeDiagnostics();
   // Read as NodeSDK reads it: a value neither true nor false is a warning, and false.
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return async () => {};
-  warnIfOtherDetectorsAsked();
   warnIfConfigFileGiven();
   try {
     const reportIntervalMs = exportReportIntervalMs();

@@ -1,6 +1,18 @@
 import { diag } from '@opentelemetry/api';
 import { getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
-import { defaultResource, detectResources, envDetector, resourceAttributesEnvDetector, resourceFromAttributes, serviceInstanceIdDetector, type Resource } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceAttributesEnvDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+  type Resource,
+  type ResourceDetector,
+} from '@opentelemetry/resources';
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { routeDiagnostics } from './diagnostics';
 
@@ -19,16 +31,13 @@ export interface ServiceIdentity {
  * Kubernetes: pod, namespace, node). `environment`, when the service was
  * told one, is deployment.environment.name whatever OTEL_RESOURCE_ATTRIBUTES
  * says. serviceIdentity reads the result, so the Sentry SDK reports the same.
- * Only these detectors: the cloud ones would call metadata addresses off the
- * machine, and the pod's attributes come from OTEL_RESOURCE_ATTRIBUTES.
+ * The detectors are those OTEL_NODE_RESOURCE_DETECTORS names (detectorsAsked).
  */
 export function serviceResource(defaults: ServiceIdentity, environment?: string): Resource {
   warnIfResourceAttributesDiscarded();
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: defaults.name, [ATTR_SERVICE_VERSION]: defaults.version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: defaults.environment }))
-    // A later detector wins: envDetector last, as in NodeSDK's defaults, so that a
-    // service.instance.id from OTEL_RESOURCE_ATTRIBUTES replaces the random one.
-    .merge(detectResources({ detectors: [serviceInstanceIdDetector, envDetector] }));
+    .merge(detectResources({ detectors: detectorsAsked() }));
   return environment === undefined ? resource : resource.merge(resourceFromAttributes({ [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: environment }));
 }
 
@@ -47,18 +56,41 @@ function warnIfResourceAttributesDiscarded(): void {
   diag.warn(`ignoring OTEL_RESOURCE_ATTRIBUTES="${raw}": every entry must be key=value, with "," and "=" percent-encoded and keys and values of at most 255 characters; as the specification says, all of it is discarded`);
 }
 
+/** NodeSDK's names for the detectors it knows (sdk-node 0.301, getResourceDetectorsFromEnv), in its order. */
+const DETECTORS: Record<string, ResourceDetector> = {
+  host: hostDetector,
+  os: osDetector,
+  serviceinstance: serviceInstanceIdDetector,
+  process: processDetector,
+};
+
 /**
- * OTEL_NODE_RESOURCE_DETECTORS asks NodeSDK for detectors; given this resource
- * (autoDetectResources: false, init.ts) it would do nothing, silently.
+ * OTEL_NODE_RESOURCE_DETECTORS, read as NodeSDK reads it (`all`, `none`, or
+ * names), which it would not here: the kit builds the resource itself, before
+ * NodeSDK, so that the Sentry SDK reports the same identity (init.ts,
+ * `autoDetectResources: false`). Unset, the kit's default: serviceinstance
+ * only, where NodeSDK's is all of them (host.*, os.*, process.* on every
+ * export, the process's command line among them). The env detector runs
+ * whatever the list says, and last, so that OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES win (the specification's Resource SDK MUST; a
+ * service.instance.id there replaces the random one). An unknown name is a
+ * warning, as in NodeSDK.
  */
-export function warnIfOtherDetectorsAsked(): void {
-  const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? [];
-  if (asked.every((name) => name === 'env' || name === 'serviceinstance')) return;
-  diag.warn(`ignoring OTEL_NODE_RESOURCE_DETECTORS="${asked.join(',')}": the kit runs the env and serviceinstance detectors only (resource.ts)`);
+function detectorsAsked(): ResourceDetector[] {
+  const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? ['serviceinstance'];
+  const named = asked.includes('all') ? Object.keys(DETECTORS) : asked.includes('none') ? [] : asked;
+  for (const name of named.filter((n) => !(n in DETECTORS) && n !== 'env')) {
+    routeDiagnostics();
+    diag.warn(`ignoring "${name}" in OTEL_NODE_RESOURCE_DETECTORS: the detectors are ${Object.keys(DETECTORS).join(', ')} and env (always run), or all, or none`);
+  }
+  const chosen = Object.entries(DETECTORS).filter(([name]) => named.includes(name)).map(([, detector]) => detector);
+  return [...chosen, envDetector];
 }
 
 /** The name, version and environment as the resource finally has them: what Sentry's release and environment must say. */
 export function serviceIdentity(resource: Resource): ServiceIdentity {
-  const { [ATTR_SERVICE_NAME]: name, [ATTR_SERVICE_VERSION]: version, [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: environment } = resource.attributes;
-  return { name: String(name), version: String(version), environment: String(environment) };
+  // From the raw list, where the latest merge comes first, as `attributes` reads it: `attributes`
+  // itself is an error while the host detector's host.id is still being read (a promise).
+  const value = (key: string) => String(resource.getRawAttributes().find(([k, v]) => k === key && typeof v === 'string')?.[1]);
+  return { name: value(ATTR_SERVICE_NAME), version: value(ATTR_SERVICE_VERSION), environment: value(ATTR_DEPLOYMENT_ENVIRONMENT_NAME) };
 }
