@@ -79,7 +79,7 @@ const DETECTORS: Record<string, ResourceDetector> = {
 function detectorsAsked(): ResourceDetector[] {
   const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? ['serviceinstance'];
   const named = asked.includes('all') ? Object.keys(DETECTORS) : asked.includes('none') ? [] : asked;
-  for (const name of named.filter((n) => !(n in DETECTORS) && n !== 'env')) {
+  for (const name of named.filter((n) => !Object.hasOwn(DETECTORS, n) && n !== 'env')) {
     routeDiagnostics();
     diag.warn(`ignoring "${name}" in OTEL_NODE_RESOURCE_DETECTORS: the detectors are ${Object.keys(DETECTORS).join(', ')} and env (always run), or all, or none`);
   }
