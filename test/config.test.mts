@@ -527,6 +527,29 @@ describe('case', () => {
   });
 });
 
+describe('OTEL_SDK_DISABLED=true', () => {
+  // As docs/configuration.md says: NodeSDK sets no propagator when disabled, where the
+  // specification keeps those of OTEL_PROPAGATORS. Here so that the page stays true.
+  it('passes no trace context on: the next service starts a trace of its own', async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const downstream = createServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"1","name":"User 1"}');
+    });
+    const port = await listenOnLoopback(downstream);
+    const service = await Service.start({ OTEL_SDK_DISABLED: 'true', DOWNSTREAM_URL: `http://127.0.0.1:${port}` });
+    try {
+      const { traceparent } = newTraceparent();
+      assert.equal((await service.get('/chain/1', { traceparent })).status, 200);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]!.traceparent, undefined);
+    } finally {
+      await service.stop();
+      await closeHttpServer(downstream);
+    }
+  });
+});
+
 describe('OTEL_PROPAGATORS=b3multi', () => {
   it('continues X-B3-* headers and sends them on to the next service', async () => {
     const seen: Array<Record<string, string | string[] | undefined>> = [];
