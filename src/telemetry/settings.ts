@@ -107,7 +107,7 @@ export function metricsExported(): boolean {
 
 export function otlpExportSettings(signal: Signal): OtlpExportSettings {
   const SIGNAL = signal.toUpperCase();
-  const protocol = readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
+  const protocol = signalProtocol(SIGNAL, 'grpc');
   const batch = batchSettings(signal === 'traces' ? 'OTEL_BSP' : 'OTEL_BLRP', signal === 'traces' ? SPAN_BATCH : LOG_BATCH);
   const timeout = milliseconds(`OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`) ?? milliseconds('OTEL_EXPORTER_OTLP_TIMEOUT') ?? 10_000;
   const unaskedTls = protocol === 'grpc' && !readInsecure(SIGNAL) && !tlsFilesGiven(SIGNAL);
@@ -183,14 +183,18 @@ function headerOverrides(signal: Signal | 'metrics', protocol: OtlpProtocol): Re
     for (const [index, entry] of entries.entries()) {
       if (entry.trim() === '') continue;
       const [key, value] = Object.entries(parseKeyPairsIntoRecord(entry))[0] ?? [];
-      const refusal = key === undefined || value === undefined ? undefined : headerRefusal(protocol, key, value);
-      if (key === undefined || value === undefined) diag.warn(`ignoring entry ${index + 1} of ${variable}: it must be key=value, both percent-encoded and neither empty`);
-      else if (refusal !== undefined) diag.warn(`ignoring the header "${key}" in ${variable}: ${refusal}`);
-      else {
-        kept[key] = value;
+      if (key === undefined || value === undefined) {
+        diag.warn(`ignoring entry ${index + 1} of ${variable}: it must be key=value, both percent-encoded and neither empty`);
+        refused = true;
         continue;
       }
-      refused = true;
+      const refusal = headerRefusal(protocol, key, value);
+      if (refusal !== undefined) {
+        diag.warn(`ignoring the header "${key}" in ${variable}: ${refusal}`);
+        refused = true;
+        continue;
+      }
+      kept[key] = value;
     }
   }
   if (!refused) return {};
@@ -218,6 +222,11 @@ export function spanLimits(): SpanLimits {
     attributePerEventCountLimit: read(['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'], 0),
     attributePerLinkCountLimit: read(['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT'], 0),
   };
+}
+
+/** OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL: the signal's, else the shared one (a bad one counts as unset), else `fallback`. */
+function signalProtocol(SIGNAL: string, fallback: OtlpProtocol): OtlpProtocol {
+  return readProtocol(`OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`) ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? fallback;
 }
 
 function readProtocol(name: string): OtlpProtocol | undefined {
@@ -346,8 +355,7 @@ export function nodeSdkEnvironment(metrics: boolean): Record<string, string | un
     return raw === undefined ? [] : [[name, raw.split(',').map((part) => part.trim().toLowerCase()).join(',')]];
   });
   // The metrics' OTLP exporter is NodeSDK's, at its default protocol: it must not see the headers its transport refuses either.
-  const metricsProtocol = readProtocol('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') ?? readProtocol('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
-  return { OTEL_LOG_LEVEL: undefined, ...Object.fromEntries(lowercased), ...(metrics ? headerOverrides('metrics', metricsProtocol) : {}) };
+  return { OTEL_LOG_LEVEL: undefined, ...Object.fromEntries(lowercased), ...(metrics ? headerOverrides('metrics', signalProtocol('METRICS', 'http/protobuf')) : {}) };
 }
 
 /**
