@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,13 +8,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { Collector } from '../harness/collector.mts';
 import { closeHttpServer, freePort, listenOnLoopback } from '../harness/loopback.mts';
 import { SPAN_KIND } from '../harness/otlp.mts';
 import { OtlpReceiver } from '../harness/otlp-receiver.mts';
 import { FAST_EXPORT } from '../harness/pipeline.mts';
 import { SentryIngest } from '../harness/sentry-ingest.mts';
-import { Service, runService } from '../harness/service.mts';
+import { ROOT, Service, runService } from '../harness/service.mts';
 import { newTraceparent } from '../harness/traces.mts';
 import { waitFor } from '../harness/wait.mts';
 
@@ -220,6 +222,36 @@ describe('the kit\'s OTLP settings', () => {
     assert.equal(bad.value.eventCountLimit, 0, 'no events is a limit the specification allows');
     assert.equal(bad.warnings.length, 2, JSON.stringify(bad.warnings));
     assert.match(bad.warnings.join('\n'), /OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=-1.*\n.*OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0/);
+  });
+
+  // NodeSDK's own reading (sdk-node 0.301, create-from-env.cjs), which the kit's replaces: not exported, so loaded by path.
+  const nodeSdkSpanLimits = createRequire(import.meta.url)(join(ROOT, 'node_modules/@opentelemetry/sdk-node/dist/create-from-env.cjs')).createSpanLimitsFromEnv;
+
+  it('span limits, differential: every value NodeSDK takes and the SDK honours, the kit reads the same', () => {
+    const valid: Array<Record<string, string>> = [
+      {},
+      { OTEL_ATTRIBUTE_COUNT_LIMIT: '64', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4096' },
+      { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '0', OTEL_ATTRIBUTE_COUNT_LIMIT: '64', OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '9' },
+      { OTEL_SPAN_EVENT_COUNT_LIMIT: '0', OTEL_SPAN_LINK_COUNT_LIMIT: '3', OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '5', OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: '6', OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: '7' },
+      { OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '2', OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: '7' },
+    ];
+    for (const env of valid) {
+      const kit = withEnvironment(env, () => settings.spanLimits());
+      assert.deepEqual(kit.value, withEnvironment(env, () => nodeSdkSpanLimits()).value, JSON.stringify(env));
+      assert.deepEqual(kit.warnings, []);
+    }
+  });
+
+  it('headers, differential: what the exporter reads through the kit\'s override is what core\'s parser reads from the variables, less the entries refused', () => {
+    const shared = 'a=1,url=https%3A%2F%2Fh%2Fp%3Fq%3D1,semi=x%3By,Authorization=Bearer%20t0ken,bad key=1,x-cafe=caf%C3%A9';
+    const own = 'a=2,eq=k%3Dv,x-trim=  trimmed  ,%20spaced%20=1';
+    for (const protocol of ['grpc', 'http/protobuf']) {
+      const { value } = withEnvironment({ OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_EXPORTER_OTLP_HEADERS: shared, OTEL_EXPORTER_OTLP_TRACES_HEADERS: own }, () => settings.otlpExportSettings('traces'));
+      const asExporterReads = { ...parseKeyPairsIntoRecord(shared), ...parseKeyPairsIntoRecord(own) };
+      const refused = protocol === 'grpc' ? ['bad key', 'x-cafe', ' spaced '] : ['bad key', ' spaced '];
+      for (const key of refused) delete asExporterReads[key];
+      assert.deepEqual(parseKeyPairsIntoRecord(value.exporterEnvironment.OTEL_EXPORTER_OTLP_HEADERS), asExporterReads, protocol);
+    }
   });
 
   it('OTEL_METRICS_EXPORTER: unset or none, no metrics; otlp is NodeSDK\'s, over http/protobuf unless a protocol is set, which is said', () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { detectResources } from '@opentelemetry/resources';
 import { afterEach, describe, it } from 'node:test';
 import { ROOT, runProgram, useServiceDefaultsInThisProcess } from '../harness/service.mts';
 
@@ -87,4 +90,25 @@ describe('the resource: OTEL_NODE_RESOURCE_DETECTORS, as NodeSDK names them', ()
     const none = keysWith('none');
     assert.ok(!none.includes('service.instance.id') && none.includes('k8s.pod.name'), none.join(','));
   });
+});
+
+describe('the resource detectors, differential: NodeSDK\'s own mapping of the same names', () => {
+  // sdk-node 0.301's reader (utils.cjs), which the kit's replaces: not exported, so loaded by path.
+  const nodeSdkDetectors = createRequire(import.meta.url)(join(ROOT, 'node_modules/@opentelemetry/sdk-node/dist/utils.cjs')).getResourceDetectorsFromEnv;
+
+  for (const detectors of ['all', 'host,os,process,serviceinstance,env', 'process,env', 'host,env']) {
+    it(`${detectors}: the same attributes (service.instance.id random on both sides)`, async () => {
+      process.env.OTEL_NODE_RESOURCE_DETECTORS = detectors;
+      process.env.OTEL_RESOURCE_ATTRIBUTES = 'k8s.pod.name=users-0';
+      const kit = serviceResource(DEFAULTS);
+      const theirs = detectResources({ detectors: nodeSdkDetectors() });
+      await Promise.all([kit.waitForAsyncAttributes?.(), theirs.waitForAsyncAttributes?.()]);
+      const detected = (attributes: Record<string, unknown>) => {
+        const { 'service.name': _n, 'service.version': _v, 'deployment.environment.name': _e, 'service.instance.id': id, ...rest } = attributes;
+        return { ...rest, 'service.instance.id': id === undefined ? 'absent' : 'present' };
+      };
+      const withoutSdk = (attributes: Record<string, unknown>) => Object.fromEntries(Object.entries(attributes).filter(([key]) => !key.startsWith('telemetry.sdk.')));
+      assert.deepEqual(withoutSdk(detected(kit.attributes)), withoutSdk(detected(theirs.attributes)));
+    });
+  }
 });

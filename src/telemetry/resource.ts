@@ -74,7 +74,8 @@ const DETECTORS: Record<string, ResourceDetector> = {
  * whatever the list says, and last, so that OTEL_SERVICE_NAME and
  * OTEL_RESOURCE_ATTRIBUTES win (the specification's Resource SDK MUST; a
  * service.instance.id there replaces the random one). An unknown name is a
- * warning, as in NodeSDK.
+ * warning, as in NodeSDK, and a list both take gives the same attributes
+ * (test/resource.test.mts, "the resource detectors, differential").
  */
 function detectorsAsked(): ResourceDetector[] {
   const asked = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS') ?? ['serviceinstance'];

@@ -170,7 +170,8 @@ function headerRefusal(protocol: OtlpProtocol, key: string, value: string): stri
  * (test/config.test.mts, "OTEL_EXPORTER_OTLP_HEADERS"). Each such entry is a
  * warning naming the variable and the key, never the value (it is often a
  * credential), and the exporter is built with the rest: the shared variable
- * replaced by the entries kept, the signal's hidden. Where every entry is
+ * replaced by the entries kept, the signal's hidden ("headers, differential":
+ * the exporter reads the same headers less those). Where every entry is
  * good, nothing is replaced.
  */
 function headerOverrides(signal: Signal | 'metrics', protocol: OtlpProtocol): Record<string, string | undefined> {
@@ -207,8 +208,9 @@ function headerOverrides(signal: Signal | 'metrics', protocol: OtlpProtocol): Re
  * ones), for NodeSDK's `spanLimits`, over its own reading: sdk-node 0.301.2
  * (createSpanLimitsFromEnv) takes any number, and -1 as the count limit drops
  * every attribute of every span, 0 as the length limit is a warning for
- * every attribute (test/config.test.mts, "span limits"). A bad value is one warning
- * and undefined, which gives the SDK's default.
+ * every attribute (test/config.test.mts, "span limits"; every value NodeSDK
+ * takes is read the same: "span limits, differential"). A bad value is one
+ * warning and undefined, which gives the SDK's default.
  */
 export function spanLimits(): SpanLimits {
   // As with the endpoints, a refused value counts as unset: the next variable applies.
